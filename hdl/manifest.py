@@ -1,0 +1,50 @@
+"""What a generated block looks like from outside: its ports, payload layouts and formats.
+
+The manifest is what the testbenches, the report and users' own flows read; it is derived from
+the component's signature, so it cannot disagree with the Verilog.
+"""
+
+from amaranth import Shape
+from amaranth.lib import data, wiring
+
+__all__ = ["ports", "manifest"]
+
+
+def _layout_fields(shape):
+    if not isinstance(shape, data.Layout):
+        return None
+    fields = []
+    for name, field in shape:
+        s = Shape.cast(field.shape)
+        fields.append({"name": name, "offset": field.offset, "width": s.width, "signed": s.signed})
+    return fields
+
+
+def ports(component):
+    """Ports in Verilog order: ``[{"name", "dir", "width", "signed", "fields"?}]`` plus clk/rst."""
+    out = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
+           {"name": "rst", "dir": "in", "width": 1, "signed": False}]
+    for path, member, _value in component.signature.flatten(component):
+        shape = member.shape
+        s = Shape.cast(shape)
+        port = {"name": "__".join(map(str, path)),
+                "dir": "in" if member.flow == wiring.In else "out",
+                "width": s.width, "signed": s.signed}
+        fields = _layout_fields(shape)
+        if fields is not None:
+            port["fields"] = fields
+        out.append(port)
+    return out
+
+
+def manifest(component, *, name, block, parameters):
+    """JSON-ready description of a generated block."""
+    return {
+        "name": name,
+        "block": block,
+        "parameters": dict(parameters),
+        "latency": component.LATENCY,
+        "formats": {k: f.as_dict() for k, f in getattr(component, "formats", {}).items()},
+        "ports": ports(component),
+        "doc": (type(component).__doc__ or "").strip().splitlines()[0],
+    }

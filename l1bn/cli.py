@@ -1,0 +1,115 @@
+"""The ``l1bn`` command: generate Verilog, check the toolchain, write the report.
+
+Exit codes: 0 success, 1 a check failed (e.g. a simulation mismatch), 2 bad usage or input
+(one line on stderr, nothing written).
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["main", "generate"]
+
+
+class UsageError(Exception):
+    """Bad user input: reported on one line, exit code 2."""
+
+
+def _positive(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    return v
+
+
+def generate(block, out_dir, **params):
+    """Write ``out_dir/<name>.v`` and ``out_dir/<name>.json`` for ``block``; returns the paths.
+
+    Everything is validated and generated in memory and in a scratch directory first: on any
+    error nothing is written to ``out_dir``.
+    """
+    from hdl.registry import design
+    from synth.tools import write_atomic, write_json
+    from synth.yosys import emit_verilog
+
+    try:
+        d = design(block, **params)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="l1bn-emit-") as scratch:
+        staged = emit_verilog(d.rtlil, d.name, Path(scratch) / f"{d.name}.v", Path(scratch))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        verilog = write_atomic(out_dir / f"{d.name}.v", staged.read_text())
+    manifest = write_json(out_dir / f"{d.name}.json", dict(d.manifest, verilog=verilog.name))
+    return verilog, manifest
+
+
+def _cmd_generate(args):
+    params = {"norm": args.norm, "width": args.width, "frac": args.frac,
+              "max_count": args.max_batch}
+    verilog, manifest = generate(args.block, args.output, **params)
+    print(verilog)
+    print(manifest)
+    return 0
+
+
+def _cmd_doctor(args):
+    from . import toolchain
+    missing = []
+    for name, version, path, source in toolchain.survey():
+        if path is None:
+            missing.append(name)
+            print(f"{name:22} MISSING   ({source})")
+        else:
+            print(f"{name:22} {version or '?':40.40} {path}")
+    if missing:
+        print(f"missing: {', '.join(missing)} (run `make tools` as root, or install them)")
+        return 1
+    print("all tools present")
+    return 0
+
+
+def _cmd_report(args):
+    from synth.report import build_report
+    return build_report(Path(args.output), jobs=args.jobs)
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="l1bn", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a block's Verilog and JSON manifest")
+    g.add_argument("--block", default="stats_accumulator", help="block name (default %(default)s)")
+    g.add_argument("--norm", required=True, help="l1 or l2")
+    g.add_argument("--width", type=_positive, default=16, help="data width in bits (default 16)")
+    g.add_argument("--frac", type=_positive, default=8, help="fraction bits (default 8)")
+    g.add_argument("--max-batch", type=_positive, default=65536,
+                   help="largest number of values per channel (default 65536)")
+    g.add_argument("-o", "--output", required=True, help="output directory")
+    g.set_defaults(func=_cmd_generate)
+
+    d = sub.add_parser("doctor", help="list every tool with its version and path")
+    d.set_defaults(func=_cmd_doctor)
+
+    r = sub.add_parser("report", help="generate, simulate and synthesize; write the L1-vs-L2 report")
+    r.add_argument("-o", "--output", default="reports", help="output directory (default reports)")
+    r.add_argument("--jobs", type=_positive, default=2, help="parallel jobs (default 2)")
+    r.set_defaults(func=_cmd_report)
+    return p
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"l1bn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

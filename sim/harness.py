@@ -1,0 +1,228 @@
+"""Shared cocotb driver, monitor and scoreboard for every block and unit testbench.
+
+Timing convention (one per testbench, identical on Icarus and Verilator): inputs are driven on
+the falling clock edge; in the ``ReadOnly`` phase that follows, every port is sampled, so the
+sample shows exactly what the next rising edge will see. A transfer happens at a rising edge when
+``valid & ready`` in the sample before it.
+
+* :class:`Ports` packs and unpacks port values through the block's manifest (payload fields).
+* :class:`StreamSource` drives a ``valid/ready/payload`` input with random gaps (fixed seed) and
+  keeps ``valid`` and the payload steady until the transfer, as a stream requires.
+* :class:`StreamSink` applies random backpressure on an output stream and records transfers.
+* :class:`StallPipelineScoreboard` checks, every cycle, both the value and the cycle of each output
+  of a pipeline that advances exactly on the cycles its input is ready (the global-stall pipelines
+  of this project): a result is due after ``latency`` advancing edges.
+* :class:`Bench` runs the cycle loop and writes the summary (checked cycles, mismatches, seed).
+"""
+
+import json
+import os
+import random
+from collections import deque
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from .runner import ENV_CONFIG
+
+__all__ = ["load_config", "Ports", "StreamSource", "StreamSink", "StallPipelineScoreboard", "Bench"]
+
+
+def load_config():
+    """The configuration the runner wrote for this simulation (see :func:`sim.runner.run`)."""
+    with open(os.environ[ENV_CONFIG]) as f:
+        return json.load(f)
+
+
+def _to_signed(v, width):
+    return v - (1 << width) if v >> (width - 1) else v
+
+
+class Ports:
+    """Port access by manifest: ``ports.write("x__payload", data=3, last=1)``, ``ports.read("sum__payload")``."""
+
+    def __init__(self, dut, manifest):
+        self.dut = dut
+        self.info = {p["name"]: p for p in manifest["ports"]}
+        self.handles = {name: getattr(dut, name) for name in self.info}
+
+    def pack(self, name, **fields):
+        value = 0
+        for f in self.info[name]["fields"]:
+            v = int(fields[f["name"]])
+            lo, hi = -(1 << (f["width"] - 1)) if f["signed"] else 0, \
+                (1 << (f["width"] - (1 if f["signed"] else 0))) - 1
+            if not lo <= v <= hi:
+                raise ValueError(f"{name}.{f['name']} = {v} does not fit {f['width']} bits")
+            value |= (v & ((1 << f["width"]) - 1)) << f["offset"]
+        return value
+
+    def write(self, name, value=None, **fields):
+        info = self.info[name]
+        if fields:
+            value = self.pack(name, **fields)
+        self.handles[name].value = int(value) & ((1 << info["width"]) - 1)
+
+    def read(self, name):
+        info = self.info[name]
+        v = self.handles[name].value.to_unsigned()
+        return _to_signed(v, info["width"]) if info["signed"] else v
+
+
+class StreamSource:
+    """Drives stream ``prefix`` (``prefix__valid/ready/payload``) from a queue of items.
+
+    An item is ``(fields, side)``: ``fields`` are the payload fields, ``side`` maps other input
+    ports to values applied when the item is first presented (e.g. a channel's ``mu``).
+    """
+
+    def __init__(self, ports, prefix, rng, p_valid=1.0):
+        self.ports, self.prefix, self.rng, self.p_valid = ports, prefix, rng, p_valid
+        self.queue = deque()
+        self.current = None
+
+    def push(self, fields, side=None):
+        self.queue.append((fields, side or {}))
+
+    @property
+    def idle(self):
+        return self.current is None and not self.queue
+
+    def drive(self):
+        if self.current is None and self.queue and self.rng.random() < self.p_valid:
+            self.current = self.queue.popleft()
+            fields, side = self.current
+            for port, value in side.items():
+                self.ports.write(port, value)
+            self.ports.write(f"{self.prefix}__payload", **fields)
+        self.ports.write(f"{self.prefix}__valid", self.current is not None)
+
+    def sample(self):
+        """The item transferred at the coming edge, or None; also whether ready was high."""
+        ready = self.ports.read(f"{self.prefix}__ready")
+        item = None
+        if self.current is not None and ready:
+            item, self.current = self.current, None
+        return item, bool(ready)
+
+
+class StreamSink:
+    """Random backpressure on output stream ``prefix``; samples what the next edge transfers."""
+
+    def __init__(self, ports, prefix, rng, p_ready=1.0):
+        self.ports, self.prefix, self.rng, self.p_ready = ports, prefix, rng, p_ready
+        self.ready = False
+
+    def drive(self):
+        self.ready = self.rng.random() < self.p_ready
+        self.ports.write(f"{self.prefix}__ready", self.ready)
+
+    def sample(self):
+        """``(valid, payload, taken)`` of the output as the coming edge sees it."""
+        valid = bool(self.ports.read(f"{self.prefix}__valid"))
+        payload = self.ports.read(f"{self.prefix}__payload") if valid else None
+        return valid, payload, valid and self.ready
+
+
+class StallPipelineScoreboard:
+    """Value and cycle of each output of a global-stall pipeline.
+
+    The pipeline advances on exactly the edges at which its input stream is ready. A result
+    expected from an input transferred at edge ``e`` must be presented (``valid`` high, payload
+    equal) from the sample after the ``latency``-th advancing edge counted from ``e``, and held
+    until taken. Any other ``valid`` is a mismatch too.
+    """
+
+    def __init__(self, latency, log):
+        self.latency, self.log = latency, log
+        self.due = deque()          # [advancing edges left, expected value, label]
+        self.presented = None       # (expected value, label) the DUT must show now
+        self.mismatches = 0
+        self.checked = 0
+        self.results = 0
+
+    def expect(self, value, label=""):
+        """Register the result of the input transferred at the coming edge."""
+        self.due.append([self.latency, value, label])
+
+    def check(self, cycle, valid, payload):
+        """Compare the sampled output with what is due; call once per cycle before :meth:`step`."""
+        self.checked += 1
+        want = self.presented
+        if valid != (want is not None) or (valid and payload != want[0]):
+            self.mismatches += 1
+            if self.mismatches <= 10:
+                self.log.error("cycle %d: output valid=%s payload=%s, expected %s", cycle, valid,
+                               payload, "nothing" if want is None else f"{want[0]} ({want[1]})")
+
+    def step(self, advancing, taken):
+        """Account for the coming edge: ``advancing`` = input ready, ``taken`` = output transfer."""
+        if taken:
+            self.results += 1
+            self.presented = None
+        if advancing:
+            for d in self.due:
+                d[0] -= 1
+            if self.due and self.due[0][0] == 0:
+                _, value, label = self.due.popleft()
+                if self.presented is not None:
+                    self.mismatches += 1
+                    self.log.error("scoreboard: result %s due while %s not taken", label,
+                                   self.presented[1])
+                self.presented = (value, label)
+
+    @property
+    def pending(self):
+        return bool(self.due) or self.presented is not None
+
+
+class Bench:
+    """Clock, reset and the per-cycle loop shared by every testbench."""
+
+    def __init__(self, dut, config, name):
+        self.dut, self.config, self.name = dut, config, name
+        self.seed = int(config["seed"])
+        self.rng = random.Random(f"{self.seed}:{name}")
+        self.ports = Ports(dut, config["manifest"])
+        self.cycle = 0
+        self.log = dut._log
+
+    async def reset(self, idle_inputs):
+        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
+        for name, value in idle_inputs.items():
+            self.ports.write(name, value)
+        self.dut.rst.value = 1
+        for _ in range(2):
+            await RisingEdge(self.dut.clk)
+        await FallingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+
+    async def run(self, drivers, on_sample, done, max_cycles):
+        """Each cycle: ``d.drive()`` for every driver, then ``on_sample(cycle)`` in ReadOnly.
+
+        Stops when ``done()`` is true after a sample, or fails after ``max_cycles``.
+        """
+        for _ in range(max_cycles):
+            for d in drivers:
+                d.drive()
+            await ReadOnly()
+            on_sample(self.cycle)
+            self.cycle += 1
+            if done():
+                return
+            await FallingEdge(self.dut.clk)
+        raise AssertionError(f"{self.name}: not finished after {max_cycles} cycles (seed {self.seed})")
+
+    def record(self, **figures):
+        """Add this test's figures to the summary file (one JSON object per test name)."""
+        path = self.config["summary_path"]
+        summary = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                summary = json.load(f)
+        summary[self.name] = dict(figures, seed=self.seed)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(summary, f)
+        os.replace(tmp, path)

