@@ -4,7 +4,9 @@ from amaranth import Module, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
+from golden.fixed import Fmt, check_int
+
+from .block import BlockSpec
 
 __all__ = ["AbsSign"]
 
@@ -38,6 +40,7 @@ class AbsSign(wiring.Component):
 
     def __init__(self, *, width):
         self.width = check_int("width", width, 2)
+        self.formats = {"d": Fmt(width, 0), "mag": Fmt(width, 0, signed=False), "sgn": Fmt(2, 0)}
         super().__init__({
             "en": In(1),
             "d": In(signed(width)),
@@ -54,3 +57,7 @@ class AbsSign(wiring.Component):
                 self.sgn.eq(Mux(neg, -1, self.d != 0)),
             ]
         return m
+
+
+BLOCK = BlockSpec(AbsSign, ("width",), defaults={"width": 16},
+                  summary="|d| and sgn(d) (sgn(0) = 0), registered: the L1 non-linearity")

@@ -1,32 +1,36 @@
 """Block names -> constructors, their parameters and the names of the modules they generate.
 
 The single place the ``l1bn generate`` command, the testbenches and the report look blocks up.
+Blocks are found, not listed: every module of this package that defines ``BLOCK`` (a
+:class:`~hdl.block.BlockSpec`) is a block named after the module.
 """
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 
 from amaranth.back import rtlil
 
 from . import manifest as _manifest
-from .stats_accumulator import StatsAccumulator
+from .block import BlockSpec
 
-__all__ = ["BLOCKS", "Design", "design"]
-
-
-@dataclass(frozen=True)
-class BlockSpec:
-    cls: type
-    params: tuple          # constructor keyword arguments, in naming order
-    summary: str
+__all__ = ["BLOCKS", "BlockSpec", "Design", "design", "module_name"]
 
 
-BLOCKS = {
-    "stats_accumulator": BlockSpec(
-        StatsAccumulator, ("norm", "width", "frac", "max_count"),
-        "sum |x - mu| (l1) or sum (x - mu)^2 (l2) over a channel"),
-}
+def _discover():
+    blocks = {}
+    for info in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        spec = getattr(module, "BLOCK", None)
+        if isinstance(spec, BlockSpec):
+            blocks[info.name] = spec
+    return dict(sorted(blocks.items()))
 
-_ABBREV = {"width": "w", "frac": "f", "max_count": "m"}
+
+BLOCKS = _discover()
+
+#: Parameters written as a letter and a number in module names (``w16``); others as their value.
+_ABBREV = {"width": "w", "frac": "f", "max_count": "m", "lanes": "p", "stages": "s"}
 
 
 @dataclass(frozen=True)
@@ -39,30 +43,44 @@ class Design:
 
 
 def module_name(block, **params):
-    """``stats_accumulator_l1_w16f8_m65536``: the block name and every parameter, in order."""
-    spec = BLOCKS[block]
-    parts = [block]
-    tails = []
-    for p in spec.params:
+    """``stats_accumulator_l1_w16_f8_m65536``: the block name and every parameter, in order."""
+    parts, tails = [block], []
+    for p in BLOCKS[block].params:
         v = params[p]
         if p in _ABBREV:
             tails.append(f"{_ABBREV[p]}{v}")
+        elif isinstance(v, str):
+            parts.append(v.replace("-", ""))
         else:
-            parts.append(str(v))
+            tails.append(f"{p.replace('_', '')}{v}")
     return "_".join(parts + tails)
 
 
-def design(block, **params):
-    """Build ``block`` with ``params``; raises ``ValueError`` for unknown blocks or bad parameters."""
+def resolve(block, **given):
+    """The full parameter set of ``block``: ``given`` (None values ignored) over its defaults.
+
+    Raises ``ValueError`` naming an unknown block, a parameter the block does not take, or one it
+    needs and was not given.
+    """
     if block not in BLOCKS:
-        raise ValueError(f"block must be one of {', '.join(sorted(BLOCKS))}, got {block!r}")
+        raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
     spec = BLOCKS[block]
+    given = {k: v for k, v in given.items() if v is not None}
+    extra = [p for p in given if p not in spec.params]
+    if extra:
+        raise ValueError(f"{block} takes no parameter {', '.join(extra)} "
+                         f"(its parameters: {', '.join(spec.params)})")
+    params = dict(spec.defaults, **given)
     missing = [p for p in spec.params if p not in params]
-    extra = [p for p in params if p not in spec.params]
-    if missing or extra:
-        raise ValueError(f"{block} takes parameters {', '.join(spec.params)}; "
-                         f"missing {missing or 'none'}, unknown {extra or 'none'}")
-    component = spec.cls(**params)
+    if missing:
+        raise ValueError(f"{block} needs parameter {', '.join(missing)}")
+    return {p: params[p] for p in spec.params}
+
+
+def design(block, **params):
+    """Build ``block``; raises ``ValueError`` for unknown blocks or bad parameters."""
+    params = resolve(block, **params)
+    component = BLOCKS[block].cls(**params)
     name = module_name(block, **params)
     return Design(name=name, component=component,
                   manifest=_manifest.manifest(component, name=name, block=block, parameters=params),

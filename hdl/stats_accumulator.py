@@ -8,6 +8,7 @@ from golden.stats_accumulator import formats
 
 from .abs_sign import AbsSign
 from .accumulator import Accumulator
+from .block import BlockSpec
 from .square import Square
 
 __all__ = ["StatsAccumulator"]
@@ -102,3 +103,8 @@ class StatsAccumulator(wiring.Component):
         with m.If(en):
             m.d.sync += self.sum.valid.eq(valid & tag.last)
         return m
+
+
+BLOCK = BlockSpec(StatsAccumulator, ("norm", "width", "frac", "max_count"),
+                  defaults={"width": 16, "frac": 8, "max_count": 65536},
+                  summary="sum |x - mu| (l1) or sum (x - mu)^2 (l2) over a channel, exact")

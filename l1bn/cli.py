@@ -25,7 +25,15 @@ def _positive(text):
 
 def _cmd_generate(args):
     params = {"norm": args.norm, "width": args.width, "frac": args.frac,
-              "max_count": args.max_batch}
+              "max_count": args.max_batch, "lanes": args.lanes}
+    for item in args.set or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--set takes NAME=VALUE, got {item!r}")
+        try:
+            params[name] = int(value)
+        except ValueError:
+            params[name] = value
     from synth.generate import generate
     try:
         verilog, manifest = generate(args.block, args.output, **params)
@@ -61,13 +69,21 @@ def _parser():
     p = argparse.ArgumentParser(prog="l1bn", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="write a block's Verilog and JSON manifest")
+    from hdl.registry import BLOCKS
+    blocks = "; ".join(f"{name}: {spec.summary} [{', '.join(spec.params)}]"
+                       for name, spec in BLOCKS.items())
+    g = sub.add_parser("generate", help="write a block's Verilog and JSON manifest",
+                       epilog=f"blocks and their parameters: {blocks}. A parameter a block "
+                              "does not take is an error; one not given takes the block's default.")
     g.add_argument("--block", default="stats_accumulator", help="block name (default %(default)s)")
-    g.add_argument("--norm", required=True, help="l1 or l2")
-    g.add_argument("--width", type=_positive, default=16, help="data width in bits (default 16)")
-    g.add_argument("--frac", type=_positive, default=8, help="fraction bits (default 8)")
-    g.add_argument("--max-batch", type=_positive, default=65536,
+    g.add_argument("--norm", help="l1 or l2")
+    g.add_argument("--width", type=_positive, help="data width in bits (default 16)")
+    g.add_argument("--frac", type=_positive, help="fraction bits (default 8)")
+    g.add_argument("--max-batch", type=_positive,
                    help="largest number of values per channel (default 65536)")
+    g.add_argument("--lanes", type=_positive, help="values per cycle (default 1)")
+    g.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="any other block parameter (repeatable)")
     g.add_argument("-o", "--output", required=True, help="output directory")
     g.set_defaults(func=_cmd_generate)
 

@@ -12,6 +12,11 @@ sample shows exactly what the next rising edge will see. A transfer happens at a
 * :class:`StallPipelineScoreboard` checks, every cycle, both the value and the cycle of each output
   of a pipeline that advances exactly on the cycles its input is ready (the global-stall pipelines
   of this project): a result is due after ``latency`` advancing edges.
+* :class:`EnabledPipeline` drives and checks a clock-enabled datapath core (``en`` port, fixed
+  ``LATENCY`` counted in enabled cycles, no handshake): random ``en`` gaps with junk on the inputs
+  while ``en`` is low, and every output compared on every cycle.
+* :class:`SequentialScoreboard` checks a multi-cycle unit with stream ports: each result must
+  appear exactly ``latency`` cycles after its input was taken, and stay until it is taken.
 * :class:`Bench` runs the cycle loop and writes the summary (checked cycles, mismatches, seed).
 """
 
@@ -26,7 +31,8 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from .runner import ENV_CONFIG
 
-__all__ = ["load_config", "Ports", "StreamSource", "StreamSink", "StallPipelineScoreboard", "Bench"]
+__all__ = ["load_config", "Ports", "StreamSource", "StreamSink", "StallPipelineScoreboard",
+           "SequentialScoreboard", "EnabledPipeline", "Bench"]
 
 
 def load_config():
@@ -175,6 +181,109 @@ class StallPipelineScoreboard:
     @property
     def pending(self):
         return bool(self.due) or self.presented is not None
+
+
+class SequentialScoreboard:
+    """In-order results of a multi-cycle unit (e.g. a radix-2 divider) with stream ports.
+
+    The result of an input taken at the edge after sample ``c`` must be valid from sample
+    ``c + latency`` on, with the expected payload, until the sink takes it; ``valid`` at any other
+    time is a mismatch.
+    """
+
+    def __init__(self, latency, log):
+        self.latency, self.log = latency, log
+        self.queue = deque()        # [first sample it is due, expected payload, label]
+        self.mismatches = self.checked = self.results = 0
+
+    def expect(self, cycle, value, label=""):
+        self.queue.append((cycle + self.latency, value, label))
+
+    def check(self, cycle, valid, payload, taken):
+        self.checked += 1
+        head = self.queue[0] if self.queue else None
+        due = head is not None and cycle >= head[0]
+        ok = valid == due and (not valid or payload == head[1])
+        if not ok:
+            self.mismatches += 1
+            if self.mismatches <= 10:
+                self.log.error("cycle %d: valid=%s payload=%s, expected %s", cycle, valid, payload,
+                               "nothing" if not due else f"{head[1]} ({head[2]}, due {head[0]})")
+        if taken and self.queue:
+            self.queue.popleft()
+            self.results += 1
+
+    @property
+    def pending(self):
+        return bool(self.queue)
+
+
+class EnabledPipeline:
+    """Drive and check a clock-enabled core whose registers all load on ``en``.
+
+    Parameters
+    ----------
+    bench : Bench
+    vectors : list of dict
+        Input port values, one dict per enabled cycle.
+    expected : list of dict
+        Output port values produced by each vector (from the golden model).
+    latency : int
+        Enabled cycles from a vector to its outputs (``LATENCY`` of the core).
+    junk : callable
+        ``junk(rng) -> dict`` of random input values driven while ``en`` is low (they must have no
+        effect) and while flushing.
+    p_en : float
+        Probability of ``en`` each cycle.
+
+    After the ``k``-th enabled edge the outputs must equal ``expected[k - latency]`` on every
+    cycle until the next enabled edge; all outputs are checked every cycle once the pipeline has
+    filled.
+    """
+
+    def __init__(self, bench, vectors, expected, latency, junk, p_en=0.75):
+        if len(vectors) != len(expected):
+            raise ValueError("vectors and expected must have the same length")
+        self.bench, self.vectors, self.expected = bench, vectors, expected
+        self.latency, self.junk, self.p_en = latency, junk, p_en
+        self.mismatches = self.checked = 0
+
+    async def run(self):
+        bench, ports, rng = self.bench, self.bench.ports, self.bench.rng
+        total = len(self.vectors) + self.latency - 1   # enabled edges, flush included
+        edges, current, max_cycles = 0, None, int(total / self.p_en * 3) + 100
+        for cycle in range(max_cycles):
+            if edges >= total and edges > 0:
+                break
+            en = rng.random() < self.p_en
+            vec = self.vectors[edges] if en and edges < len(self.vectors) else self.junk(rng)
+            for name, value in vec.items():
+                ports.write(name, value)
+            ports.write("en", en)
+            await ReadOnly()
+            if current is not None:
+                self.checked += 1
+                got = {name: ports.read(name) for name in current}
+                if got != current:
+                    self.mismatches += 1
+                    if self.mismatches <= 10:
+                        bench.log.error("cycle %d: outputs %s, expected %s", cycle, got, current)
+            if en:
+                edges += 1
+                k = edges - self.latency
+                current = self.expected[k] if 0 <= k < len(self.expected) else None
+            bench.cycle += 1
+            await FallingEdge(bench.dut.clk)
+        else:
+            raise AssertionError(f"{bench.name}: not finished (seed {bench.seed})")
+        # The last expected vector is visible after the final enabled edge.
+        await ReadOnly()
+        if current is not None:
+            self.checked += 1
+            if {n: ports.read(n) for n in current} != current:
+                self.mismatches += 1
+        bench.record(cycles=self.checked, mismatches=self.mismatches, values=len(self.vectors))
+        assert self.mismatches == 0, f"{self.mismatches} mismatches (seed {bench.seed})"
 
 
 class Bench:

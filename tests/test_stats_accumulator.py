@@ -1,19 +1,16 @@
 """The statistics accumulator: golden model, lint, and cocotb on Icarus and Verilator."""
 
-import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
 
 from golden import fixed, reference
 from golden.stats_accumulator import channel_sum, formats
-from synth.generate import generate
-from l1bn import toolchain
 from sim import runner
 
-SEED = int(os.environ.get("L1BN_SEED", "20261124"))
+from .blocksim import SEED, simulate
+
 #: Random values per (simulator, norm, width): six designs per simulator give > 100k checked cycles.
 RANDOM_VALUES = int(os.environ.get("L1BN_RANDOM_VALUES", "18000"))
 MAX_COUNT = 1000  # not a power of two: the accumulator width must still be exact
@@ -51,18 +48,6 @@ def test_sign_of_zero_is_zero():
     assert list(fixed.sign([-3, 0, 5])) == [-1, 0, 1]
 
 
-@pytest.mark.parametrize("norm", reference.NORMS)
-@pytest.mark.parametrize("width", [8, 16, 32])
-def test_verilog_is_lint_clean(tmp_path, norm, width):
-    if toolchain.find("verilator") is None:
-        pytest.skip("not run: verilator missing")
-    v, _ = generate("stats_accumulator", tmp_path, norm=norm, width=width, frac=width // 2,
-                    max_count=65536)
-    res = subprocess.run([str(toolchain.find("verilator")), "--lint-only", "-Wall", str(v)],
-                         capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-
-
 #: The cocotb tests of sim/tb_stats_accumulator.py; each runs as its own pytest test.
 TESTCASES = ("random_stream", "back_to_back_full_rate", "most_negative", "all_equal",
              "single_element", "max_batch", "backpressure_hold")
@@ -74,18 +59,8 @@ TESTCASES = ("random_stream", "back_to_back_full_rate", "most_negative", "all_eq
 @pytest.mark.parametrize("norm", reference.NORMS)
 @pytest.mark.parametrize("simulator", runner.SIMULATORS)
 def test_rtl_matches_model(build_root, simulator, norm, width, testcase):
-    why = runner.available(simulator)
-    if why:
-        pytest.skip(f"not run: {why}")
     params = dict(norm=norm, width=width, frac=width // 2, max_count=MAX_COUNT)
-    root = build_root / "sim"
-    v, j = generate("stats_accumulator", root / "designs", **params)
-    man = json.loads(j.read_text())
-    out = runner.run(verilog=v, toplevel=man["name"], test_module="sim.tb_stats_accumulator",
-                     simulator=simulator, build_dir=root / man["name"] / simulator,
-                     testcase=testcase,
-                     config={"manifest": man, "seed": SEED, "random_values": RANDOM_VALUES})
-    assert list(out.testcases) == [testcase]
-    assert out.summary[testcase]["mismatches"] == 0
+    summary = simulate(build_root, "stats_accumulator", params, simulator, testcase,
+                       random_values=RANDOM_VALUES)
     if testcase == "random_stream":
-        assert out.summary[testcase]["cycles"] >= RANDOM_VALUES
+        assert summary["cycles"] >= RANDOM_VALUES
