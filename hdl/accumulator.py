@@ -1,56 +1,84 @@
-"""A sum over a stream of values whose width is derived so that it can never overflow."""
+"""Sum of a stream of values, one or more lanes per cycle, in a width that cannot overflow."""
 
-from amaranth import Module, Mux, Shape
-from amaranth.lib import wiring
+from amaranth import Module, Mux, Shape, Signal
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int, sum_width
+from golden.accumulator import formats
+from golden.fixed import check_int
+
+from .block import BlockSpec
 
 __all__ = ["Accumulator"]
 
 
 class Accumulator(wiring.Component):
-    """Running sum of ``max_count`` values at most, exact.
+    """Running sum of up to ``max_count`` values, ``lanes`` values per cycle, exact.
 
     Parameters
     ----------
-    term_shape : Shape
-        Shape of each term (signed or unsigned).
+    width : int
+        Width of each term, ``>= 1``.
     max_count : int
-        Largest number of terms in one sum, ``>= 1``. The sum is
-        ``term_width + clog2(max_count)`` bits wide (:func:`golden.fixed.sum_width`) and keeps the
-        term's signedness, so no sum of ``max_count`` terms overflows.
+        Largest number of terms (all lanes together) in one sum. The sum is
+        ``width + clog2(max_count)`` bits (:func:`golden.accumulator.formats`), so no sum of
+        ``max_count`` terms overflows.
+    lanes : int
+        Terms per cycle, ``>= 1``; more than one are first added by a registered adder tree.
+    signed : bool
+        Two's-complement terms and sum (default) or unsigned ones.
 
     Members
     -------
     en : ``In(1)``
-        Adds ``value`` when high.
+        Clock enable: adds ``values`` when high; every register holds when low.
     first : ``In(1)``
-        With ``en``: this term starts a new sum (the previous sum is dropped).
-    value : ``In(term_shape)``
-        Term.
+        With ``en``: these terms start a new sum (the previous sum is dropped: clear and load in
+        one cycle). There is no ``last``: the sum including the last terms is on ``sum``
+        ``LATENCY`` enabled cycles after them and holds until the next enabled cycle.
+    values : ``In(ArrayLayout(term_shape, lanes))``
+        The terms; lane ``i`` is bits ``[i*width +: width]``. Lanes without data must be zero.
     sum : ``Out(sum_shape)``
-        The sum of the terms added since (and including) the last ``first``.
+        The running sum.
 
-    Latency is 1 cycle (``sum`` includes a term the cycle after it is added); one term per cycle.
+    Latency: 1 enabled cycle with one lane, 2 with more (the adder tree is registered).
+    Throughput: ``lanes`` terms per cycle.
     """
 
-    LATENCY = 1
-
-    def __init__(self, *, term_shape, max_count):
-        term_shape = Shape.cast(term_shape)
-        self.term_shape = term_shape
-        self.max_count = check_int("max_count", max_count, 1)
-        self.sum_shape = Shape(sum_width(term_shape.width, max_count), term_shape.signed)
+    def __init__(self, *, width, max_count=65536, lanes=1, signed=True):
+        self.lanes = check_int("lanes", lanes, 1)
+        self.signed = bool(signed)
+        self.formats = formats(width, max_count, lanes, self.signed)
+        self.width, self.max_count = width, max_count
+        self.LATENCY = 1 if lanes == 1 else 2
+        term = Shape(width, self.signed)
+        self.sum_shape = Shape(self.formats["sum"].width, self.signed)
         super().__init__({
             "en": In(1),
             "first": In(1),
-            "value": In(term_shape),
+            "values": In(data.ArrayLayout(term, self.lanes)),
             "sum": Out(self.sum_shape),
         })
 
     def elaborate(self, platform):
         m = Module()
+        if self.lanes == 1:
+            total, first = self.values[0], self.first
+        else:
+            # Stage 1: the lanes' sum (exact: width + clog2(lanes) bits), registered with `first`.
+            total = Signal(Shape(self.formats["tree"].width, self.signed), name="tree_sum")
+            first = Signal(name="tree_first")
+            tree = [self.values[i] for i in range(self.lanes)]
+            while len(tree) > 1:
+                tree = [tree[i] + tree[i + 1] if i + 1 < len(tree) else tree[i]
+                        for i in range(0, len(tree), 2)]
+            with m.If(self.en):
+                m.d.sync += [total.eq(tree[0]), first.eq(self.first)]
         with m.If(self.en):
-            m.d.sync += self.sum.eq(Mux(self.first, 0, self.sum) + self.value)
+            m.d.sync += self.sum.eq(Mux(first, 0, self.sum) + total)
         return m
+
+
+BLOCK = BlockSpec(Accumulator, ("width", "lanes", "max_count"),
+                  defaults={"width": 16, "lanes": 1, "max_count": 65536},
+                  summary="running sum of lanes signed terms per cycle, exact (adder tree + accumulator)")

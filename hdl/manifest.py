@@ -16,7 +16,7 @@ def _layout_fields(shape):
     fields = []
     for name, field in shape:
         s = Shape.cast(field.shape)
-        fields.append({"name": name, "offset": field.offset, "width": s.width, "signed": s.signed})
+        fields.append({"name": str(name), "offset": field.offset, "width": s.width, "signed": s.signed})
     return fields
 
 

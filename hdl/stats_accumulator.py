@@ -53,7 +53,8 @@ class StatsAccumulator(wiring.Component):
         self.formats = formats(norm, width, frac, max_count)
         self.norm, self.width, self.frac, self.max_count = norm, width, frac, max_count
         self.kernel = (AbsSign if norm == "l1" else Square)(width=width + 1)
-        self.LATENCY = 1 + self.kernel.LATENCY + Accumulator.LATENCY
+        self.acc = Accumulator(width=self.formats["term"].width, signed=False, max_count=max_count)
+        self.LATENCY = 1 + self.kernel.LATENCY + self.acc.LATENCY
         self.payload_layout = data.StructLayout({"data": signed(width), "last": 1})
         super().__init__({
             "x": In(stream.Signature(self.payload_layout)),
@@ -64,8 +65,7 @@ class StatsAccumulator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.kernel = kernel = self.kernel
-        m.submodules.acc = acc = Accumulator(term_shape=self.formats["term"].width,
-                                             max_count=self.max_count)
+        m.submodules.acc = acc = self.acc
         en = Signal()
         m.d.comb += [
             en.eq(~self.sum.valid | self.sum.ready),
@@ -96,7 +96,7 @@ class StatsAccumulator(wiring.Component):
             kernel.en.eq(en),
             acc.en.eq(en & valid),
             acc.first.eq(tag.first),
-            acc.value.eq(term),
+            acc.values[0].eq(term),
             self.sum.payload.eq(acc.sum),
         ]
         # Last stage: the accumulator; its sum is the output register.
