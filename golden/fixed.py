@@ -13,7 +13,8 @@ Every rounding and saturation rule of the project is stated here, once:
 * **Saturation** clamps a code to ``[fmt.min_code, fmt.max_code]`` and is always *counted*:
   every function that can saturate returns ``(codes, n_saturated)`` so callers must look at it.
 * Integer division and square root floor (``div_floor``, ``isqrt``); where a model rounds a
-  quotient to nearest it says so and does it with :func:`div_round`.
+  quotient to nearest it says so and does it with :func:`div_round` (ties up) or
+  :func:`div_round_away` (ties away from zero).
 
 Codes are NumPy arrays of ``int64`` when every intermediate fits in 62 bits, else ``object``
 arrays of Python ints (exact at any width). Nothing here imports Amaranth: the HDL generators
@@ -26,8 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "ROUNDINGS", "Fmt", "clog2", "codes", "quantize", "dequantize", "saturate", "shift_right",
-    "abs_", "sign", "mul", "div_floor", "div_round", "isqrt", "sum_width", "check_int",
+    "ROUNDINGS", "Fmt", "clog2", "codes", "quantize", "dequantize", "saturate", "saturate_flags",
+    "shift_right",
+    "abs_", "sign", "mul", "div_floor", "div_round", "div_round_away",
+    "isqrt", "sum_width", "check_int",
 ]
 
 ROUNDINGS = ("floor", "half_up", "half_even")
@@ -137,6 +140,17 @@ def saturate(values, fmt):
     return codes(a, fmt.width), n
 
 
+def saturate_flags(values, fmt):
+    """:func:`saturate` with the clamped elements flagged: ``(codes, flags)``.
+
+    ``flags`` is a bool array, True where the value was outside ``fmt`` (the ``sat`` output of a
+    block); ``flags.sum()`` is the count :func:`saturate` returns.
+    """
+    a = np.asarray(values)
+    out, _ = saturate(a, fmt)
+    return out, (a < fmt.min_code) | (a > fmt.max_code)
+
+
 def _bits_of(values):
     a = np.asarray(values)
     if a.size == 0:
@@ -234,6 +248,22 @@ def div_round(num, den):
     if np.any(den <= 0):
         raise ValueError("den must be positive")
     return (2 * np.asarray(num) + den) // (2 * den)
+
+
+def div_round_away(num, den):
+    """num / den rounded to nearest, ties away from zero (rounds the magnitude half up).
+
+    ``sgn(num) * floor((2*|num| + den) / (2*den))`` for integer codes, ``den`` positive; exact
+    at any width (object arrays stay Python ints). ``|result - num/den| <= 1/2``, with equality
+    only at ties. This is the rule of a sign-magnitude divider that adds half an LSB to the
+    magnitude of its quotient (:mod:`golden.divider`).
+    """
+    den = np.asarray(den)
+    if np.any(den <= 0):
+        raise ValueError("den must be positive")
+    num = np.asarray(num)
+    mag = (2 * np.abs(num) + den) // (2 * den)
+    return np.where(num < 0, -mag, mag)
 
 
 def isqrt(values):

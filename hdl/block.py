@@ -14,12 +14,14 @@ class BlockSpec:
 
     Parameters
     ----------
-    cls : type
-        The ``wiring.Component``; called with keyword arguments only.
+    cls : callable
+        The ``wiring.Component`` (or a function returning one); called with keyword arguments only.
     params : tuple of str
         Its constructor's parameters, in the order they appear in module names.
     defaults : dict
-        Values for parameters the user does not give (e.g. ``{"frac": 8}``).
+        Values for parameters the user does not give (e.g. ``{"frac": 8}``). A default of ``None``
+        means "derived from the other parameters" (the block's docstring says how); such a
+        parameter is left out of the module name while it is ``None``.
     summary : str
         One line for ``l1bn generate --help`` and the report.
     """

@@ -30,7 +30,8 @@ def _discover():
 BLOCKS = _discover()
 
 #: Parameters written as a letter and a number in module names (``w16``); others as their value.
-_ABBREV = {"width": "w", "frac": "f", "max_count": "m", "lanes": "p", "stages": "s"}
+_ABBREV = {"width": "w", "frac": "f", "max_count": "m", "lanes": "p", "stages": "s",
+           "b_width": "b", "coef_width": "cw", "coef_frac": "cf"}
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,15 @@ class Design:
 
 
 def module_name(block, **params):
-    """``stats_accumulator_l1_w16_f8_m65536``: the block name and every parameter, in order."""
+    """``stats_accumulator_l1_w16_f8_m65536``: the block name and every parameter, in order.
+
+    A parameter that is ``None`` (derived by the block from the others) is left out.
+    """
     parts, tails = [block], []
     for p in BLOCKS[block].params:
         v = params[p]
+        if v is None:
+            continue
         if p in _ABBREV:
             tails.append(f"{_ABBREV[p]}{v}")
         elif isinstance(v, str):

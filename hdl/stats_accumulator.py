@@ -43,7 +43,9 @@ class StatsAccumulator(wiring.Component):
         The channel's sum, format ``formats(...)["sum"]`` (unsigned, ``frac`` fraction bits for l1,
         ``2*frac`` for l2). Held until taken.
 
-    Latency: ``sum.valid`` rises ``LATENCY = 3`` cycles after the handshake of the ``last`` value,
+    Latency: ``sum.valid`` rises ``LATENCY`` cycles after the handshake of the ``last`` value
+    (1 for ``x - mu``, the kernel's latency, 1 for the accumulator: 3 for l1, 4 for l2 with the
+    two-stage multiplier of :class:`~hdl.square.Square`),
     plus the cycles the pipeline was stalled in between.
     Throughput: one value per cycle. Backpressure: the whole pipeline stalls only while a finished
     sum waits on ``sum.ready``, so ``x.ready = ~sum.valid | sum.ready`` (combinational).

@@ -7,6 +7,9 @@ from golden.fixed import Fmt
 
 from .harness import Bench, EnabledPipeline, load_config
 
+#: The random test the report runs as its quick check of this block.
+SMOKE_TEST = "random_values"
+
 
 async def _check(dut, name, values, p_en=0.75):
     config = load_config()

@@ -9,6 +9,9 @@ from golden.fixed import Fmt
 
 from .harness import Bench, EnabledPipeline, load_config
 
+#: The random test the report runs as its quick check of this block.
+SMOKE_TEST = "random_sums"
+
 
 def _setup():
     config = load_config()

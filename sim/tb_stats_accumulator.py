@@ -13,6 +13,9 @@ from golden.fixed import Fmt
 
 from .harness import Bench, StallPipelineScoreboard, StreamSink, StreamSource, load_config
 
+#: The random test the report runs as its quick check of this block.
+SMOKE_TEST = "random_stream"
+
 
 async def _stream(dut, name, channels, *, p_valid=1.0, p_ready=1.0):
     """Stream ``channels`` ([(mu, [x, ...]), ...]) and check every output cycle."""

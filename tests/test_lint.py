@@ -17,7 +17,7 @@ def _cases():
                 yield pytest.param(block, width, norm, id=f"{block}-{norm or 'any'}-w{width}")
 
 
-@pytest.mark.parametrize("block, width, norm", _cases())
+@pytest.mark.parametrize("block, width, norm", list(_cases()))
 def test_verilog_is_lint_clean(tmp_path, block, width, norm):
     verilator = toolchain.find("verilator")
     if verilator is None:

@@ -1,0 +1,144 @@
+"""Fixed-point division, one quotient bit per cycle: the batch mean and ``1 / (sigma + eps)``."""
+
+from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.divider import formats
+
+from .block import BlockSpec
+from .sequencer import sequence
+
+__all__ = ["Divider"]
+
+
+class Divider(wiring.Component):
+    """``quot = round(num * 2**shift / den)``, saturated, by sequential radix-2 restoring division.
+
+    Formats (:func:`golden.divider.formats`): ``num = Q(width, frac)`` signed,
+    ``den = UQ(den_width, den_frac)`` unsigned, ``quot = Q(quot_width, quot_frac)`` signed;
+    ``shift = quot_frac + den_frac - frac >= 0`` makes the codes' quotient the real quotient. The
+    defaults (``None``) are ``den = UQ(width, frac)`` and ``quot = Q(width, frac)``: division in one
+    format (``shift = frac``), e.g. ``1 / (sigma + eps)`` with ``num`` = 1.0. The batch mean
+    ``sum / m`` takes ``den_frac = 0`` (an integer count) and ``width`` = the sum's width.
+
+    Rounding: to nearest, ties away from zero (the magnitude is rounded half up, then the sign is
+    applied): ``|quot - num * 2**shift / den| <= 1/2`` LSB when ``sat`` is 0. Saturation: a result
+    outside ``quot`` becomes ``quot``'s most positive or most negative code with ``sat = 1``;
+    ``den = 0`` gives the most positive code for ``num >= 0`` and the most negative for
+    ``num < 0``, with ``sat = 1``. Golden model: :func:`golden.divider.divide`.
+
+    Algorithm (``Q = quot_width``, ``A = |num| * 2**shift``): the unit computes
+    ``k = floor(2*A / den)`` to ``Q + 1`` bits and rounds with ``(k + 1) >> 1``, which equals
+    ``floor(A / den + 1/2)``. Load cycle: ``|num|``, the overflow test ``A >> Q >= den`` (then
+    ``k >= 2**(Q+1)``: the result saturates; also true for ``den = 0``) and the first partial
+    remainder ``A >> Q``. Then ``Q + 1`` restoring steps, one quotient bit each
+    (a ``(den_width + 1)``-bit subtractor whose borrow is the quotient bit), and one cycle that
+    rounds, applies the sign and saturates into the output register.
+
+    Parameters
+    ----------
+    width, frac : int
+        Numerator format ``Q(width, frac)``; ``width >= 2``.
+    den_width, den_frac : int or None
+        Denominator format ``UQ(den_width, den_frac)``; default ``width``, ``frac``.
+    quot_width, quot_frac : int or None
+        Quotient format ``Q(quot_width, quot_frac)``; default ``width``, ``frac``;
+        ``quot_width >= 2``.
+
+    Members
+    -------
+    i : ``In(stream.Signature(StructLayout({"num": signed(width), "den": unsigned(den_width)})))``
+        Numerator and denominator.
+    o : ``Out(stream.Signature(StructLayout({"quot": signed(quot_width), "sat": 1})))``
+        Quotient and saturation flag, held until taken.
+
+    Latency: ``o.valid`` rises ``LATENCY = quot_width + 3`` cycles after the input handshake (load,
+    ``quot_width + 1`` steps, round). Throughput: one quotient per ``LATENCY`` cycles;
+    ``i.ready = idle & (~o.valid | o.ready)`` (combinational in ``o.ready``), so the next input is
+    taken in the cycle the previous result is taken.
+    """
+
+    def __init__(self, *, width, frac, den_width=None, den_frac=None, quot_width=None,
+                 quot_frac=None):
+        self.formats, self.shift = formats(width, frac, den_width, den_frac, quot_width, quot_frac)
+        self.num_width = self.formats["num"].width
+        self.den_width = self.formats["den"].width
+        self.quot_width = self.formats["quot"].width
+        self.LATENCY = self.quot_width + 3
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "num": signed(self.num_width), "den": unsigned(self.den_width)}))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "quot": signed(self.quot_width), "sat": 1}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        q, dw, s = self.quot_width, self.den_width, self.shift
+        load, busy, last = sequence(m, self.i, self.o, q + 2)
+        num, den = self.i.payload.num, self.i.payload.den
+
+        # Load cycle: sign, magnitude, the dividend 2*A split into its high part A >> Q (the
+        # first partial remainder) and its Q + 1 low bits (shifted in, one per step).
+        neg_in = num[-1]
+        mag_in = Signal(self.num_width)
+        dividend = Signal(self.num_width + s + 1)
+        m.d.comb += [
+            mag_in.eq(Mux(neg_in, -num, num)),
+            dividend.eq(Cat(C(0, s + 1), mag_in)),
+        ]
+        high = dividend[q + 1:]
+        neg, ovf = Signal(), Signal()
+        # high >= den, compared at equal widths (the wider operand's extra bits tested apart).
+        hw = len(high)
+        if hw == 0:
+            too_big = ~den.any()
+        elif hw < dw:
+            too_big = ~den[hw:].any() & (high >= den[:hw])
+        else:
+            too_big = high[dw:].any() | (high[:dw] >= den)
+        divisor = Signal(dw)
+        rem = Signal(dw)          # partial remainder, < divisor unless ovf
+        bits = Signal(q + 1)      # dividend bits still to bring down, then the quotient bits k
+        with m.If(load):
+            m.d.sync += [
+                neg.eq(neg_in),
+                ovf.eq(too_big),
+                divisor.eq(den),
+                rem.eq(high),
+                bits.eq(dividend[:q + 1]),
+            ]
+
+        # Steps: bring down the next bit; subtract the divisor when it fits (quotient bit 1).
+        # trial - divisor lies in (-divisor, divisor): dw + 1 bits, the top one the borrow.
+        trial = Signal(dw + 1)
+        diff = Signal(dw + 1)
+        m.d.comb += [
+            trial.eq(Cat(bits[-1], rem)),
+            diff.eq(trial - divisor),
+        ]
+        fits = ~diff[-1]
+        with m.If(busy & ~last):
+            m.d.sync += [
+                rem.eq(Mux(fits, diff, trial)),
+                bits.eq(Cat(fits, bits[:-1])),
+            ]
+
+        # Last busy cycle: round (k + 1) >> 1, apply the sign, saturate.
+        mag = Signal(q + 1)
+        m.d.comb += mag.eq(bits[1:] + bits[0])
+        # mag <= 2**q; it fits if below 2**(q-1), or equal to it with a negative sign.
+        over_half = mag[q] | mag[q - 1]
+        sat = Signal()
+        m.d.comb += sat.eq(ovf | Mux(neg, mag[q] | (mag[q - 1] & mag[:q - 1].any()), over_half))
+        quot = Mux(sat, Mux(neg, -(1 << (q - 1)), (1 << (q - 1)) - 1), Mux(neg, -mag, mag))
+        with m.If(last):
+            m.d.sync += [self.o.payload.quot.eq(quot), self.o.payload.sat.eq(sat)]
+        return m
+
+
+BLOCK = BlockSpec(Divider, ("width", "frac", "den_width", "den_frac", "quot_width", "quot_frac"),
+                  defaults={"width": 16, "frac": 8, "den_width": None, "den_frac": None,
+                            "quot_width": None, "quot_frac": None},
+                  summary="round(n * 2^shift / d), saturated, restoring, one quotient bit per cycle")

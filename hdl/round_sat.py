@@ -1,0 +1,53 @@
+"""The RTL of the rounding and saturation rules of :mod:`golden.fixed` (expressions, no state).
+
+Every block that drops fraction bits or narrows a result builds it from these functions, so the
+hardware has one implementation of each rule, mirrored bit for bit by
+:func:`golden.fixed.shift_right` (``"half_up"``) and :func:`golden.fixed.saturate_flags`.
+
+They are written so that the emitted Verilog stays ``verilator -Wall`` clean after
+:func:`synth.yosys.emit_verilog`, which trims unused high bits but not unused low bits: every bit an
+expression computes is read (the rounding compares the dropped bits with one half instead of
+reading only the top one; synthesis reduces that to one bit), and saturation tests the high bits
+instead of comparing values of different widths.
+"""
+
+from amaranth import Cat, Mux
+
+__all__ = ["add_shifted", "shift_right_half_up", "saturate"]
+
+
+def add_shifted(x, y, shift):
+    """``x + y * 2**shift`` of signed values, exact; the low ``shift`` bits are ``x``'s, unadded."""
+    if shift == 0:
+        return x + y
+    return Cat(x[:shift], (x >> shift) + y).as_signed()
+
+
+def shift_right_half_up(value, n):
+    """Signed ``value`` shifted right by ``n >= 0`` bits, to nearest with ties up.
+
+    ``floor(value / 2**n)``, plus one when the dropped bits (the remainder, ``0 <= r < 2**n``)
+    are at least one half, ``r >= 2**(n-1)``: equal to ``floor((value + 2**(n-1)) / 2**n)``.
+    """
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    if n == 0:
+        return value
+    return (value >> n) + (value[:n] >= (1 << (n - 1)))
+
+
+def saturate(value, fmt):
+    """``(clamped, flag)``: signed ``value`` clamped to signed ``fmt``'s range; 1 where clamped.
+
+    ``value`` fits when its bits from ``fmt.width - 1`` up are all equal (a sign extension);
+    otherwise its sign says which bound. ``clamped`` has ``fmt.width`` bits.
+    """
+    if not fmt.signed:
+        raise ValueError("saturate needs a signed format")
+    w = fmt.width
+    if len(value) <= w:
+        return value, 0
+    top = value[w - 1:]
+    fits = top.all() | ~top.any()
+    bound = Mux(value[-1], fmt.min_code, fmt.max_code)
+    return Mux(fits, value[:w], bound), ~fits

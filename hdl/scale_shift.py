@@ -1,0 +1,97 @@
+"""``y = a*x + b`` rounded and saturated: the folded batch-norm affine (inference) of both norms."""
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.fixed import check_int
+from golden.scale_shift import formats
+
+from .block import BlockSpec
+from .multiplier import Multiplier, check_stages
+from .round_sat import add_shifted, saturate, shift_right_half_up
+
+__all__ = ["ScaleShift"]
+
+
+class ScaleShift(wiring.Component):
+    """``y = a*x + b``, rounded to nearest (ties up) and saturated, one value per cycle.
+
+    Inference folds both L1BN and L2BN to this affine map (``a = gamma / s``,
+    ``b = beta - mu * a``). The product is exact; ``b`` is aligned to its fraction bits and added
+    exactly; the sum is rounded once, ``half_up`` (:func:`golden.fixed.shift_right`), and
+    saturated. Bit for bit as :func:`golden.scale_shift.scale_shift`.
+
+    Parameters
+    ----------
+    width, frac : int
+        Format ``Q(width, frac)`` of ``x`` and ``y``; ``width >= 2``, ``0 <= frac <= width``.
+    coef_width, coef_frac : int or None
+        Format ``Q(coef_width, coef_frac)`` of ``a`` and ``b``; ``coef_width >= 2``,
+        ``0 <= coef_frac <= coef_width``. Defaults (``None``): ``coef_width = width + 2`` and
+        ``coef_frac = frac``: the data's resolution with two more integer bits, so ``a`` reaches
+        ``+-2**(width - frac + 1)`` (``gamma / s`` with ``s`` well below 1) and ``b`` four times
+        the data range before the output saturates.
+    stages : int
+        Pipeline stages of the :class:`~hdl.multiplier.Multiplier`, 1 or 2 (default 2).
+
+    Members
+    -------
+    en : ``In(1)``
+        Clock enable: every pipeline register loads only when ``en`` is high.
+    x : ``In(signed(width))``
+        Input value, ``Q(width, frac)``.
+    a, b : ``In(signed(coef_width))``
+        Scale and shift, ``Q(coef_width, coef_frac)``, sampled with the ``x`` they apply to.
+    y : ``Out(signed(width))``
+        ``a*x + b`` in ``Q(width, frac)``: within half an LSB unless saturated.
+    sat : ``Out(1)``
+        1 when ``y`` was clamped to the most negative or the largest code.
+
+    Latency: ``LATENCY = stages + 1`` enabled cycles (the multiplier, then one stage that adds,
+    rounds and saturates); throughput one value per cycle.
+    """
+
+    def __init__(self, *, width, frac, coef_width=None, coef_frac=None, stages=2):
+        check_int("width", width, 2)
+        check_stages(stages)
+        if coef_width is not None:
+            check_int("coef_width", coef_width, 2)
+        self.formats = formats(width, frac, coef_width, coef_frac)
+        self.width, self.frac = width, frac
+        self.coef_width, self.coef_frac = self.formats["a"].width, self.formats["a"].frac
+        self.multiplier = Multiplier(a_width=self.coef_width, b_width=width, stages=stages)
+        self.LATENCY = self.multiplier.LATENCY + 1
+        super().__init__({
+            "en": In(1),
+            "x": In(signed(width)),
+            "a": In(signed(self.coef_width)),
+            "b": In(signed(self.coef_width)),
+            "y": Out(signed(width)),
+            "sat": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.multiplier = mul = self.multiplier
+        m.d.comb += [mul.en.eq(self.en), mul.a.eq(self.a), mul.b.eq(self.x)]
+        # b travels beside the product.
+        b = self.b
+        for i in range(mul.LATENCY):
+            b_next = Signal(signed(self.coef_width), name=f"b_{i + 1}")
+            with m.If(self.en):
+                m.d.sync += b_next.eq(b)
+            b = b_next
+        # Last stage: exact sum at frac + coef_frac fraction bits, one rounding, saturation.
+        total = add_shifted(mul.p, b, self.frac)
+        y, sat = saturate(shift_right_half_up(total, self.coef_frac), self.formats["y"])
+        with m.If(self.en):
+            m.d.sync += [self.y.eq(y), self.sat.eq(sat)]
+        return m
+
+
+BLOCK = BlockSpec(ScaleShift, ("width", "frac", "coef_width", "coef_frac", "stages"),
+                  defaults={"width": 16, "frac": 8, "coef_width": None, "coef_frac": None,
+                            "stages": 2},
+                  summary="y = a*x + b, rounded half-up and saturated (with a sat flag): the "
+                          "folded inference affine")
