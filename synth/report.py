@@ -221,11 +221,12 @@ def _pair_tables(results):
                    l2["name"], str(l2["latency"])]
             rat = {"pair": what, "width": width}
             for h, sec, key, fmt in PAIR_FIGURES:
-                a = 0 if l1 is None else _value(l1, sec, key)
+                a = 0 if l1 is None else _value(l1, sec, key)   # no L1 block: it costs nothing
                 b = _value(l2, sec, key)
                 cell = lambda v, r: (r.get(sec, {}).get("not_run", "n/a") if v is None else fmt.format(v))  # noqa: E731
                 r_ = None if a is None or not b else a / b
-                row += [cell(a, l1 or {}), cell(b, l2), "n/a" if r_ is None else f"{r_:.2f}"]
+                row += ["-" if l1 is None else cell(a, l1), cell(b, l2),
+                        "n/a" if r_ is None else f"{r_:.2f}"]
                 rat[h] = r_
             ratios.append(rat)
             lines.append("| " + " | ".join(row) + " |")

@@ -281,7 +281,6 @@ def osu018(verilog, top, workdir, period_ns):
         f"dfflibmap -liberty {lib}",
         f"abc -liberty {lib} -D {round(period_ns * 1000)} -constr abc.constr",
         "opt_clean -purge",
-        "hilomap -hicell TIEHIX1 Y -locell TIELOX1 Y",
         "setundef -zero",
         "splitnets -ports",
         "opt_clean",
