@@ -6,8 +6,8 @@ VENV      := .venv
 VPY       := $(VENV)/bin/python
 STAMP     := $(VENV)/.l1bn-installed
 JOBS      ?= 2
-# Debian packages the flow needs, and a file each one provides (to check without dpkg).
-DEB_PKGS  := iverilog opensta qflow-tech-osu018
+# Debian packages the flow needs (l1bn/toolchain.py knows which file proves each one is there).
+DEB_PKGS  := iverilog opensta qflow-tech-osu018 ccache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: all test report bench doctor tools venv clean distclean

