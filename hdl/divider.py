@@ -65,7 +65,7 @@ class Divider(wiring.Component):
         self.num_width = self.formats["num"].width
         self.den_width = self.formats["den"].width
         self.quot_width = self.formats["quot"].width
-        self.LATENCY = self.quot_width + 3
+        self.LATENCY = self.CYCLES_PER_RESULT = self.quot_width + 3
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "num": signed(self.num_width), "den": unsigned(self.den_width)}))),

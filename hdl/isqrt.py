@@ -52,7 +52,7 @@ class Isqrt(wiring.Component):
         self.width = check_int("width", width, 2)
         self.formats = formats(width)
         self.root_width = self.formats["root"].width
-        self.LATENCY = self.root_width
+        self.LATENCY = self.CYCLES_PER_RESULT = self.root_width
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"radicand": unsigned(width)}))),
             "o": Out(stream.Signature(data.StructLayout({"root": unsigned(self.root_width)}))),

@@ -44,6 +44,8 @@ def manifest(component, *, name, block, parameters):
         "block": block,
         "parameters": dict(parameters),
         "latency": component.LATENCY,
+        # Cycles between results at full rate: 1 for pipelines, LATENCY for iterative units.
+        "cycles_per_result": getattr(component, "CYCLES_PER_RESULT", 1),
         "formats": {k: f.as_dict() for k, f in getattr(component, "formats", {}).items()},
         "ports": ports(component),
         "doc": (type(component).__doc__ or "").strip().splitlines()[0],

