@@ -277,15 +277,16 @@ class BNUnit(wiring.Component):
         rem_now = Signal(rw)
         m.d.comb += rem_now.eq(Mux(in_idle, self.m, Mux(pstart, m_r, remaining)))
         first_now = in_idle | pstart
-        # rem_now <= P and rem_now > i as the signs of differences (lint: no narrow constants).
-        diffs = []
-        for k in range(1, P + 2):
-            dk = Signal(signed(rw + 1), name=f"rem_minus_{k}")
-            m.d.comb += dk.eq(rem_now - k)
-            diffs.append(dk)
+        # rem_now <= P and rem_now > i, each as a test of the high bits and a compare of the low
+        # bits with a constant whose top bit is set (lint: no narrowed constant operands).
+        def gt(v, k):
+            """v > k for a constant k >= 1."""
+            b = k.bit_length()
+            return v[b:].any() | (v[:b] > k)
+
         end_now = Signal()
-        m.d.comb += end_now.eq(diffs[P][-1])
-        lane_ok = [C(1, 1)] + [~diffs[i][-1] for i in range(P)][1:]
+        m.d.comb += end_now.eq(~gt(rem_now, P))
+        lane_ok = [C(1, 1)] + [gt(rem_now, i) for i in range(1, P)]
         with m.If(xfer):
             m.d.sync += [remaining.eq(rem_now - C(P, rw)), pstart.eq(0)]
             m.d.sync += self.err.eq(self.err | (self.x.payload.last != end_now))
@@ -375,10 +376,13 @@ class BNUnit(wiring.Component):
             a_div.o.ready.eq(~accept),
             sig_div.o.ready.eq(~accept),
         ]
-        if l1:
-            m.d.comb += [sig_div.i.payload.num.eq(acc_d.sum), sig_div.i.payload.den.eq(m_r)]
-        elif not onepass:
-            m.d.comb += [sig_div.i.payload.num.eq(acc_d.sum), sig_div.i.payload.den.eq(m_r)]
+        # The divider's numerators here are non-negative sums. Their sign bit is driven by a state
+        # bit that is 0 whenever the divider takes an input (IDLE): a constant 0 would let Yosys
+        # narrow the divider's overflow compare to unequal widths (verilator WIDTHEXPAND).
+        zero_at_load = Signal()
+        if not onepass:
+            m.d.comb += [sig_div.i.payload.num.eq(Cat(acc_d.sum, zero_at_load).as_signed()),
+                         sig_div.i.payload.den.eq(m_r)]
         else:
             prod_mxx = Signal(2 * W - 1 + 2 * M + 1, name="m_sxx")
             prod_xx = Signal(2 * (W + M), name="sx_sq")
@@ -387,7 +391,7 @@ class BNUnit(wiring.Component):
                          mm.eq(m_r * m_r)]
             num = Signal(2 * W - 1 + 2 * M, name="onepass_num")
             m.d.comb += num.eq(prod_mxx - prod_xx)
-            m.d.comb += [sig_div.i.payload.num.eq(Cat(C(0, 2 * G), num, C(0, 1)).as_signed()),
+            m.d.comb += [sig_div.i.payload.num.eq(Cat(C(0, 2 * G), num, zero_at_load).as_signed()),
                          sig_div.i.payload.den.eq(mm[:2 * M + 1])]
         if not l1:
             var_r = Signal(vw - 1, name="var_r")
@@ -419,7 +423,8 @@ class BNUnit(wiring.Component):
             with m.If(st[src] & cond):
                 m.d.sync += [st[src].eq(0), st[dst].eq(1)]
 
-        m.d.comb += [in_idle.eq(st["IDLE"]), in_sum.eq(st["SUM"]), in_norm.eq(st["NORM"])]
+        m.d.comb += [in_idle.eq(st["IDLE"]), in_sum.eq(st["SUM"]), in_norm.eq(st["NORM"]),
+                     zero_at_load.eq(st["IDLE"])]
         if not onepass:
             m.d.comb += in_dev.eq(st["DEV"])
         stats_free = ~self.stats.valid | self.stats.ready

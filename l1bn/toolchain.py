@@ -91,15 +91,23 @@ def _tool(name):
     raise KeyError(name)
 
 
+#: Comma-separated tool names to treat as missing (to check that a flow degrades gracefully,
+#: e.g. ``L1BN_DISABLE_TOOLS=sta make report``).
+DISABLE_ENV = "L1BN_DISABLE_TOOLS"
+
+
 def find(name):
-    """Path of tool ``name``, or None when it is missing."""
-    return _tool(name).locate()
+    """Path of tool ``name``, or None when it is missing (or disabled through ``DISABLE_ENV``)."""
+    tool = _tool(name)
+    if name in os.environ.get(DISABLE_ENV, "").replace(" ", "").split(","):
+        return None
+    return tool.locate()
 
 
 def version(name):
     """First non-empty line the tool prints about its version ('' when it prints none)."""
     t = _tool(name)
-    where = t.locate()
+    where = find(name)
     if where is None:
         return None
     if t.path is not None:
@@ -134,7 +142,7 @@ def _deb_version(pkg):
 
 def survey():
     """[(name, version or None, path or None, source)] for every tool."""
-    return [(t.name, version(t.name), t.locate(), t.source) for t in TOOLS]
+    return [(t.name, version(t.name), find(t.name), t.source) for t in TOOLS]
 
 
 def link_verilator():

@@ -38,6 +38,15 @@ def _save(fig, out_dir, stem):
     return paths
 
 
+def _legend_or_note(ax, drawn, **kwargs):
+    """A legend when something was drawn, else a note that the figures were not run."""
+    if drawn:
+        ax.legend(**kwargs)
+    else:
+        ax.text(0.5, 0.5, "no figures: the tools were not run", ha="center", va="center",
+                transform=ax.transAxes)
+
+
 def area_per_pair(pairs, widths, out_dir):
     """Grouped bars: area of each L1 block beside its L2 counterpart, one panel per width."""
     fig, axes = plt.subplots(1, len(widths), figsize=(4.2 * len(widths), 4.2), sharey=True)
@@ -74,11 +83,11 @@ def area_vs_path(results, out_dir):
         seen.add(side)
         ax.annotate(r["name"].split("_w")[0] + f" w{r['params']['width']}", (path, area),
                     fontsize=6, xytext=(3, 3), textcoords="offset points")
+    _legend_or_note(ax, seen)
     ax.set_xlabel("critical path (ns, OpenSTA, typical corner)")
     ax.set_ylabel("OSU 0.18 um area (um^2, log scale)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend()
     ax.set_title("Area against critical path, every design")
     return _save(fig, out_dir, "area_vs_path")
 
@@ -94,12 +103,12 @@ def energy_vs_width(pairs, widths, out_dir):
             if pts and any(e > 0 for _w, e in pts):
                 ax.plot(*zip(*pts), style, marker="o", color=f"C{i}",
                         label=f"{side.upper()}: {lab.split(':')[0]}")
+    _legend_or_note(ax, ax.get_lines(), fontsize=7)
     ax.set_xlabel("data width (bits)")
     ax.set_xticks(list(widths))
     ax.set_ylabel("energy per value (pJ, log scale)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
     ax.set_title("Energy per value (OpenSTA vectorless power, activity 0.1)")
     return _save(fig, out_dir, "energy_vs_width")
 
