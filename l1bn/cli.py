@@ -24,8 +24,12 @@ def _positive(text):
 
 
 def _cmd_generate(args):
+    from hdl.registry import BLOCKS
+    spec = BLOCKS.get(args.block)
+    # --max-batch is a block's max_count (values per sum) or, for the units, max_batch.
+    batch_param = "max_batch" if spec is not None and "max_batch" in spec.params else "max_count"
     params = {"norm": args.norm, "width": args.width, "frac": args.frac,
-              "max_count": args.max_batch, "lanes": args.lanes}
+              batch_param: args.max_batch, "lanes": args.lanes}
     for item in args.set or ():
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier():

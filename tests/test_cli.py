@@ -52,3 +52,11 @@ def test_doctor_lists_every_tool():
     for tool in toolchain.TOOLS:
         assert tool.name in res.stdout
     assert res.returncode in (0, 1)
+
+
+def test_max_batch_reaches_the_unit(tmp_path):
+    res = _l1bn("generate", "--block", "bn_unit", "--norm", "l1", "--lanes", "4",
+                "--max-batch", "1024", "-o", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    man = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert man["parameters"]["max_batch"] == 1024 and man["parameters"]["lanes"] == 4
