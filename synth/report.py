@@ -264,6 +264,8 @@ def _pair_tables(results):
                    "l1": l1["name"] if l1 else None, "l2": l2["name"],
                    "l1_area_um2": 0 if l1 is None else _value(l1, "osu018", "area_um2"),
                    "l2_area_um2": _value(l2, "osu018", "area_um2"),
+                   "l1_critical_ns": 0 if l1 is None else _value(l1, "sta", "critical_ns"),
+                   "l2_critical_ns": _value(l2, "sta", "critical_ns"),
                    "l1_energy_pj": 0 if l1 is None else _energy_pj(l1),
                    "l2_energy_pj": _energy_pj(l2)}
             for h, sec, key, fmt in PAIR_FIGURES:
@@ -277,6 +279,52 @@ def _pair_tables(results):
             ratios.append(rat)
             lines.append("| " + " | ".join(row) + " |")
     return lines, ratios
+
+
+#: The paper's ASIC figures (Wu et al., TNNLS 2019, Sec. V-E): L1BN against L2BN.
+PAPER_SPEEDUP, PAPER_ENERGY_SAVING = 0.25, 0.37
+
+
+def _conclusion(pairs):
+    """The block-level L1/L2 ratios per width beside the paper's claims, and what they mean."""
+    lines = ["## Conclusion (block level)", "",
+             f"The paper reports L1BN {PAPER_SPEEDUP:.0%} faster and {PAPER_ENERGY_SAVING:.0%} "
+             f"less energy than L2BN (L1/L2 time {1 / (1 + PAPER_SPEEDUP):.2f} if 25 % speedup "
+             f"means 1.25x throughput, energy {1 - PAPER_ENERGY_SAVING:.2f}). Below, the operations "
+             "L1 changes, all four pairs of the table above taken together (areas and energies "
+             "summed; critical path: the longest of the L1 blocks against the longest of the L2 "
+             "blocks, which bounds the clock):", "",
+             "| width | L1/L2 area | L1/L2 critical path | L1/L2 energy per value |",
+             "|---|---|---|---|"]
+    for width in WIDTHS:
+        rows = [p for p in pairs if p["width"] == width]
+        if not rows:
+            continue
+
+        def total(key):
+            vals = [p.get(key) for p in rows]
+            return None if any(v is None for v in vals) else sum(vals)
+
+        area = (total("l1_area_um2"), total("l2_area_um2"))
+        energy = (total("l1_energy_pj"), total("l2_energy_pj"))
+        def longest(key):
+            vals = [p.get(key) for p in rows]
+            return None if any(v is None for v in vals) else max(vals)
+
+        path = (longest("l1_critical_ns"), longest("l2_critical_ns"))
+        cells = [f"{a / b:.2f}" if a is not None and b else "n/a" for a, b in (area, path, energy)]
+        lines.append(f"| {width} | " + " | ".join(cells) + " |")
+    lines += ["", "What this does and does not say:",
+              "- These are the operations that differ between the norms, taken alone. Their "
+              "ratios are far below the paper's because the blocks both norms need (mean "
+              "accumulator, dividers, scale-shift) are left out; with them the difference shrinks.",
+              "- L1 pays for its statistics with a second pass over the data (it needs the mean "
+              "before |x - mu|), as two-pass L2 does; one-pass L2 saves that pass. That cost is "
+              "in time per channel, not in these block figures: see the unit's pass and gap "
+              "formulas (README) and, once the units are in this report, their cycle counts.",
+              "- Energy is OpenSTA's vectorless estimate at one activity for every net, not a "
+              "simulation-based figure.", ""]
+    return lines
 
 
 def _markdown(results, versions, started, elapsed):
@@ -301,8 +349,9 @@ def _markdown(results, versions, started, elapsed):
     pair_lines, ratios = _pair_tables(results)
     lines += pair_lines
     lines += ["", "L1/L2 below 1: the L1 block is smaller or faster. \"nothing vs isqrt\": L1 "
-              "needs no square root, so its cost there is zero.", "",
-              "## Every design", ""]
+              "needs no square root, so its cost there is zero.", ""]
+    lines += _conclusion(ratios)
+    lines += ["## Every design", ""]
     head = ["design", "block", "width", "parameters", "latency"] + [c[0] for c in COLUMNS] + \
         ["icarus mismatches / cycles", "verilator mismatches / cycles"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
