@@ -69,6 +69,37 @@ def _cmd_report(args):
     return build_report(Path(args.output), jobs=args.jobs)
 
 
+def _cmd_simulate(args):
+    """Thin wrapper of :func:`synth.simulate.simulate`: load IN, run, write OUT, report."""
+    from sim.runner import SimulationFailed
+    from synth import simulate as sm
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise UsageError(f"output directory {out.parent} does not exist")
+    try:
+        arrays = sm.load_inputs(args.input)
+        result = sm.simulate(args.norm, args.mode, arrays, stats=args.stats,
+                             simulator=args.simulator, width=args.width, frac=args.frac,
+                             lanes=args.lanes, max_batch=args.max_batch,
+                             build_dir=args.build_dir)
+    except sm.InputError as exc:
+        raise UsageError(str(exc)) from None
+    except SimulationFailed as exc:
+        print(f"l1bn simulate: simulation failed: {exc}", file=sys.stderr)
+        return 1
+    sm.save(out, result)
+    sat = result["saturated"]
+    nonzero = ", ".join(f"{k} {v}" for k, v in sat.items() if v) or "none"
+    print(f"{result['design']} on {result['simulator']}: {result['mismatches']} mismatches, "
+          f"{result['cycles']} cycles, {result['saturated_total']} saturated ({nonzero})")
+    print(out)
+    if result["mismatches"]:
+        for line in sm.mismatch_lines(result):
+            print(line)
+        return 1
+    return 0
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="l1bn", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -98,6 +129,23 @@ def _parser():
     r.add_argument("-o", "--output", default="reports", help="output directory (default reports)")
     r.add_argument("--jobs", type=_positive, default=2, help="parallel jobs (default 2)")
     r.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("simulate", help="run the BN unit RTL under cocotb on your own arrays "
+                                        "and compare it with the golden model")
+    s.add_argument("--norm", required=True, choices=("l1", "l2"))
+    s.add_argument("--stats", default="two-pass", choices=("two-pass", "one-pass"),
+                   help="l2 statistics schedule (default %(default)s)")
+    s.add_argument("--mode", required=True, choices=("train", "infer", "backward"))
+    s.add_argument("--input", required=True, help="IN.npz: x, gamma, beta, ... (floats)")
+    s.add_argument("--output", required=True, help="OUT.npz (written atomically)")
+    s.add_argument("--simulator", default="verilator", choices=("icarus", "verilator"))
+    s.add_argument("--width", type=_positive, default=16, help="data width (default 16)")
+    s.add_argument("--frac", type=_positive, default=8, help="fraction bits (default 8)")
+    s.add_argument("--lanes", type=_positive, default=1, help="values per cycle (default 1)")
+    s.add_argument("--max-batch", type=_positive, default=65536,
+                   help="largest m = N*H*W per channel (default 65536)")
+    s.add_argument("--build-dir", help="keep the design and simulator build here (reused)")
+    s.set_defaults(func=_cmd_simulate)
     return p
 
 

@@ -1,0 +1,75 @@
+"""The backward BN unit (hdl/bn_backward.py): parameters, schedule formulas, and cocotb on Icarus
+and Verilator against golden/bn_unit.backward (every dx beat and grads transfer, cycles per pass
+and gap)."""
+
+import pytest
+
+from hdl.bn_backward import BNBackward, latency_formulas, pass_schedule
+from hdl.registry import module_name, resolve
+from sim import runner
+
+from .blocksim import simulate
+
+MAX_BATCH = 1000
+
+#: (id, parameters): both norms, P = 1 and 4, widths 8, 16, 32.
+DESIGNS = (
+    ("l1-p1-w16", dict(norm="l1", width=16, frac=8, lanes=1)),
+    ("l1-p4-w16", dict(norm="l1", width=16, frac=8, lanes=4)),
+    ("l2-p1-w16", dict(norm="l2", width=16, frac=8, lanes=1)),
+    ("l2-p4-w16", dict(norm="l2", width=16, frac=8, lanes=4)),
+    ("l1-p4-w8", dict(norm="l1", width=8, frac=4, lanes=4)),
+    ("l2-p1-w32", dict(norm="l2", width=32, frac=16, lanes=1)),
+    ("l1-p1-w32", dict(norm="l1", width=32, frac=16, lanes=1)),
+)
+#: The cocotb tests of sim/tb_bn_backward.py and the designs each runs on (both simulators);
+#: trimmed so that the file stays under ~90 s with -n 2 including the Verilator builds.
+TESTCASES = {
+    "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32",
+              "l1-p1-w32"),
+    "shapes": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16"),
+    "saturation": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32",
+                   "l1-p1-w32"),
+    "stalls": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32"),
+    "back_to_back": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16"),
+}
+
+
+def _cases():
+    params = dict(DESIGNS)
+    for simulator in runner.SIMULATORS:
+        for testcase, designs in TESTCASES.items():
+            for d in designs:
+                yield pytest.param(simulator, params[d], testcase, id=f"{simulator}-{d}-{testcase}")
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator, params, testcase", list(_cases()))
+def test_rtl_matches_model(build_root, simulator, params, testcase):
+    summary = simulate(build_root, "bn_backward", dict(params, max_batch=MAX_BATCH), simulator,
+                       testcase)
+    assert summary["dx_beats"] > 0 and summary["grads"] > 0
+    if testcase != "stalls":
+        assert "measured" in summary
+
+
+def test_parameters_validated_like_the_model():
+    with pytest.raises(ValueError, match="norm"):
+        BNBackward(norm="l3")
+    with pytest.raises(ValueError, match="lanes"):
+        BNBackward(norm="l1", lanes=0)
+    with pytest.raises(ValueError, match="width"):
+        BNBackward(norm="l2", width=1)
+
+
+def test_module_name_and_defaults():
+    p = resolve("bn_backward", norm="l1", lanes=4)
+    assert module_name("bn_backward", **p) == "bn_backward_l1_w16_f8_p4_maxbatch65536_guard8"
+
+
+def test_schedule_formulas():
+    f = latency_formulas(norm="l1", width=16, frac=8, guard=8, lanes=1, max_batch=1000)
+    # La 1, L1 = max(26, 26) + 3, L2 = (2*16+8+3) + 3, + 9
+    assert f["gap"] == 1 + 29 + 46 + 9
+    s = pass_schedule(7, norm="l1", lanes=4, max_batch=1000)
+    assert [k for k, _ in s] == ["pass", "gap", "pass"] and s[0][1] == 2
