@@ -31,7 +31,8 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from .runner import ENV_CONFIG
 
-__all__ = ["load_config", "Ports", "StreamSource", "StreamSink", "StallPipelineScoreboard",
+__all__ = ["load_config", "payload_fields", "field_value", "lane_values", "Ports", "StreamSource",
+           "StreamSink", "StallPipelineScoreboard",
            "SequentialScoreboard", "EnabledPipeline", "Bench"]
 
 
@@ -43,6 +44,26 @@ def load_config():
 
 def _to_signed(v, width):
     return v - (1 << width) if v >> (width - 1) else v
+
+
+def payload_fields(manifest, port):
+    """``{field: (offset, width)}`` of a stream payload port, from the manifest."""
+    for q in manifest["ports"]:
+        if q["name"] == port:
+            return {f["name"]: (f["offset"], f["width"]) for f in q["fields"]}
+    raise KeyError(port)
+
+
+def field_value(value, field, signed=False):
+    """The bits ``field = (offset, width)`` of an integer, as two's complement if ``signed``."""
+    off, w = field
+    v = (value >> off) & ((1 << w) - 1)
+    return v - (1 << w) if signed and v >> (w - 1) else v
+
+
+def lane_values(value, data_field, width, lanes):
+    """The ``lanes`` signed ``width``-bit values of an array field starting at ``data_field``."""
+    return [field_value(value, (data_field[0] + i * width, width), True) for i in range(lanes)]
 
 
 class Ports:

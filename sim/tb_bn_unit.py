@@ -17,7 +17,8 @@ from golden import fixed
 from golden.bn_unit import UnitConfig, forward_infer, forward_train
 from hdl.bn_unit import latency_formulas, pass_schedule
 
-from .harness import Bench, StreamSink, StreamSource, load_config
+from .harness import Bench, StreamSink, StreamSource, lane_values, load_config
+from .harness import field_value as _get, payload_fields as _fields
 
 #: The random test the report could run as its quick check of this unit.
 SMOKE_TEST = "stalls"
@@ -32,19 +33,6 @@ def _setup():
                      alpha=0.9 if p["alpha"] is None else p["alpha"],
                      eps=1e-5 if p["eps"] is None else p["eps"])
     return config, man, p, cfg
-
-
-def _fields(man, port):
-    for q in man["ports"]:
-        if q["name"] == port:
-            return {f["name"]: (f["offset"], f["width"]) for f in q["fields"]}
-    raise KeyError(port)
-
-
-def _get(value, field, signed=False):
-    off, w = field
-    v = (value >> off) & ((1 << w) - 1)
-    return v - (1 << w) if signed and v >> (w - 1) else v
 
 
 class Channel:
@@ -158,7 +146,7 @@ async def run_channels(dut, name, channels, *, p_valid=1.0, p_ready=1.0, p_stats
                 bad(cycle, f"unexpected y beat {payload:#x}")
             else:
                 ci, b, lanes, last = exp_y.popleft()
-                got = [_get(payload, (yf["data"][0] + i * W, W), True) for i in range(P)]
+                got = lane_values(payload, yf["data"], W, P)
                 sat = _get(payload, yf["sat"])
                 glast = _get(payload, yf["last"])
                 state["sat_y"][ci] = state["sat_y"].get(ci, 0) + bin(sat).count("1")

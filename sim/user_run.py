@@ -25,7 +25,8 @@ import cocotb
 import numpy as np
 
 from .harness import Bench, StreamSink, StreamSource, load_config
-from .tb_bn_unit import _fields, _get, _setup
+from .harness import field_value as _get, payload_fields as _fields
+from .tb_bn_unit import _setup
 
 __all__ = ["user_run"]
 
