@@ -17,12 +17,13 @@ from .accumulator import Accumulator
 from .block import BlockSpec
 from .divider import Divider
 from .isqrt import Isqrt
+from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
 from .multiplier import Multiplier
 from .round_sat import saturate, shift_right_half_up
 from .scale_shift import ScaleShift
 from .square import Square
 
-__all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "latency_formulas", "pass_schedule"]
+__all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "latency_formulas", "sequence_cycles", "slot_order"]
 
 MODE_TRAIN = 0
 MODE_INFER = 1
@@ -33,59 +34,68 @@ def _check_lanes(lanes):
 
 
 def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, **_ignored):
-    """Cycle counts of the unit's schedule with ``x`` always valid and ``y``/``stats`` always ready.
+    """Timing constants of the unit's schedule (:func:`hdl.bn_sequencer.schedule_cycles`).
 
-    Returns a dict: ``"formulas"`` (text, in W, G, P, La) and the numbers for these parameters:
-    ``pass`` is ``ceil(m/P)`` for every pass (not a constant: see :func:`pass_schedule`);
-    ``gap_mean`` (two-pass train, between pass 1 and pass 2), ``gap_coef`` (train, before the
-    normalize pass), ``gap_infer`` (inference, before the pass), ``y_latency`` (from an input
-    beat of the normalize pass to its output beat), ``La`` (the accumulators' latency).
+    Returns a dict of numbers for these parameters and, under ``"formulas"``, the same as text
+    in W (width), G (guard), La (the accumulators' latency: 1 for P = 1, else 2):
+
+    * ``pass``: every pass streams ``ceil(m/P)`` beats, one per cycle;
+    * ``mean_delay`` (train two-pass): idle cycles from the last beat of a channel's sum pass to
+      the first beat of its deviation pass if nothing else is streamed in between,
+      ``W+G+4+La``;
+    * ``request_delay``: cycles from the last beat of the pass that completes the statistics
+      (train) or from the descriptor handshake (infer) to the start of the coefficient job;
+    * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
+      may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the mu*a
+      product); one job at a time;
+    * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (4).
     """
     cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=0, guard=guard)
     P = _check_lanes(lanes)
-    W, G = cfg.width, cfg.guard
+    wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
-    wg = W + G
-    out = {"La": la, "y_latency": 4, "gap_infer": wg + 10, "between_channels_train": 0}
-    text = {
-        "pass": "ceil(m/P)",
-        "La": "1 if P == 1 else 2",
-        "y_latency": "4",
-        "gap_infer": "W+G+10 (from the first cycle the channel's first beat is valid)",
-        "between_channels_train": "0",
-    }
-    if norm == "l1":
-        out["gap_mean"] = wg + 4 + la
-        out["gap_coef"] = 2 * wg + la + 14
-        text["gap_mean"] = "W+G+4+La"
-        text["gap_coef"] = "2(W+G)+La+14"
-    elif stats == "two-pass":
-        out["gap_mean"] = wg + 4 + la
-        out["gap_coef"] = 4 * wg + la + 18
-        text["gap_mean"] = "W+G+4+La"
-        text["gap_coef"] = "4(W+G)+La+18"
+    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 10}
+    text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "4",
+            "request_infer": "1", "job_infer": "W+G+10"}
+    if stats == "one-pass":
+        out.update(request_train=la + 4, job_train=4 * wg + 18)
+        text.update(request_train="La+4", job_train="4(W+G)+18")
     else:
-        out["gap_coef"] = 4 * wg + la + 20
-        text["gap_coef"] = "4(W+G)+La+20"
+        out.update(mean_delay=wg + 4 + la)
+        text.update(mean_delay="W+G+4+La")
+        if norm == "l1":
+            out.update(request_train=la + 3, job_train=2 * wg + 14)
+            text.update(request_train="La+3", job_train="2(W+G)+14")
+        else:
+            out.update(request_train=la + 4, job_train=4 * wg + 17)
+            text.update(request_train="La+4", job_train="4(W+G)+17")
     out["formulas"] = text
     return out
 
 
-def pass_schedule(m, mode, *, norm, stats="two-pass", width=16, guard=8, lanes=1, **_ignored):
-    """``[(kind, cycles), ...]`` of one channel: passes ``("pass", ceil(m/P))`` and gaps.
+def sequence_cycles(channels, m, mode, *, norm, stats="two-pass", width=16, guard=8, lanes=1,
+                    **_ignored):
+    """Cycles for a sequence of ``channels`` channels of ``m`` values (an int, or one per
+    channel) in ``mode`` ("train" or "infer"), from the first descriptor handshake to the last
+    ``y`` beat, with every input valid and every output ready.
 
-    Train: two-pass ``pass, gap_mean, pass, gap_coef, pass``; one-pass ``pass, gap_coef, pass``.
-    Infer: ``gap_infer, pass``. Channels follow each other with no gap (train) or with the next
-    channel's ``gap_infer``.
+    Returns the dict of :func:`hdl.bn_sequencer.schedule_cycles` (``total`` and the cycles of
+    every pass). For ``ceil(m/P)`` at least the per-channel work (``mean_delay``,
+    ``request_train + job_train``), a training sequence takes ``passes * C * ceil(m/P) + K``
+    cycles with K independent of C.
     """
+    if mode not in ("train", "infer"):
+        raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
     f = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes)
-    beats = -(-m // lanes)
-    if mode == "infer":
-        return [("gap_infer", f["gap_infer"]), ("pass", beats)]
-    if stats == "one-pass":
-        return [("pass", beats), ("gap_coef", f["gap_coef"]), ("pass", beats)]
-    return [("pass", beats), ("gap_mean", f["gap_mean"]), ("pass", beats),
-            ("gap_coef", f["gap_coef"]), ("pass", beats)]
+    P = _check_lanes(lanes)
+    ms = [m] * channels if isinstance(m, int) else list(m)
+    beats = [-(-fixed.check_int("m", v, 1) // P) for v in ms]
+    single = mode == "infer"
+    return schedule_cycles(
+        channels, beats, passes=2 if stats == "one-pass" else 3, single=single,
+        mean_delay=None if single else f.get("mean_delay"),
+        request_delay=f["request_infer" if single else "request_train"],
+        job_cycles=f["job_infer" if single else "job_train"], out_latency=f["y_latency"])
 
 
 def _delay(m, sig, n, en, name):
@@ -191,16 +201,14 @@ class BNUnit(wiring.Component):
         self.y_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P),
                                            "sat": unsigned(P), "last": 1})
         self.sat_layout = data.StructLayout({"sigma": 1, "s": 1, "a": 1, "b": 1, "running": 1})
+        self.channel_layout = data.StructLayout({
+            "mode": 1, "m": unsigned(self.mbits), "gamma": signed(W), "beta": signed(W),
+            "running_mean": signed(SW), "running_sigma": signed(SW), "last": 1})
         self.stats_layout = data.StructLayout({
             "mean": signed(SW), "sigma": signed(SW), "running_mean": signed(SW),
             "running_sigma": signed(SW), "sat": self.sat_layout})
         super().__init__({
-            "mode": In(1),
-            "m": In(unsigned(self.mbits)),
-            "gamma": In(signed(W)),
-            "beta": In(signed(W)),
-            "running_mean": In(signed(SW)),
-            "running_sigma": In(signed(SW)),
+            "channel": In(stream.Signature(self.channel_layout)),
             "x": In(stream.Signature(self.x_layout)),
             "y": Out(stream.Signature(self.y_layout)),
             "stats": Out(stream.Signature(self.stats_layout)),
@@ -217,6 +225,8 @@ class BNUnit(wiring.Component):
         onepass = cfg.stats == "one-pass"
 
         # --- blocks ---------------------------------------------------------------------------
+        m.submodules.sequencer = seq = PassSequencer(lanes=P, mbits=self.mbits,
+                                                     passes=2 if onepass else 3)
         acc_x = Accumulator(width=W, lanes=P, max_count=cfg.max_batch, signed=True)
         m.submodules.acc_x = acc_x
         la = acc_x.LATENCY
@@ -262,72 +272,64 @@ class BNUnit(wiring.Component):
         mul_b = Multiplier(a_width=SW, b_width=KW, stages=2)
         m.submodules.mul_b = mul_b
 
-        # --- configuration, latched at channel start -------------------------------------------
-        mode_r = Signal(name="mode_r")
-        m_r = Signal(self.mbits, name="m_r")
-        gamma_r = Signal(signed(W), name="gamma_r")
-        beta_r = Signal(signed(W), name="beta_r")
-        rm_r = Signal(signed(SW), name="rm_r")
-        rs_r = Signal(signed(SW), name="rs_r")
-        latch = Signal()
-        with m.If(latch):
-            m.d.sync += [mode_r.eq(self.mode), m_r.eq(self.m), gamma_r.eq(self.gamma),
-                         beta_r.eq(self.beta), rm_r.eq(self.running_mean),
-                         rs_r.eq(self.running_sigma)]
+        # --- configuration stream and the two channel contexts ----------------------------------
+        cp = self.channel.payload
+        m.d.comb += [seq.cfg_valid.eq(self.channel.valid), seq.cfg_last.eq(cp.last),
+                     seq.cfg_single.eq(cp.mode == MODE_INFER), seq.cfg_m.eq(cp.m),
+                     self.channel.ready.eq(seq.cfg_ready)]
 
-        # Per-channel results.
-        mu_r = Signal(signed(SW), name="mu_r")
-        sigma_r = Signal(signed(SW), name="sigma_r")
-        a_new = Signal(signed(KW), name="a_new")   # from the divider, for b
-        a_r = Signal(signed(KW), name="a_r")       # used by the normalize pass
-        b_r = Signal(signed(KW), name="b_r")
-        sat_r = Signal(self.sat_layout, name="sat_r")
+        def pair(shape, name):
+            return [Signal(shape, name=f"{name}{i}") for i in range(2)]
+
+        def pick(regs, sel):
+            return Mux(sel, regs[1], regs[0])
+
+        gamma_c, beta_c = pair(signed(W), "gamma"), pair(signed(W), "beta")
+        rm_c, rs_c = pair(signed(SW), "rmean"), pair(signed(SW), "rsigma")
+        mu_c = pair(signed(SW), "mu")
+        a_c, b_c = pair(signed(KW), "a"), pair(signed(KW), "b")
+        m_c = [seq.m0, seq.m1]
+        mean_ready = Signal(2)
+        coef_ready = Signal(2)
+        m.d.comb += [seq.dep_mid.eq(mean_ready), seq.dep_final.eq(coef_ready)]
+        # Coefficient jobs wait in a one-entry queue (train: after the statistics pass, infer:
+        # at the descriptor); the schedule never offers a second request while one waits.
+        pend, pend_ctx, pend_infer = Signal(), Signal(), Signal()
+        take = Signal()           # the job engine takes the request (a new one may arrive)
+        with m.If(take):
+            m.d.sync += pend.eq(0)
+        for i in range(2):
+            with m.If(seq.load & (seq.load_ctx == i)):
+                m.d.sync += [gamma_c[i].eq(cp.gamma), beta_c[i].eq(cp.beta),
+                             rm_c[i].eq(cp.running_mean), rs_c[i].eq(cp.running_sigma),
+                             mean_ready[i].eq(0), coef_ready[i].eq(0)]
+        with m.If(seq.load & (cp.mode == MODE_INFER)):
+            m.d.sync += [pend.eq(1), pend_ctx.eq(seq.load_ctx), pend_infer.eq(1)]
 
         # --- stream control ----------------------------------------------------------------------
         en = Signal()
         m.d.comb += en.eq(~self.y.valid | self.y.ready)
-        in_idle, in_sum, in_dev, in_norm = Signal(), Signal(), Signal(), Signal()
-        accept = Signal()   # the unit takes x beats in this state
-        m.d.comb += accept.eq((in_idle & (self.mode == MODE_TRAIN)) | in_sum | in_dev | in_norm)
-        m.d.comb += self.x.ready.eq(en & accept)
-        xfer = Signal()
-        m.d.comb += xfer.eq(self.x.valid & self.x.ready)
-        rw = max(self.mbits, P.bit_length()) + 1
-        remaining = Signal(rw)
-        pstart = Signal()
-        rem_now = Signal(rw)
-        m.d.comb += rem_now.eq(Mux(in_idle, self.m, Mux(pstart, m_r, remaining)))
-        first_now = in_idle | pstart
-        # rem_now <= P and rem_now > i, each as a test of the high bits and a compare of the low
-        # bits with a constant whose top bit is set (lint: no narrowed constant operands).
-        def gt(v, k):
-            """v > k for a constant k >= 1."""
-            b = k.bit_length()
-            if k == (1 << b) - 1:          # v[:b] > k is never true
-                return v[b:].any()
-            return v[b:].any() | (v[:b] > k)
-
-        end_now = Signal()
-        m.d.comb += end_now.eq(~gt(rem_now, P))
-        lane_ok = [C(1, 1)] + [gt(rem_now, i) for i in range(1, P)]
-        with m.If(xfer):
-            m.d.sync += [remaining.eq(rem_now - C(P, rw)), pstart.eq(0)]
-            m.d.sync += self.err.eq(self.err | (self.x.payload.last != end_now))
-        is_sum = in_idle | in_sum
+        m.d.comb += [seq.en.eq(en), seq.x_valid.eq(self.x.valid),
+                     seq.x_last.eq(self.x.payload.last), self.x.ready.eq(seq.x_ready),
+                     self.err.eq(seq.err)]
+        xfer = seq.xfer
+        is_sum, is_dev, is_norm = seq.kind[0], seq.kind[1], seq.kind[2]
+        lane_ok = [seq.lane_ok[i] for i in range(P)]
         xs = [self.x.payload.data[i] for i in range(P)]
 
         # Stage 1 (all paths): masked terms and tags, loaded on en.
         s1_x = [Signal(signed(W), name=f"s1_x{i}") for i in range(P)]
-        s1_first_sum, s1_end_sum = Signal(), Signal()
+        s1_first_sum, s1_end_sum, s1_ctx = Signal(), Signal(), Signal()
         s1_n = [Signal(signed(W), name=f"s1_n{i}") for i in range(P)]
         s1_nmask = Signal(P)
         s1_nvalid, s1_nlast = Signal(), Signal()
         with m.If(en):
             m.d.sync += [
-                s1_first_sum.eq(xfer & is_sum & first_now),
-                s1_end_sum.eq(xfer & is_sum & end_now),
-                s1_nvalid.eq(xfer & in_norm),
-                s1_nlast.eq(xfer & in_norm & end_now),
+                s1_first_sum.eq(xfer & is_sum & seq.first),
+                s1_end_sum.eq(xfer & is_sum & seq.end),
+                s1_ctx.eq(seq.ctx),
+                s1_nvalid.eq(xfer & is_norm),
+                s1_nlast.eq(xfer & is_norm & seq.end),
                 s1_nmask.eq(Cat(*lane_ok)),
             ]
             for i in range(P):
@@ -335,6 +337,11 @@ class BNUnit(wiring.Component):
                     s1_x[i].eq(Mux(xfer & is_sum & lane_ok[i], xs[i], 0)),
                     s1_n[i].eq(xs[i]),
                 ]
+
+        def event(tag, ctx, n, name):
+            """(pulse, ctx) of ``tag`` after ``n`` enabled cycles: one cycle with en high."""
+            d = _delay(m, Cat(tag, ctx), n, en, name)
+            return d[0] & en, d[1]
 
         # Pass "sum": sum x (and sum x^2, one-pass).
         m.d.comb += [acc_x.en.eq(en), acc_x.first.eq(s1_first_sum)]
@@ -346,30 +353,42 @@ class BNUnit(wiring.Component):
                              acc_xx.values[i].eq(sq_x[i].sq)]
             m.d.comb += [acc_xx.en.eq(en),
                          acc_xx.first.eq(_delay(m, s1_first_sum, sq_x[0].LATENCY, en, "fxx"))]
-            sum_done = _delay(m, s1_end_sum, sq_x[0].LATENCY + la, en, "done_sum")
+            sql = sq_x[0].LATENCY
+            sum_done, sum_ctx = event(s1_end_sum, s1_ctx, sql + la, "done_sum")
+            # The sums wait with the request: the next channel may restart the accumulators.
+            # sum x is ready sql cycles before sum x^2: it is delayed to meet it.
+            sx_p = Signal(signed(W + M), name="sx_p")
+            sxx_p = Signal(2 * W - 1 + M, name="sxx_p")
+            sx_late = _delay(m, acc_x.sum, sql, en, "sx")
+            with m.If(sum_done):
+                m.d.sync += [pend.eq(1), pend_ctx.eq(sum_ctx), pend_infer.eq(0),
+                             sx_p.eq(sx_late), sxx_p.eq(acc_xx.sum)]
         else:
-            sum_done = _delay(m, s1_end_sum, la, en, "done_sum")
+            sum_done, sum_ctx = event(s1_end_sum, s1_ctx, la, "done_sum")
             # Pass "dev": d = x * 2**G - mu, then |d| or d^2, summed.
             s1_d = [Signal(signed(W + G + 1), name=f"s1_d{i}") for i in range(P)]
             s1_first_dev, s1_end_dev = Signal(), Signal()
+            mu_now = pick(mu_c, seq.ctx)
             with m.If(en):
-                m.d.sync += [s1_first_dev.eq(xfer & in_dev & first_now),
-                             s1_end_dev.eq(xfer & in_dev & end_now)]
+                m.d.sync += [s1_first_dev.eq(xfer & is_dev & seq.first),
+                             s1_end_dev.eq(xfer & is_dev & seq.end)]
                 for i in range(P):
-                    m.d.sync += s1_d[i].eq(Mux(xfer & in_dev & lane_ok[i],
-                                               Cat(C(0, G), xs[i]).as_signed() - mu_r, 0))
+                    m.d.sync += s1_d[i].eq(Mux(xfer & is_dev & lane_ok[i],
+                                               Cat(C(0, G), xs[i]).as_signed() - mu_now, 0))
             kl = kern[0].LATENCY
             for i in range(P):
                 term = kern[i].mag[:W + G] if l1 else kern[i].sq[:2 * (W + G)]
                 m.d.comb += [kern[i].en.eq(en), kern[i].d.eq(s1_d[i]),
                              acc_d.values[i].eq(term)]
             m.d.comb += [acc_d.en.eq(en), acc_d.first.eq(_delay(m, s1_first_dev, kl, en, "fd"))]
-            dev_done = _delay(m, s1_end_dev, kl + la, en, "done_dev")
+            dev_done, dev_ctx = event(s1_end_dev, s1_ctx, kl + la, "done_dev")
+            with m.If(dev_done):
+                m.d.sync += [pend.eq(1), pend_ctx.eq(dev_ctx), pend_infer.eq(0)]
 
-        # Pass "normalize": y = a*x + b on ScaleShift, lanes beyond m forced to 0.
+        # Pass "normalize": y = a*x + b on ScaleShift with the beat's channel's coefficients.
         for i in range(P):
-            m.d.comb += [ss[i].en.eq(en), ss[i].x.eq(s1_n[i]), ss[i].a.eq(a_r),
-                         ss[i].b.eq(b_r)]
+            m.d.comb += [ss[i].en.eq(en), ss[i].x.eq(s1_n[i]), ss[i].a.eq(pick(a_c, s1_ctx)),
+                         ss[i].b.eq(pick(b_c, s1_ctx))]
         y_valid = _delay(m, s1_nvalid, ss_lat, en, "yv")
         y_last = _delay(m, s1_nlast, ss_lat, en, "yl")
         y_mask = _delay(m, s1_nmask, ss_lat, en, "ym")
@@ -378,40 +397,64 @@ class BNUnit(wiring.Component):
             m.d.comb += [self.y.payload.data[i].eq(Mux(y_mask[i], ss[i].y, 0)),
                          self.y.payload.sat[i].eq(y_mask[i] & ss[i].sat)]
 
-        # --- per-channel math ------------------------------------------------------------------
+        # --- per-channel math: the coefficient job of context `job` ------------------------------
+        job, job_infer = Signal(), Signal()
+        sigma_r = Signal(signed(SW), name="sigma_r")
+        a_new = Signal(signed(KW), name="a_new")
+        sat_r = Signal(self.sat_layout, name="sat_r")
+        mu_job = pick(mu_c, job)
+        m_job = pick(m_c, job)
+        # Mean: two-pass as soon as the sum pass drains (the divider is idle: the channel's
+        # deviation pass, which needs the mean, precedes the next sum pass); one-pass inside
+        # the coefficient job, from the sums that waited with the request.
+        mean_ctx = Signal()
+        if onepass:
+            m.d.comb += [mu_div.i.payload.num.eq(sx_p),
+                         mu_div.i.payload.den.eq(pick(m_c, pend_ctx)),
+                         mu_div.i.valid.eq(take & ~pend_infer)]
+            mean_to = job
+        else:
+            m.d.comb += [mu_div.i.payload.num.eq(acc_x.sum),
+                         mu_div.i.payload.den.eq(pick(m_c, sum_ctx)),
+                         mu_div.i.valid.eq(sum_done)]
+            with m.If(sum_done):
+                m.d.sync += mean_ctx.eq(sum_ctx)
+            mean_to = mean_ctx
+        m.d.comb += mu_div.o.ready.eq(1)
+        for i in range(2):
+            with m.If(mu_div.o.valid & (mean_to == i)):
+                m.d.sync += [mu_c[i].eq(mu_div.o.payload.quot), mean_ready[i].eq(1)]
+
         eps_q = cfg.eps_q
-        m.d.comb += [
-            mu_div.i.payload.num.eq(acc_x.sum),
-            mu_div.i.payload.den.eq(m_r),
-            mu_div.o.ready.eq(~accept),
-        ]
-        with m.If(mu_div.o.valid & ~accept):
-            m.d.sync += mu_r.eq(mu_div.o.payload.quot)
         # s: l1 saturate_S(sigma + eps_q) (inference: running sigma), l2 sigma itself.
-        sig_src = Mux(mode_r == MODE_INFER, rs_r, sigma_r)
+        sig_src = Mux(job_infer, pick(rs_c, job), sigma_r)
         if l1:
             s_val, s_sat = saturate(sig_src + C(eps_q, SW + 1), cfg.stat)
         else:
             s_val, s_sat = sig_src, C(0, 1)
         m.d.comb += [
-            a_div.i.payload.num.eq(gamma_r),
+            a_div.i.payload.num.eq(pick(gamma_c, job)),
             a_div.i.payload.den.eq(s_val[:SW]),
-            a_div.o.ready.eq(~accept),
-            sig_div.o.ready.eq(~accept),
+            a_div.o.ready.eq(1),
+            sig_div.o.ready.eq(1),
         ]
         # The divider's numerators here are non-negative sums. Their sign bit is driven by a state
-        # bit that is 0 whenever the divider takes an input (IDLE): a constant 0 would let Yosys
-        # narrow the divider's overflow compare to unequal widths (verilator WIDTHEXPAND).
+        # bit that is 0 whenever the divider takes an input: a constant 0 would let Yosys narrow
+        # the divider's overflow compare to unequal widths (verilator WIDTHEXPAND).
         zero_at_load = Signal()
         if not onepass:
             m.d.comb += [sig_div.i.payload.num.eq(Cat(acc_d.sum, zero_at_load).as_signed()),
-                         sig_div.i.payload.den.eq(m_r)]
+                         sig_div.i.payload.den.eq(m_job)]
         else:
             prod_mxx = Signal(2 * W - 1 + 2 * M + 1, name="m_sxx")
             prod_xx = Signal(2 * (W + M), name="sx_sq")
             mm = Signal(2 * M + 2, name="m_sq")
-            m.d.sync += [prod_mxx.eq(m_r * acc_xx.sum), prod_xx.eq(acc_x.sum * acc_x.sum),
-                         mm.eq(m_r * m_r)]
+            # Registered when the job takes its request: the request's sums may be replaced
+            # by the next channel's soon after.
+            m_pend = pick(m_c, pend_ctx)
+            with m.If(take):
+                m.d.sync += [prod_mxx.eq(m_pend * sxx_p), prod_xx.eq(sx_p * sx_p),
+                             mm.eq(m_pend * m_pend)]
             num = Signal(2 * W - 1 + 2 * M, name="onepass_num")
             m.d.comb += num.eq(prod_mxx - prod_xx)
             m.d.comb += [sig_div.i.payload.num.eq(Cat(C(0, 2 * G), num, zero_at_load).as_signed()),
@@ -419,66 +462,44 @@ class BNUnit(wiring.Component):
         if not l1:
             var_r = Signal(vw - 1, name="var_r")
             m.d.comb += [root.i.payload.radicand.eq(var_r + C(eps_q << FS, vw)),
-                         root.o.ready.eq(~accept)]
+                         root.o.ready.eq(1)]
 
         # b = saturate_K(beta * 2**G - shift_right(mu * a, FS, half_up)).
-        mu_src = Mux(mode_r == MODE_INFER, rm_r, mu_r)
+        mu_src = Mux(job_infer, pick(rm_c, job), mu_job)
         m.d.comb += [mul_b.en.eq(1), mul_b.a.eq(mu_src), mul_b.b.eq(a_new)]
-        b_val, b_sat = saturate(Cat(C(0, G), beta_r).as_signed()
+        b_val, b_sat = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed()
                                 - shift_right_half_up(mul_b.p, FS), cfg.coef)
         # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16).
         aq = cfg.alpha_q
         ka, kb = Const(aq, unsigned(18)), Const((1 << ALPHA_FRAC) - aq, unsigned(18))
-        run_mean, run_sat0 = saturate(shift_right_half_up(rm_r * ka + mu_r * kb, ALPHA_FRAC),
-                                      cfg.stat)
-        run_sigma, run_sat1 = saturate(shift_right_half_up(rs_r * ka + sigma_r * kb, ALPHA_FRAC),
-                                       cfg.stat)
+        run_mean, run_sat0 = saturate(
+            shift_right_half_up(pick(rm_c, job) * ka + mu_job * kb, ALPHA_FRAC), cfg.stat)
+        run_sigma, run_sat1 = saturate(
+            shift_right_half_up(pick(rs_c, job) * ka + sigma_r * kb, ALPHA_FRAC), cfg.stat)
 
-        # Control: a one-hot state register (flat conditions keep the Verilog lint-clean).
-        names = ["IDLE", "SUM", "DRAIN_SUM", "SIG_WAIT", "A_GO", "A_WAIT", "B0", "B1", "B2",
-                 "NORM"]
-        names += ["NUM", "SIG_GO"] if onepass else ["MU_WAIT", "DEV", "DRAIN_DEV"]
-        if not l1:
-            names += ["SQRT_GO", "SQRT_WAIT"]
-        st = {n: Signal(name=f"st_{n.lower()}", init=(n == "IDLE")) for n in names}
+        # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
+        names = ["IDLE", "SIG_GO", "SIG_WAIT", "A_GO", "A_WAIT", "B0", "B1", "B2"]
+        names += ["NUM"] if onepass else []
+        names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
+        st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
 
         def goto(cond, src, dst):
             with m.If(st[src] & cond):
                 m.d.sync += [st[src].eq(0), st[dst].eq(1)]
 
-        m.d.comb += [in_idle.eq(st["IDLE"]), in_sum.eq(st["SUM"]), in_norm.eq(st["NORM"]),
-                     zero_at_load.eq(st["IDLE"])]
-        if not onepass:
-            m.d.comb += in_dev.eq(st["DEV"])
+        m.d.comb += zero_at_load.eq(st["IDLE"])
         stats_free = ~self.stats.valid | self.stats.ready
         with m.If(self.stats.ready):
             m.d.sync += self.stats.valid.eq(0)
-        infer_in = self.mode == MODE_INFER
-        infer = mode_r == MODE_INFER
-
-        # IDLE: latch the configuration with the first beat (train) or its first valid cycle.
-        start_infer = st["IDLE"] & self.x.valid & infer_in
-        m.d.comb += latch.eq(start_infer | (st["IDLE"] & xfer))
-        goto(self.x.valid & infer_in, "IDLE", "A_GO")
-        with m.If(start_infer):
-            m.d.sync += sat_r.eq(0)
-        goto(xfer & end_now, "IDLE", "DRAIN_SUM")
-        goto(xfer & ~end_now, "IDLE", "SUM")
-        goto(xfer & end_now, "SUM", "DRAIN_SUM")
-        m.d.comb += mu_div.i.valid.eq(st["DRAIN_SUM"] & sum_done)
+        m.d.comb += take.eq(st["IDLE"] & pend)
+        with m.If(take):
+            m.d.sync += [job.eq(pend_ctx), job_infer.eq(pend_infer), sat_r.eq(0)]
+        goto(pend & pend_infer, "IDLE", "A_GO")
+        goto(pend & ~pend_infer, "IDLE", "NUM" if onepass else "SIG_GO")
         if onepass:
-            goto(sum_done, "DRAIN_SUM", "NUM")
             goto(C(1, 1), "NUM", "SIG_GO")
-            m.d.comb += sig_div.i.valid.eq(st["SIG_GO"])
-            goto(C(1, 1), "SIG_GO", "SIG_WAIT")
-        else:
-            goto(sum_done, "DRAIN_SUM", "MU_WAIT")
-            with m.If(st["MU_WAIT"] & mu_div.o.valid):
-                m.d.sync += pstart.eq(1)
-            goto(mu_div.o.valid, "MU_WAIT", "DEV")
-            goto(xfer & end_now, "DEV", "DRAIN_DEV")
-            m.d.comb += sig_div.i.valid.eq(st["DRAIN_DEV"] & dev_done)
-            goto(dev_done, "DRAIN_DEV", "SIG_WAIT")
+        m.d.comb += sig_div.i.valid.eq(st["SIG_GO"])
+        goto(C(1, 1), "SIG_GO", "SIG_WAIT")
         sig_done = st["SIG_WAIT"] & sig_div.o.valid
         if l1:
             with m.If(sig_done):
@@ -487,7 +508,7 @@ class BNUnit(wiring.Component):
             goto(sig_div.o.valid, "SIG_WAIT", "A_GO")
         else:
             with m.If(sig_done):
-                m.d.sync += [var_r.eq(sig_div.o.payload.quot[:vw - 1]), sat_r.eq(0)]
+                m.d.sync += var_r.eq(sig_div.o.payload.quot[:vw - 1])
             goto(sig_div.o.valid, "SIG_WAIT", "SQRT_GO")
             m.d.comb += root.i.valid.eq(st["SQRT_GO"])
             goto(C(1, 1), "SQRT_GO", "SQRT_WAIT")
@@ -504,25 +525,25 @@ class BNUnit(wiring.Component):
             m.d.sync += [a_new.eq(a_div.o.payload.quot), sat_r.a.eq(a_div.o.payload.sat)]
         goto(a_div.o.valid, "A_WAIT", "B0")
         # B0..B2: mu * a on the two-stage multiplier; b, the running statistics and the stats
-        # transfer in B2 (waiting for a free stats slot and an empty normalize input stage).
+        # transfer in B2 (training: waiting for a free stats slot).
         goto(C(1, 1), "B0", "B1")
         goto(C(1, 1), "B1", "B2")
         go = Signal()
-        m.d.comb += go.eq(st["B2"] & (infer | stats_free) & ~s1_nvalid)
-        with m.If(go):
-            m.d.sync += [a_r.eq(a_new), b_r.eq(b_val), pstart.eq(1)]
-        with m.If(go & ~infer):
+        m.d.comb += go.eq(st["B2"] & (job_infer | stats_free))
+        for i in range(2):
+            with m.If(go & (job == i)):
+                m.d.sync += [a_c[i].eq(a_new), b_c[i].eq(b_val), coef_ready[i].eq(1)]
+        with m.If(go & ~job_infer):
             m.d.sync += [
                 self.stats.valid.eq(1),
-                self.stats.payload.mean.eq(mu_r),
+                self.stats.payload.mean.eq(mu_job),
                 self.stats.payload.sigma.eq(sigma_r),
                 self.stats.payload.running_mean.eq(run_mean),
                 self.stats.payload.running_sigma.eq(run_sigma),
                 self.stats.payload.sat.eq(Cat(sat_r.sigma, sat_r.s, sat_r.a, b_sat,
                                               run_sat0 | run_sat1)),
             ]
-        goto((infer | stats_free) & ~s1_nvalid, "B2", "NORM")
-        goto(xfer & end_now, "NORM", "IDLE")
+        goto(job_infer | stats_free, "B2", "IDLE")
         return m
 
 

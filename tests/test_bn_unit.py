@@ -3,7 +3,7 @@ Verilator against golden/bn_unit.py (every y beat and stats transfer, cycles per
 
 import pytest
 
-from hdl.bn_unit import BNUnit, latency_formulas, pass_schedule
+from hdl.bn_unit import BNUnit, latency_formulas, sequence_cycles
 from hdl.registry import module_name, resolve
 from sim import runner
 
@@ -28,6 +28,7 @@ TESTCASES = {
                    "l2-p1-w32"),
     "stalls": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8", "l2-p1-w32"),
     "back_to_back": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16"),
+    "throughput": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16"),
     "bad_last": ("l1-p1-w16", "l2-p4-w16"),
 }
 
@@ -46,8 +47,8 @@ def test_rtl_matches_model(build_root, simulator, params, testcase):
     summary = simulate(build_root, "bn_unit", dict(params, max_batch=MAX_BATCH), simulator,
                        testcase)
     assert summary["y_beats"] > 0
-    if testcase in ("sizes", "shapes", "saturation", "back_to_back", "bad_last"):
-        assert "measured" in summary      # the schedule was checked cycle by cycle
+    if testcase != "stalls":
+        assert summary["sequence_cycles"]     # the schedule was checked cycle by cycle
 
 
 def test_parameters_validated_like_the_model():
@@ -68,10 +69,37 @@ def test_module_name_and_defaults():
 
 def test_schedule_formulas():
     f = latency_formulas(norm="l1", width=16, guard=8, lanes=1)
-    assert f["gap_mean"] == 24 + 4 + 1 and f["gap_coef"] == 48 + 1 + 14
+    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 14
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4)
-    assert f["gap_coef"] == 96 + 2 + 20 and "gap_mean" not in f
-    s = pass_schedule(7, "train", norm="l2", stats="two-pass", lanes=4)
-    assert [k for k, _ in s] == ["pass", "gap_mean", "pass", "gap_coef", "pass"]
-    assert s[0][1] == 2
-    assert pass_schedule(1000, "infer", norm="l1", lanes=4) == [("gap_infer", 34), ("pass", 250)]
+    assert f["job_train"] == 96 + 18 and "mean_delay" not in f
+    # One channel, three passes of 2 beats: mean and coefficient waits are not hidden.
+    r = sequence_cycles(1, 7, "train", norm="l2", lanes=4)
+    f = latency_formulas(norm="l2", lanes=4)
+    kinds = [(c, k) for c, k, _s, _e in r["passes"]]
+    assert kinds == [(0, "first"), (0, "mid"), (0, "final")]
+    (_, _, s0, e0), (_, _, s1, e1), (_, _, s2, e2) = r["passes"]
+    assert (s0, e0) == (1, 2) and s1 == e0 + 1 + f["mean_delay"] and e1 == s1 + 1
+    assert s2 == e1 + f["request_train"] + f["job_train"]
+    assert r["total"] == e2 + f["y_latency"] + 1
+
+
+@pytest.mark.parametrize("norm, stats", [("l1", "two-pass"), ("l2", "two-pass"),
+                                         ("l2", "one-pass")])
+def test_sequence_cost_is_linear_in_channels(norm, stats):
+    """passes * C * ceil(m/P) + K with K independent of C once ceil(m/P) covers the work.
+
+    Two-pass schedules (one-pass statistics) hide the coefficient job behind the previous
+    channel's normalize pass, so a lone channel (C = 1) pays it once more."""
+    passes = 2 if stats == "one-pass" else 3
+    for lanes in (1, 4):
+        m = 200 * lanes
+        k = {c: sequence_cycles(c, m, "train", norm=norm, stats=stats, lanes=lanes)["total"]
+             - passes * c * 200 for c in (1, 2, 3, 8, 50)}
+        assert len({k[c] for c in (2, 3, 8, 50)}) == 1
+        if passes == 3:
+            assert k[1] == k[2]
+        else:
+            assert k[1] > k[2]
+        k = {sequence_cycles(c, m, "infer", norm=norm, stats=stats, lanes=lanes)["total"]
+             - c * 200 for c in (1, 3, 8, 50)}
+        assert len(k) == 1

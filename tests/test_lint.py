@@ -1,4 +1,5 @@
-"""Every registered block's Verilog passes `verilator --lint-only -Wall` at 8, 16 and 32 bits."""
+"""Every registered block's Verilog passes `verilator --lint-only -Wall` at 8, 16 and 32 bits;
+the complete units also at P = 1, 4 and 8 lanes and with both L2 statistics schedules."""
 
 import subprocess
 
@@ -10,19 +11,31 @@ from l1bn import toolchain
 from synth.generate import generate
 
 
+UNITS = ("bn_unit", "bn_backward")
+
+
 def _cases():
     for block, spec in BLOCKS.items():
         for width in (8, 16, 32):
             for norm in (NORMS if "norm" in spec.params else (None,)):
-                yield pytest.param(block, width, norm, id=f"{block}-{norm or 'any'}-w{width}")
+                variants = [{}]
+                if block in UNITS:
+                    stats = ("two-pass", "one-pass") if "stats" in spec.params and norm == "l2" \
+                        else (None,)
+                    variants = [{"lanes": p, **({"stats": st} if st else {})}
+                                for p in (1, 4, 8) for st in stats]
+                for extra in variants:
+                    tag = "".join(f"-{k}{v}" for k, v in extra.items())
+                    yield pytest.param(block, width, norm, extra,
+                                       id=f"{block}-{norm or 'any'}-w{width}{tag}")
 
 
-@pytest.mark.parametrize("block, width, norm", list(_cases()))
-def test_verilog_is_lint_clean(tmp_path, block, width, norm):
+@pytest.mark.parametrize("block, width, norm, extra", list(_cases()))
+def test_verilog_is_lint_clean(tmp_path, block, width, norm, extra):
     verilator = toolchain.find("verilator")
     if verilator is None:
         pytest.skip("not run: verilator missing")
-    params = {"width": width, "norm": norm}
+    params = {"width": width, "norm": norm, **extra}
     if "frac" in BLOCKS[block].params:
         params["frac"] = width // 2
     v, _ = generate(block, tmp_path, **params)
