@@ -11,14 +11,20 @@ from golden import fixed
 from golden.bn_unit import UnitConfig
 
 from .accumulator import Accumulator
+from .bn_sequencer import PassSequencer, schedule_cycles
 from .block import BlockSpec
 from .divider import Divider
 from .multiplier import Multiplier
 from .round_sat import saturate, shift_right_half_up
 
-__all__ = ["BNBackward", "latency_formulas", "pass_schedule"]
+__all__ = ["BNBackward", "AREA_GROUPS", "latency_formulas", "sequence_cycles"]
 
 MUL_STAGES = 2
+#: Submodule instance-name prefixes of each part of the unit (for area reports); the rest of the
+#: top module (sequencer, contexts, job control, the scalar products) is control and registers.
+AREA_GROUPS = {"statistics": ("acc_g", "acc_gd", "acc_sgn"),
+               "per-channel math": ("a_div", "dgamma_div", "c_div", "e_div"),
+               "datapath": ("mul",)}
 
 
 def _check_lanes(lanes):
@@ -26,42 +32,48 @@ def _check_lanes(lanes):
 
 
 def latency_formulas(*, norm, width=16, frac=8, guard=8, lanes=1, max_batch=65536, **_ignored):
-    """Cycle counts with ``x`` always valid and ``dx``/``grads`` always ready.
+    """Timing constants of the backward schedule (:func:`hdl.bn_sequencer.schedule_cycles`).
 
-    ``pass`` = ceil(m/P) for both passes; ``gap`` (x.ready low between the last beat of pass 1
-    and the first of pass 2); ``dx_latency`` (x beat of pass 2 -> its dx beat);
-    ``between_channels`` = 0. With La = 1 (P = 1) or 2, M = clog2(max_batch):
-    l1 ``gap = La + max(W+G+2, W+M) + 3 + (2W+G+3) + 3 + 9``;
-    l2 ``gap = La + max(W+G+2, W+M) + 3 + (3W-F+G+3) + 3 + 9``.
+    Numbers for these parameters and, under ``"formulas"``, as text (La = 1 for P = 1, else 2;
+    M = clog2(max_batch)): ``pass`` = ceil(m/P) beats per pass; ``request_train`` (last beat of
+    the sums pass to the start of the constants job) ``La + 4``; ``job_train`` (job start to the
+    first cycle the dx pass may stream): ``7 + L1 + L2`` with L1 = max(W+G+2, W+M) + 3 (the A
+    and dgamma dividers in parallel) and L2 = the D/E (l1: 2W+G+3 + 3) or B/E (l2:
+    max(3W-F+G+3, 2W+G+3) + 3) dividers' latency; ``dx_latency`` 4.
     """
     cfg = UnitConfig(norm=norm, stats="two-pass", width=width, frac=frac, guard=guard,
                      max_batch=max_batch)
     P = _check_lanes(lanes)
-    W, F, G = cfg.width, cfg.frac, cfg.guard
+    W, G = cfg.width, cfg.guard
     M = fixed.clog2(cfg.max_batch)
     la = 1 if P == 1 else 2
-    lat1 = max(W + G + 2, W + M) + 3
-    lat2 = (cfg.const.width if norm == "l1" else cfg.slope.width) + 3
-    out = {"La": la, "dx_latency": MUL_STAGES + 2, "between_channels": 0,
-           "gap": la + lat1 + lat2 + MUL_STAGES + 7}
-    text = {
-        "pass": "ceil(m/P)",
-        "La": "1 if P == 1 else 2",
-        "dx_latency": "4",
-        "between_channels": "0",
-        "gap": ("La + (max(W+G+2, W+M)+3) + (2W+G+3 + 3) + 9" if norm == "l1" else
-                "La + (max(W+G+2, W+M)+3) + (3W-F+G+3 + 3) + 9"),
+    lat1 = max(cfg.coef.width, cfg.grad.width) + 3
+    lat2 = max(cfg.const.width, 0 if norm == "l1" else cfg.slope.width) + 3
+    out = {"La": la, "dx_latency": MUL_STAGES + 2, "request_train": MUL_STAGES + la + 2,
+           "job_train": 7 + lat1 + lat2}
+    out["formulas"] = {
+        "pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "dx_latency": "4",
+        "request_train": "La+4",
+        "job_train": ("7 + (max(W+G+2, W+M)+3) + (2W+G+3 + 3)" if norm == "l1" else
+                      "7 + (max(W+G+2, W+M)+3) + (3W-F+G+3 + 3)"),
     }
-    out["formulas"] = text
     return out
 
 
-def pass_schedule(m, *, norm, width=16, frac=8, guard=8, lanes=1, max_batch=65536, **_ignored):
-    """``[("pass", ceil(m/P)), ("gap", ...), ("pass", ceil(m/P))]`` of one channel."""
+def sequence_cycles(channels, m, *, norm, width=16, frac=8, guard=8, lanes=1,
+                    max_batch=65536, **_ignored):
+    """Cycles for a sequence of ``channels`` channels of ``m`` values (an int or one per
+    channel), from the first descriptor handshake to the last ``dx`` beat, every input valid and
+    every output ready: the dict of :func:`hdl.bn_sequencer.schedule_cycles`. With ceil(m/P)
+    at least the constants job, ``2 * C * ceil(m/P) + K`` for C >= 2 (a lone channel waits for
+    its job once more: nothing else can be streamed meanwhile)."""
     f = latency_formulas(norm=norm, width=width, frac=frac, guard=guard, lanes=lanes,
                          max_batch=max_batch)
-    beats = -(-m // lanes)
-    return [("pass", beats), ("gap", f["gap"]), ("pass", beats)]
+    P = _check_lanes(lanes)
+    ms = [m] * channels if isinstance(m, int) else list(m)
+    beats = [-(-fixed.check_int("m", v, 1) // P) for v in ms]
+    return schedule_cycles(channels, beats, passes=2, request_delay=f["request_train"],
+                           job_cycles=f["job_train"], out_latency=f["dx_latency"])
 
 
 def _delay(m, sig, n, en, name):
@@ -82,31 +94,32 @@ class BNBackward(wiring.Component):
     ``eps`` (default 1e-5; ``None`` in the registry). Validated by
     :class:`golden.bn_unit.UnitConfig`.
 
-    Protocol (one channel at a time)
-    --------------------------------
-    * Configuration inputs ``m``, ``gamma`` (data code), ``mean``, ``sigma`` (the forward's S
-      codes, sigma >= 0) must be valid from the first cycle the channel's first beat is valid;
-      they are latched at its handshake.
+    Protocol (sequences of channels, two in flight; as :class:`hdl.bn_unit.BNUnit`)
+    -------------------------------------------------------------------------------
+    * ``channel``: descriptors ``{m, gamma, mean, sigma, last}`` (gamma a data code, the
+      forward's mean and sigma S codes, sigma >= 0; ``last`` on a sequence's final channel),
+      taken ahead of the data into one of two contexts.
     * ``x``: payload ``{x: ArrayLayout(signed(W), P), dy: ArrayLayout(signed(W), P), last}``.
-      The host streams the channel's (x, dy) pairs twice: pass 1 (sums of dy, dy*(x-mu), and
-      sgn(x-mu) for l1), pass 2 (dx). Each pass is ceil(m/P) beats; lanes of the final beat
-      beyond m are ignored; ``last`` marks each pass's final beat (the unit counts with m and
-      sets the sticky ``err`` if ``last`` disagrees).
-    * ``dx``: ``{data[P], sat: P bits, last}``, one beat per pass-2 beat, in order; lanes
+      Each channel's (x, dy) pairs are streamed twice: the *first* pass (sums of dy,
+      dy*(x-mu), and sgn(x-mu) for l1), the *final* pass (dx). Each pass is ceil(m/P) beats;
+      lanes of the final beat beyond m are ignored; ``last`` marks each pass's final beat (the
+      unit counts with m and sets the sticky ``err`` if ``last`` disagrees). Order
+      (:func:`hdl.bn_sequencer.slot_order`, two passes): round c streams the first pass of
+      channel c, then the final pass of channel c - 1: ``0F 1F 0N 2F 1N ... (C-1)N``.
+    * ``dx``: ``{data[P], sat: P bits, last}``, one beat per final-pass beat, in order; lanes
       beyond m are 0.
     * ``grads``: ``{dgamma, dbeta}`` (grad codes) and ``sat`` flags ``{s, a, dgamma, c, e}``
-      (c = D for l1, B for l2), once per channel, valid from the first cycle pass 2 may start.
-      Pass 2 does not start while the previous channel's grads transfer is pending.
+      (c = D for l1, B for l2), once per channel, in order, when its constants are known. A
+      pending transfer holds the next channel's constants (and so its final pass).
     * Backpressure: one global stall ``en = ~dx.valid | dx.ready``; ``x.ready`` is low while
-      stalled and between the passes.
+      stalled or while a final pass waits for its constants.
 
-    Schedule (x always valid, outputs always ready; La = 1 for P = 1, else 2): each pass takes
-    ceil(m/P) cycles with no bubble; the gap between the passes is, with L1 = max(W+G+2, W+M)+3
-    (the A and dgamma dividers in parallel) and L2 = the D/E (l1, const width 2W+G+3) or B/E
-    (l2, slope width 3W-F+G+3) dividers' latency (quot width + 3):
-    ``gap = La + L1 + L2 + 9`` (drain 1 + 2 + La, launch 1, products 3, launch 1, go 1).
-    Channels follow each other with no gap; dx beats leave 4 cycles after their x beats.
-    :func:`latency_formulas` gives the numbers.
+    Schedule (inputs always valid, outputs always ready): one beat per cycle; a final pass
+    waits until ``request_train + job_train`` cycles after its channel's first pass (the
+    constants job: A and dgamma dividers, five or six scalar products, D or B and E dividers;
+    one job at a time), hidden behind the other channel's passes when ``ceil(m/P)`` covers it.
+    :func:`sequence_cycles` is the cycle-exact model the testbench checks;
+    :func:`latency_formulas` the constants. dx beats leave 4 cycles after their x beats.
 
     Datapath: per lane ONE :class:`~hdl.multiplier.Multiplier` (2 stages) shared by the passes
     (pass 1 dy*d, pass 2 A*dy) plus a sign select of D (l1); l2 adds a second one (B*d). Per
@@ -127,6 +140,11 @@ class BNBackward(wiring.Component):
         self.formats = dict(cfg.formats)
         W, SW, GW = cfg.width, cfg.stat.width, cfg.grad.width
         self.mbits = fixed.clog2(cfg.max_batch) + 1
+        #: l1: one lane multiplier (dy*d, then A*dy) plus a sign select; l2 also B*d. Scalar
+        #: products of the constants job: l1 s*m, Sgd*Ssgn, Sg*s*m, s*m*m, A*Sgd, A*(...);
+        #: l2 s*m, s*s, s*s*m, A*Sgd, A*Sg.
+        self.MULTIPLIERS = {"per_lane": 1 if norm == "l1" else 2, "lanes": P,
+                            "scalar": 6 if norm == "l1" else 5}
         self.LATENCY = latency_formulas(norm=norm, width=width, frac=frac, guard=guard,
                                         lanes=lanes, max_batch=max_batch)
         self.x_layout = data.StructLayout({"x": data.ArrayLayout(signed(W), P),
@@ -136,11 +154,11 @@ class BNBackward(wiring.Component):
         self.sat_layout = data.StructLayout({"s": 1, "a": 1, "dgamma": 1, "c": 1, "e": 1})
         self.grads_layout = data.StructLayout({"dgamma": signed(GW), "dbeta": signed(GW),
                                                "sat": self.sat_layout})
+        self.channel_layout = data.StructLayout({
+            "m": unsigned(self.mbits), "gamma": signed(W), "mean": signed(SW),
+            "sigma": signed(SW), "last": 1})
         super().__init__({
-            "m": In(unsigned(self.mbits)),
-            "gamma": In(signed(W)),
-            "mean": In(signed(SW)),
-            "sigma": In(signed(SW)),
+            "channel": In(stream.Signature(self.channel_layout)),
             "x": In(stream.Signature(self.x_layout)),
             "dx": Out(stream.Signature(self.dx_layout)),
             "grads": Out(stream.Signature(self.grads_layout)),
@@ -176,64 +194,63 @@ class BNBackward(wiring.Component):
             for i, b in enumerate(mul_b):
                 m.submodules[f"mul_b{i}"] = b
 
-        # --- configuration ---
-        m_r = Signal(self.mbits, name="m_r")
-        gamma_r = Signal(signed(W), name="gamma_r")
-        mu_r = Signal(signed(SW), name="mu_r")
-        sigma_r = Signal(signed(SW), name="sigma_r")
-        latch = Signal()
-        with m.If(latch):
-            m.d.sync += [m_r.eq(self.m), gamma_r.eq(self.gamma), mu_r.eq(self.mean),
-                         sigma_r.eq(self.sigma)]
+        # --- schedule, configuration stream and the two channel contexts ---
+        m.submodules.sequencer = seq = PassSequencer(lanes=P, mbits=self.mbits, passes=2)
+        cp = self.channel.payload
+        m.d.comb += [seq.cfg_valid.eq(self.channel.valid), seq.cfg_last.eq(cp.last),
+                     seq.cfg_single.eq(0), seq.cfg_m.eq(cp.m),
+                     self.channel.ready.eq(seq.cfg_ready)]
+
+        def pair(shape, name):
+            return [Signal(shape, name=f"{name}{i}") for i in range(2)]
+
+        def pick(regs, sel):
+            return Mux(sel, regs[1], regs[0])
+
+        gamma_c, mu_c, sigma_c = pair(signed(W), "gamma"), pair(signed(SW), "mu"), \
+            pair(signed(SW), "sigma")
+        a_c = pair(signed(KW), "a")
+        c_c = pair(signed(CW if l1 else SLW), "c")      # D (l1) or B (l2)
+        e_c = pair(signed(CW), "e")
+        # The dx pass reads only this bank (written with the constants): the descriptor's mean
+        # may already belong to the next channel of the context.
+        mu_dx = pair(signed(SW), "mu_dx")
+        m_c = [seq.m0, seq.m1]
+        coef_ready = Signal(2)
+        m.d.comb += [seq.dep_mid.eq(0), seq.dep_final.eq(coef_ready)]
+        for i in range(2):
+            with m.If(seq.load & (seq.load_ctx == i)):
+                m.d.sync += [gamma_c[i].eq(cp.gamma), mu_c[i].eq(cp.mean),
+                             sigma_c[i].eq(cp.sigma), coef_ready[i].eq(0)]
 
         # --- stream control ---
         en = Signal()
         m.d.comb += en.eq(~self.dx.valid | self.dx.ready)
-        in_idle, in_p1, in_p2 = Signal(), Signal(), Signal()
-        accept = Signal()
-        m.d.comb += accept.eq(in_idle | in_p1 | in_p2)
-        m.d.comb += self.x.ready.eq(en & accept)
-        xfer = Signal()
-        m.d.comb += xfer.eq(self.x.valid & self.x.ready)
-        rw = max(self.mbits, P.bit_length()) + 1
-        remaining = Signal(rw)
-        pstart = Signal()
-        rem_now = Signal(rw)
-        m.d.comb += rem_now.eq(Mux(in_idle, self.m, Mux(pstart, m_r, remaining)))
-        first_now = in_idle | pstart
+        m.d.comb += [seq.en.eq(en), seq.x_valid.eq(self.x.valid),
+                     seq.x_last.eq(self.x.payload.last), self.x.ready.eq(seq.x_ready),
+                     self.err.eq(seq.err)]
+        xfer = seq.xfer
+        is_p1, is_p2 = seq.kind[0], seq.kind[2]
+        mu_now = Mux(is_p2, pick(mu_dx, seq.ctx), pick(mu_c, seq.ctx))
 
-        def gt(v, k):
-            b = k.bit_length()
-            if k == (1 << b) - 1:
-                return v[b:].any()
-            return v[b:].any() | (v[:b] > k)
-
-        end_now = Signal()
-        m.d.comb += end_now.eq(~gt(rem_now, P))
-        lane_ok = [C(1, 1)] + [gt(rem_now, i) for i in range(1, P)]
-        with m.If(xfer):
-            m.d.sync += [remaining.eq(rem_now - C(P, rw)), pstart.eq(0)]
-            m.d.sync += self.err.eq(self.err | (self.x.payload.last != end_now))
-        is_p1 = in_idle | in_p1
-        mu_now = Mux(in_idle, self.mean, mu_r)
-
-        # Stage 1: masked dy and d = x*2**G - mu, pass tags.
+        # Stage 1: masked dy and d = x*2**G - mu, pass tags and the beat's channel.
         s1_dy = [Signal(signed(W), name=f"s1_dy{i}") for i in range(P)]
         s1_d = [Signal(signed(DW), name=f"s1_d{i}") for i in range(P)]
-        s1_first1, s1_end1, s1_v2, s1_last2, s1_is2 = (Signal(name=n) for n in (
-            "s1_first1", "s1_end1", "s1_v2", "s1_last2", "s1_is2"))
+        s1_first1, s1_end1, s1_v2, s1_last2, s1_is2, s1_ctx = (Signal(name=n) for n in (
+            "s1_first1", "s1_end1", "s1_v2", "s1_last2", "s1_is2", "s1_ctx"))
         s1_mask = Signal(P)
         with m.If(en):
             m.d.sync += [
-                s1_first1.eq(xfer & is_p1 & first_now),
-                s1_end1.eq(xfer & is_p1 & end_now),
-                s1_v2.eq(xfer & in_p2),
-                s1_last2.eq(xfer & in_p2 & end_now),
-                s1_is2.eq(in_p2),
-                s1_mask.eq(Cat(*lane_ok)),
+                s1_first1.eq(xfer & is_p1 & seq.first),
+                s1_end1.eq(xfer & is_p1 & seq.end),
+                s1_v2.eq(xfer & is_p2),
+                s1_last2.eq(xfer & is_p2 & seq.end),
+                s1_is2.eq(is_p2),
+                s1_ctx.eq(seq.ctx),
+                s1_mask.eq(seq.lane_ok),
             ]
             for i in range(P):
-                ok = xfer & lane_ok[i]
+                ok = xfer & seq.lane_ok[i]
                 m.d.sync += [
                     s1_dy[i].eq(Mux(ok, self.x.payload.dy[i], 0)),
                     s1_d[i].eq(Mux(ok, Cat(C(0, G), self.x.payload.x[i]).as_signed() - mu_now,
@@ -241,17 +258,15 @@ class BNBackward(wiring.Component):
                 ]
         pos = [s1_d[i].any() & ~s1_d[i][-1] for i in range(P)]
         neg = [s1_d[i][-1] for i in range(P)]
-
-        a_r = Signal(signed(KW), name="a_r")
-        c_r = Signal(signed(CW if l1 else SLW), name="c_r")   # D (l1) or B (l2)
-        e_r = Signal(signed(CW), name="e_r")
+        ctx_l = _delay(m, s1_ctx, L, en, "ctx")     # the beat's channel at the multiplier output
 
         # Shared multiplier: pass 1 dy*d, pass 2 A*dy.
         for i in range(P):
-            m.d.comb += [mul[i].en.eq(en), mul[i].a.eq(Mux(s1_is2, a_r, s1_d[i])),
+            m.d.comb += [mul[i].en.eq(en), mul[i].a.eq(Mux(s1_is2, pick(a_c, s1_ctx), s1_d[i])),
                          mul[i].b.eq(s1_dy[i])]
             if not l1:
-                m.d.comb += [mul_b[i].en.eq(en), mul_b[i].a.eq(c_r), mul_b[i].b.eq(s1_d[i])]
+                m.d.comb += [mul_b[i].en.eq(en), mul_b[i].a.eq(pick(c_c, s1_ctx)),
+                             mul_b[i].b.eq(s1_d[i])]
         # Pass 1 sums.
         m.d.comb += [acc_g.en.eq(en), acc_g.first.eq(s1_first1),
                      acc_gd.en.eq(en), acc_gd.first.eq(_delay(m, s1_first1, L, en, "fgd"))]
@@ -262,26 +277,32 @@ class BNBackward(wiring.Component):
             m.d.comb += [acc_sgn.en.eq(en), acc_sgn.first.eq(s1_first1)]
             for i in range(P):
                 m.d.comb += acc_sgn.values[i].eq(Cat(s1_d[i].any(), neg[i]).as_signed())
-        done1 = _delay(m, s1_end1, L + la, en, "done1")
+        done_tag = _delay(m, Cat(s1_end1, s1_ctx), L + la, en, "done1")
+        done1, done_ctx = done_tag[0] & en, done_tag[1]
+        # sum dy and sum sgn are ready L cycles before sum dy*d: delayed to meet it.
+        sg_late = _delay(m, acc_g.sum, L, en, "sg")
+        if l1:
+            ssgn_late = _delay(m, acc_sgn.sum, L, en, "ssgn")
 
         # Pass 2: dx = one rounding of the exact sum.
         out_v = _delay(m, s1_v2, L + 1, en, "dxv")
         out_last = _delay(m, s1_last2, L + 1, en, "dxl")
         out_mask = _delay(m, s1_mask, L + 1, en, "dxm")
+        c_now, e_now = pick(c_c, ctx_l), pick(e_c, ctx_l)
         dx_r = [Signal(signed(W), name=f"dx_r{i}") for i in range(P)]
         dxs_r = Signal(P, name="dxs_r")
         for i in range(P):
             if l1:
                 pd = _delay(m, pos[i], L, en, f"pos{i}")
                 nd = _delay(m, neg[i], L, en, f"neg{i}")
-                sel = Mux(pd, c_r, Mux(nd, -c_r, 0))
-                t = mul[i].p + sel + e_r
+                sel = Mux(pd, c_now, Mux(nd, -c_now, 0))
+                t = mul[i].p + sel + e_now
                 v, sat = saturate(shift_right_half_up(t, FK), cfg.data)
             else:
                 up = FB - FK - F + FS
                 bits = max(KW + W + up, CW + up, SLW + W + G + 1) + 2
                 t = Signal(signed(bits), name=f"t{i}")
-                m.d.comb += t.eq(Cat(C(0, up), mul[i].p + e_r).as_signed() + mul_b[i].p)
+                m.d.comb += t.eq(Cat(C(0, up), mul[i].p + e_now).as_signed() + mul_b[i].p)
                 sh = Signal(signed(bits - (FB + FS - F) + 1), name=f"t_sh{i}")
                 m.d.comb += sh.eq(shift_right_half_up(t, FB + FS - F))
                 v, sat = saturate(sh, cfg.data)
@@ -292,13 +313,28 @@ class BNBackward(wiring.Component):
             m.d.comb += [self.dx.payload.data[i].eq(Mux(out_mask[i], dx_r[i], 0)),
                          self.dx.payload.sat[i].eq(out_mask[i] & dxs_r[i])]
 
-        # --- per-channel constants ---
+        # --- per-channel constants: a job per channel, its sums waiting in a one-entry queue ---
+        pend, pend_ctx, take = Signal(), Signal(), Signal()
+        sg_p, sgd_p = Signal.like(acc_g.sum, name="sg_p"), Signal.like(acc_gd.sum, name="sgd_p")
+        sg, sgd = Signal.like(acc_g.sum, name="sg_j"), Signal.like(acc_gd.sum, name="sgd_j")
+        job = Signal()
+        with m.If(take):
+            m.d.sync += [pend.eq(0), job.eq(pend_ctx), sg.eq(sg_p), sgd.eq(sgd_p)]
+        with m.If(done1):
+            m.d.sync += [pend.eq(1), pend_ctx.eq(done_ctx), sg_p.eq(sg_late),
+                         sgd_p.eq(acc_gd.sum)]
+        if l1:
+            ssgn_p = Signal.like(acc_sgn.sum, name="ssgn_p")
+            ssgn = Signal.like(acc_sgn.sum, name="ssgn_j")
+            with m.If(take):
+                m.d.sync += ssgn.eq(ssgn_p)
+            with m.If(done1):
+                m.d.sync += ssgn_p.eq(ssgn_late)
+        m_r, gamma_r, sigma_r = pick(m_c, job), pick(gamma_c, job), pick(sigma_c, job)
         s_val, s_sat = saturate(sigma_r + C(cfg.eps_q, SW + 1), cfg.stat) if l1 else \
             (sigma_r, C(0, 1))
         s_u = Signal(SW - 1, name="s_u")          # s >= 0
         m.d.comb += s_u.eq(Mux(s_val[SW - 1], 0, s_val[:SW - 1]))   # s < 0 never (sigma >= 0)
-        sg = acc_g.sum
-        sgd = acc_gd.sum
         a_div = Divider(width=W, frac=F, den_width=SW - 1, den_frac=FS, quot_width=KW,
                         quot_frac=FK)
         g_div = Divider(width=len(sgd), frac=F + FS, den_width=SW - 1, den_frac=FS,
@@ -310,7 +346,6 @@ class BNBackward(wiring.Component):
         mw = self.mbits
         sm = Signal(SW - 1 + mw, name="s_m")
         if l1:
-            ssgn = acc_sgn.sum
             r1 = Signal(signed(len(sgd) + len(ssgn)), name="sgd_ssgn")
             r3 = Signal(signed(len(sg) + len(sm) + 1), name="sg_sm")
             smm = Signal(len(sm) + mw, name="s_m_m")
@@ -336,27 +371,23 @@ class BNBackward(wiring.Component):
         m.submodules.c_div = c_div
         m.submodules.e_div = e_div
 
-        # --- control: one-hot ---
-        names = ["IDLE", "P1", "DRAIN", "GO1", "WAIT1", "MUL0", "MUL1", "MUL2", "GO2", "WAIT2",
-                 "GO", "P2"]
-        st = {n: Signal(name=f"st_{n.lower()}", init=(n == "IDLE")) for n in names}
+        # --- job control: one-hot ---
+        names = ["IDLE", "GO1", "WAIT1", "MUL0", "MUL1", "MUL2", "GO2", "WAIT2", "GO"]
+        st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
 
         def goto(cond, src, dst):
             with m.If(st[src] & cond):
                 m.d.sync += [st[src].eq(0), st[dst].eq(1)]
 
-        m.d.comb += [in_idle.eq(st["IDLE"]), in_p1.eq(st["P1"]), in_p2.eq(st["P2"])]
-        m.d.comb += latch.eq(st["IDLE"] & xfer)
-        goto(xfer & end_now, "IDLE", "DRAIN")
-        goto(xfer & ~end_now, "IDLE", "P1")
-        goto(xfer & end_now, "P1", "DRAIN")
-        goto(done1, "DRAIN", "GO1")
+        m.d.comb += take.eq(st["IDLE"] & pend)
+        goto(pend, "IDLE", "GO1")
         m.d.comb += [a_div.i.valid.eq(st["GO1"]), g_div.i.valid.eq(st["GO1"])]
         goto(C(1, 1), "GO1", "WAIT1")
         both1 = a_div.o.valid & g_div.o.valid
         m.d.comb += [a_div.o.ready.eq(st["WAIT1"] & both1), g_div.o.ready.eq(st["WAIT1"] & both1)]
         sat_r = Signal(self.sat_layout, name="sat_r")
         dgamma_r = Signal(signed(GW), name="dgamma_r")
+        a_r = Signal(signed(KW), name="a_r")
         with m.If(st["WAIT1"] & both1):
             m.d.sync += [a_r.eq(a_div.o.payload.quot), dgamma_r.eq(g_div.o.payload.quot),
                          sat_r.s.eq(s_sat), sat_r.a.eq(a_div.o.payload.sat),
@@ -383,6 +414,8 @@ class BNBackward(wiring.Component):
         goto(C(1, 1), "GO2", "WAIT2")
         both2 = c_div.o.valid & e_div.o.valid
         m.d.comb += [c_div.o.ready.eq(st["WAIT2"] & both2), e_div.o.ready.eq(st["WAIT2"] & both2)]
+        c_r = Signal.like(c_c[0], name="c_r")
+        e_r = Signal.like(e_c[0], name="e_r")
         with m.If(st["WAIT2"] & both2):
             m.d.sync += [c_r.eq(c_div.o.payload.quot), e_r.eq(e_div.o.payload.quot),
                          sat_r.c.eq(c_div.o.payload.sat), sat_r.e.eq(e_div.o.payload.sat)]
@@ -392,13 +425,16 @@ class BNBackward(wiring.Component):
             m.d.sync += self.grads.valid.eq(0)
         dbeta, _ = saturate(sg, cfg.grad)
         go = st["GO"] & grads_free
+        for i in range(2):
+            with m.If(go & (job == i)):
+                m.d.sync += [a_c[i].eq(a_r), c_c[i].eq(c_r), e_c[i].eq(e_r),
+                             mu_dx[i].eq(mu_c[i]), coef_ready[i].eq(1)]
         with m.If(go):
-            m.d.sync += [pstart.eq(1), self.grads.valid.eq(1),
+            m.d.sync += [self.grads.valid.eq(1),
                          self.grads.payload.dgamma.eq(dgamma_r),
                          self.grads.payload.dbeta.eq(dbeta),
                          self.grads.payload.sat.eq(sat_r)]
-        goto(grads_free, "GO", "P2")
-        goto(xfer & end_now, "P2", "IDLE")
+        goto(grads_free, "GO", "IDLE")
         return m
 
 

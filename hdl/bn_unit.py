@@ -23,10 +23,16 @@ from .round_sat import saturate, shift_right_half_up
 from .scale_shift import ScaleShift
 from .square import Square
 
-__all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "latency_formulas", "sequence_cycles", "slot_order"]
+__all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "AREA_GROUPS", "latency_formulas",
+           "sequence_cycles", "slot_order"]
 
 MODE_TRAIN = 0
 MODE_INFER = 1
+#: Submodule instance-name prefixes of each part of the unit (for area reports); the rest of the
+#: top module (sequencer, contexts, job control) is control and registers.
+AREA_GROUPS = {"statistics": ("acc_x", "acc_xx", "acc_d", "dev", "sq_x"),
+               "per-channel math": ("mean_div", "sigma_div", "coef_div", "isqrt", "mul_b"),
+               "datapath": ("scale_shift",)}
 
 
 def _check_lanes(lanes):
@@ -124,44 +130,47 @@ class BNUnit(wiring.Component):
     guard : extra fraction bits G of the statistics
     alpha, eps : running-statistics weight of the OLD value, and epsilon (quantized as the model)
 
-    Protocol (one channel at a time)
-    --------------------------------
-    * Configuration inputs ``mode`` (0 train, 1 infer), ``m`` (1..max_batch), ``gamma``, ``beta``
-      (data codes), ``running_mean``, ``running_sigma`` (S codes, running_sigma >= 0) must be
-      valid from the first cycle the channel's first beat is valid on ``x``; the unit latches
-      them then (at the first beat's handshake in train mode, in the first valid cycle in infer
-      mode), so they may change with the next channel's first beat.
-    * ``x``: payload ``{data: ArrayLayout(signed(W), P), last: 1}``; a pass is ``ceil(m/P)``
-      beats, lane ``i`` of beat ``k`` holds value ``k*P + i``; lanes of the final beat beyond m
-      are ignored. ``last`` marks the final beat of each pass; the unit counts with ``m`` and
-      sets the sticky output ``err`` if ``last`` disagrees (the count wins).
-    * Passes: train l1 and l2 two-pass: 3 passes (sum x -> mean; sum |x-mu| or (x-mu)^2 ->
-      sigma; normalize); l2 one-pass: 2 passes (sum x and x^2; normalize); infer: 1 pass
-      (normalize). Each pass streams the same m values again.
+    Protocol (sequences of channels, two channels in flight)
+    ---------------------------------------------------------
+    * ``channel``: a stream of channel descriptors ``{mode, m, gamma, beta, running_mean,
+      running_sigma, last}``: ``mode`` 0 train / 1 infer, ``m`` in 1..max_batch, gamma and beta
+      data codes, the running statistics S codes (running_sigma >= 0), ``last`` on the final
+      channel of a sequence. All channels of a sequence have the first one's mode (another mode
+      sets ``err``; results are then undefined). The unit holds two descriptors (contexts) and
+      takes the next one as soon as a context is free, ahead of its data.
+    * ``x``: payload ``{data: ArrayLayout(signed(W), P), last: 1}``. Each pass streams the
+      channel's m values again: ``ceil(m/P)`` beats, lane ``i`` of beat ``k`` holds value
+      ``k*P + i``, lanes of the final beat beyond m are ignored, ``last`` on the final beat (the
+      unit counts with ``m`` and sets the sticky ``err`` if ``last`` disagrees; the count wins).
+    * Passes: train l1 and l2 two-pass: *first* (sum x -> mean), *mid* (sum |x-mu| or
+      (x-mu)^2 -> sigma), *final* (normalize); l2 one-pass: *first* (sum x and x^2), *final*;
+      infer: *final* only. Order of a sequence of C channels (:func:`slot_order`): round c = 0..C
+      streams the first pass of channel c, the final pass of channel c - 1, then (three passes)
+      the mid pass of channel c, leaving out passes of channels that do not exist; inference
+      streams the channels in order. E.g. three passes, C = 3: ``0F 0M 1F 0N 1M 2F 1N 2M 2N``.
+      While channel c's mean or coefficients are computed, another channel's pass streams.
     * ``y``: payload ``{data: ArrayLayout(signed(W), P), sat: P bits, last: 1}``: one beat per
-      beat of the normalize pass, in order, ``last`` on the final one; lanes beyond m are 0.
-      ``sat`` flags saturated lanes (the model's ``sat["y"]`` is their count).
-    * ``stats`` (train mode only): one transfer per channel, valid from the first cycle of the
-      normalize pass: ``{mean, sigma, running_mean, running_sigma}`` (S codes: the batch mean,
-      the batch sigma, and the updated running statistics) and ``sat`` flags ``{sigma, s, a, b,
-      running}`` (the model's per-stage counts, each 0 or 1 for one channel). The unit does not
-      start a normalize pass while the previous channel's stats transfer is still pending.
+      beat of a final pass, in channel order, ``last`` on each channel's final beat; lanes
+      beyond m are 0; ``sat`` flags saturated lanes (the model's ``sat["y"]`` is their count).
+    * ``stats`` (train only): one transfer per channel, in order, when its coefficients are
+      known (before its final pass): ``{mean, sigma, running_mean, running_sigma}`` (S codes:
+      the batch mean and sigma, the updated running statistics) and ``sat`` flags ``{sigma, s,
+      a, b, running}`` (the model's per-stage counts, 0 or 1 per channel). A pending transfer
+      holds the next channel's coefficients (and so its final pass).
     * Backpressure: one global stall ``en = ~y.valid | y.ready`` freezes the streaming
-      datapath; ``x.ready`` is low while stalled and between passes.
+      datapath; ``x.ready`` is low while stalled or while the next pass waits for its mean or
+      coefficients. The per-channel math runs on regardless.
 
-    Schedule (cycles with ``x`` always valid, ``y`` and ``stats`` always ready; La = 1 for P = 1,
-    2 for P > 1, the accumulators' latency): every pass takes ``ceil(m/P)`` cycles (one beat per
-    cycle, no bubble). Gaps (``x.ready`` low between the last beat of one pass and the first of
-    the next): train two-pass, after pass 1 (mean: drain + divider of W+G quotient bits):
-    ``W+G+4+La``; before the normalize pass: l1 ``2(W+G)+La+14`` (drain, sigma divider, a
-    divider, mu*a multiplier), l2 two-pass ``4(W+G)+La+18`` (drain, variance divider, isqrt, a
-    divider, multiplier), l2 one-pass (after its only statistics pass) ``4(W+G)+La+20``.
-    Inference: ``W+G+10`` cycles from the first valid cycle of the channel's first beat to its
-    handshake. Train channels follow each other with no gap. ``y`` beats appear 4 cycles after
-    their ``x`` beats. :func:`latency_formulas` gives these numbers (the manifest's ``latency``).
-    Gap breakdown: drain = 1 (input stage) + kernel latency (0 sum, 1 AbsSign, 2 Square) + La;
-    dividers take ``quot_width + 3`` cycles (mean W+G, sigma W+G, variance 2(W+G)+1, a W+G+2),
-    the isqrt W+G+1, each launched from a one-cycle state; mu*a is 3 cycles (B0..B2).
+    Schedule (inputs always valid, outputs always ready): every pass streams one beat per cycle
+    and the next pass follows in the next cycle unless it waits for its channel's mean
+    (``mean_delay`` cycles after that channel's first pass) or coefficients (``request_train +
+    job_train`` after its statistics pass; inference ``request_infer + job_infer`` after its
+    descriptor); one coefficient job runs at a time. :func:`sequence_cycles` is the cycle-exact
+    model (the testbench checks every pass against it) and :func:`latency_formulas` gives the
+    constants (the manifest's ``latency``). With ``ceil(m/P)`` at least the per-channel work a
+    sequence of C channels takes ``passes * C * ceil(m/P) + K`` cycles, K independent of C
+    (two-pass schedules: for C >= 2; a lone channel has nothing to hide its job behind).
+    ``y`` beats leave 4 cycles after their ``x`` beats.
 
     Datapath (blocks of the library): pass 1: an :class:`~hdl.accumulator.Accumulator` of x (and,
     one-pass, P :class:`~hdl.square.Square` of x with an accumulator of x^2); pass 2: P
@@ -170,8 +179,10 @@ class BNUnit(wiring.Component):
     sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), one
     :class:`~hdl.multiplier.Multiplier` for ``mu * a``, constant multiplies for the running
     statistics (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` as plain registered products);
-    normalize: P :class:`~hdl.scale_shift.ScaleShift`. Multipliers are not shared between passes
-    (l1: P + 1 general multipliers, l2 two-pass: 2P + 1, l2 one-pass 2P + 4).
+    normalize: P :class:`~hdl.scale_shift.ScaleShift`; control: :class:`~hdl.bn_sequencer.
+    PassSequencer`. Multipliers per lane (:attr:`MULTIPLIERS`): l1 one (the normalize pass),
+    l2 two (the square of pass 2 or of x, and the normalize pass); per channel one scalar
+    ``mu * a`` multiplier, one-pass also the ``m * Sxx``, ``Sx**2``, ``m*m`` products.
 
     Limits: ``m = 0`` is not a channel (undefined). ``alpha``/``eps`` default to 0.9 / 1e-5
     (``None`` in the registry so that module names stay plain identifiers; a given float puts a
@@ -197,6 +208,8 @@ class BNUnit(wiring.Component):
         self.mbits = fixed.clog2(cfg.max_batch) + 1
         lat = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes)
         self.LATENCY = {k: v for k, v in lat.items()}
+        self.MULTIPLIERS = {"per_lane": 1 if norm == "l1" else 2, "lanes": P,
+                            "scalar": 4 if stats == "one-pass" else 1}
         self.x_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P), "last": 1})
         self.y_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P),
                                            "sat": unsigned(P), "last": 1})

@@ -48,5 +48,7 @@ def manifest(component, *, name, block, parameters):
         "cycles_per_result": getattr(component, "CYCLES_PER_RESULT", 1),
         "formats": {k: f.as_dict() for k, f in getattr(component, "formats", {}).items()},
         "ports": ports(component),
+        # Units: multipliers per lane, lanes, and scalar (per-channel) multipliers.
+        **({"multipliers": component.MULTIPLIERS} if hasattr(component, "MULTIPLIERS") else {}),
         "doc": (type(component).__doc__ or "").strip().splitlines()[0],
     }

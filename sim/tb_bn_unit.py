@@ -8,19 +8,15 @@ pass starts and ends in the cycle :func:`hdl.bn_unit.sequence_cycles` gives and 
 ``y`` beat leaves at its ``total``. Records checked cycles and mismatches.
 """
 
-from collections import deque
-
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly
 
 from golden import fixed
 from golden.bn_unit import UnitConfig, forward_infer, forward_train
 from hdl.bn_unit import latency_formulas, sequence_cycles
 
-from .harness import Bench, StreamSink, StreamSource, lane_values, load_config
-from .harness import field_value as _get, payload_fields as _fields
-from .unitbench import UnitStimulus, check_schedule, pack_lanes
+from .harness import field_value as _get, load_config
+from .unitbench import UnitSpec, pack_lanes, run_unit
 
 #: The random test the report could run as its quick check of this unit.
 SMOKE_TEST = "stalls"
@@ -46,6 +42,7 @@ class Channel:
         self.cfg = cfg
         self.mode, self.x = mode, [int(v) for v in x]
         self.single = mode == "infer"
+        self.side = mode == "train"         # a stats transfer
         self.gamma, self.beta, self.rm, self.rs = int(gamma), int(beta), int(rm), int(rs)
         f = forward_train if mode == "train" else forward_infer
         self.gold = f(cfg, np.array(self.x, dtype=np.int64), self.gamma, self.beta, self.rm,
@@ -109,137 +106,33 @@ def _sequences(channels, max_len=None):
     return out
 
 
+_STATS = ("mean", "sigma", "running_mean", "running_sigma")
+_STATS_SAT = ("sigma", "s", "a", "b", "running")
+
+
+def _stats_check(ch, payload, fields):
+    got = {k: _get(payload, fields[k], True) for k in _STATS}
+    sat = _get(payload, fields["sat"])
+    got.update({f"sat_{k}": (sat >> i) & 1 for i, k in enumerate(_STATS_SAT)})
+    want = {k: int(ch.gold[k]) for k in _STATS}
+    want.update({f"sat_{k}": int(ch.gold["sat"][k]) for k in _STATS_SAT})
+    return got, want
+
+
 async def run_sequences(dut, name, sequences, *, p_valid=1.0, p_ready=1.0, p_stats=1.0,
                         p_chan=1.0, bad_last=False):
-    """Stream ``sequences`` (lists of :class:`Channel`) and check everything.
-
-    At full rate each sequence is drained before the next starts and its schedule is checked;
-    otherwise all sequences are streamed back to back. ``bad_last`` inverts ``last`` on every
-    beat of the first channel's first pass (the unit must count with m and raise ``err``).
-    """
+    """:func:`sim.unitbench.run_unit` on the forward unit: ``y`` beats and ``stats``."""
     config, man, p, cfg = _setup()
-    P, W = p["lanes"], p["width"]
-    bench = Bench(dut, config, name)
-    full = min(p_valid, p_ready, p_stats, p_chan) == 1.0
-    for ch in (c for seq in sequences for c in seq):
-        ch.lanes, ch.rng = P, bench.rng
-    stim = UnitStimulus(sequences, passes=2 if cfg.stats == "one-pass" else 3, lanes=P,
-                        bad_last=bad_last)
-    channels = stim.channels
-    yf, sf = _fields(man, "y__payload"), _fields(man, "stats__payload")
-    src = StreamSource(bench.ports, "x", bench.rng, p_valid)
-    chan = StreamSource(bench.ports, "channel", bench.rng, p_chan)
-    ysink = StreamSink(bench.ports, "y", bench.rng, p_ready)
-    ssink = StreamSink(bench.ports, "stats", bench.rng, p_stats)
-    seq_of = [si for si, seq in enumerate(sequences) for _ in seq]
-    exp_y, exp_stats = deque(), deque()
-    for ci, ch in enumerate(channels):
-        y = [int(v) for v in ch.gold["y"]]
-        nb = -(-ch.m // P)
-        for b in range(nb):
-            lanes = y[b * P:(b + 1) * P]
-            exp_y.append((ci, b, lanes + [0] * (P - len(lanes)), b == nb - 1))
-        if ch.mode == "train":
-            exp_stats.append((ci, ch.gold))
-    await bench.reset({"x__valid": 0, "x__payload": 0, "channel__valid": 0,
-                       "channel__payload": 0, "y__ready": 0, "stats__ready": 0})
-    state = {"mism": 0, "checked": 0, "y": 0, "stats": 0, "sat_y": {}}
-    tags, x_cycles, chan_cycles = [], [], []
-    out_cycles = [[] for _ in sequences]
-    pending_tags = deque(tag for _f, tag in stim.beats)
 
-    def bad(cycle, what):
-        state["mism"] += 1
-        if state["mism"] <= 10:
-            bench.log.error("cycle %d: %s", cycle, what)
+    def model(chans):
+        return sequence_cycles(len(chans), [ch.m for ch in chans], chans[0].mode, **p)
 
-    def on_sample(cycle):
-        state["checked"] += 1
-        _v, payload, taken = ysink.sample()
-        if taken:
-            if not exp_y:
-                bad(cycle, f"unexpected y beat {payload:#x}")
-            else:
-                ci, b, lanes, last = exp_y.popleft()
-                got = lane_values(payload, yf["data"], W, P)
-                glast = _get(payload, yf["last"])
-                sat = _get(payload, yf["sat"])
-                state["sat_y"][ci] = state["sat_y"].get(ci, 0) + bin(sat).count("1")
-                if got != lanes or glast != int(last):
-                    bad(cycle, f"channel {ci} y beat {b}: got {got} last {glast}, "
-                               f"expected {lanes} last {int(last)}")
-                out_cycles[seq_of[ci]].append(cycle)
-                state["y"] += 1
-        _v, spayload, staken = ssink.sample()
-        if staken:
-            if not exp_stats:
-                bad(cycle, "unexpected stats transfer")
-            else:
-                ci, g = exp_stats.popleft()
-                keys = ("mean", "sigma", "running_mean", "running_sigma")
-                got = {k: _get(spayload, sf[k], True) for k in keys}
-                sat = _get(spayload, sf["sat"])
-                names = ("sigma", "s", "a", "b", "running")
-                gsat = {k: (sat >> i) & 1 for i, k in enumerate(names)}
-                want = {k: int(g[k]) for k in keys}
-                wsat = {k: int(g["sat"][k]) for k in names}
-                if got != want or gsat != wsat:
-                    bad(cycle, f"channel {ci} stats: got {got} {gsat}, expected {want} {wsat}")
-                state["stats"] += 1
-        item, _ready = src.sample()
-        if item is not None:
-            x_cycles.append(cycle)
-            tags.append(pending_tags.popleft())
-        item, _ready = chan.sample()
-        if item is not None:
-            chan_cycles.append(cycle)
-
-    groups = [[si] for si in range(len(sequences))] if full else [list(range(len(sequences)))]
-    d0 = 0
-    for group in groups:
-        n_desc = sum(len(sequences[si]) for si in group)
-        for fields in stim.descriptors[d0:d0 + n_desc]:
-            chan.push(fields)
-        d0 += n_desc
-        for fields, tag in stim.beats:
-            if tag[0] in group:
-                src.push(fields)
-        last_ci = sum(len(sequences[si]) for si in range(group[-1] + 1)) - 1
-
-        def done():
-            return src.idle and chan.idle and not any(c <= last_ci for c, *_ in exp_y) \
-                and not any(c <= last_ci for c, _g in exp_stats)
-
-        beats = sum(1 for _f, tag in stim.beats if tag[0] in group)
-        budget = int((beats + 300 * n_desc) / min(p_valid, p_ready, p_stats, p_chan) * 3) + 500
-        await bench.run([src, chan, ysink, ssink], on_sample, done, budget)
-        await FallingEdge(dut.clk)
-    # A few more cycles: nothing else may come out.
-    for _ in range(8):
-        ysink.drive()
-        ssink.drive()
-        await ReadOnly()
-        state["checked"] += 1
-        if bench.ports.read("y__valid") or bench.ports.read("stats__valid"):
-            bad(bench.cycle, "output valid after the last expected transfer")
-        bench.cycle += 1
-        await FallingEdge(dut.clk)
-    if int(dut.err.value) != int(bad_last):
-        bad(bench.cycle, f"err = {int(dut.err.value)}, expected {int(bad_last)}")
-    for ci, ch in enumerate(channels):
-        if state["sat_y"].get(ci, 0) != ch.gold["sat"]["y"]:
-            bad(-1, f"channel {ci}: {state['sat_y'].get(ci, 0)} saturated y lanes, "
-                    f"model {ch.gold['sat']['y']}")
-    figures = {}
-    if full:
-        def model(chans):
-            return sequence_cycles(len(chans), [ch.m for ch in chans], chans[0].mode, **p)
-        figures = check_schedule(sequences, model, tags, x_cycles, chan_cycles, out_cycles, bad)
-    bench.record(cycles=state["checked"], mismatches=state["mism"], y_beats=state["y"],
-                 stats=state["stats"], values=sum(ch.m for ch in channels),
-                 saturated_y=sum(state["sat_y"].values()), **figures)
-    assert state["mism"] == 0, f"{state['mism']} mismatches (seed {bench.seed})"
-    return figures
+    spec = UnitSpec(config=config, manifest=man, params=p,
+                    passes=2 if cfg.stats == "one-pass" else 3, out="y", side="stats",
+                    expected=lambda ch: ([int(v) for v in ch.gold["y"]], ch.gold["sat"]["y"]),
+                    side_check=_stats_check, model=model)
+    return await run_unit(dut, name, sequences, spec, p_valid=p_valid, p_ready=p_ready,
+                          p_side=p_stats, p_chan=p_chan, bad_last=bad_last)
 
 
 def _rng(name):

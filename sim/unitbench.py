@@ -1,4 +1,4 @@
-"""Stimulus and schedule checks shared by the BN unit testbenches (forward and backward).
+"""Stimulus, checking and schedule checks shared by the BN unit testbenches (forward, backward).
 
 A unit takes channel descriptors on its ``channel`` stream and input beats on ``x`` in the order
 of :func:`hdl.bn_sequencer.slot_order`. :class:`UnitStimulus` turns sequences of channels into
@@ -6,9 +6,18 @@ those two streams; :func:`check_schedule` compares the cycles a full-rate run me
 :func:`hdl.bn_sequencer.schedule_cycles`.
 """
 
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from cocotb.triggers import FallingEdge, ReadOnly
+
 from hdl.bn_sequencer import FINAL, slot_order
 
-__all__ = ["pack_lanes", "UnitStimulus", "check_schedule"]
+from .harness import Bench, StreamSink, StreamSource, lane_values
+from .harness import field_value as _get, payload_fields as _fields
+
+__all__ = ["pack_lanes", "UnitStimulus", "check_schedule", "UnitSpec", "run_unit"]
 
 
 def pack_lanes(values, width, lanes, rng, lo, hi):
@@ -107,3 +116,166 @@ def check_schedule(sequences, model, tags, x_cycles, chan_cycles, out_cycles, ba
         totals.append(outs[-1] - t0 + 1 if outs else None)
         first_desc += len(chans)
     return {"sequence_cycles": totals}
+
+
+@dataclass
+class UnitSpec:
+    """What differs between the forward and the backward unit's testbench.
+
+    Attributes
+    ----------
+    config, manifest, params
+        The runner's configuration, the design's manifest and its parameters.
+    passes : int
+        Passes of a multi-pass channel.
+    out, side : str
+        The per-beat output stream (``"y"``/``"dx"``) and the per-channel one
+        (``"stats"``/``"grads"``).
+    expected : callable
+        ``expected(channel) -> (codes, saturated lanes)`` of the per-beat output.
+    side_check : callable or None
+        ``side_check(channel, payload, fields) -> (got, want)``; a channel without a per-channel
+        transfer (inference) has ``channel.side is False``.
+    model : callable
+        ``model(channels_of_a_sequence)`` -> :func:`hdl.bn_sequencer.schedule_cycles` result.
+    """
+    config: dict
+    manifest: dict
+    params: dict
+    passes: int
+    out: str
+    side: str
+    expected: Callable
+    side_check: Callable
+    model: Callable
+
+
+async def run_unit(dut, name, sequences, spec, *, p_valid=1.0, p_ready=1.0, p_side=1.0,
+                   p_chan=1.0, bad_last=False):
+    """Stream ``sequences`` (lists of channels) through a BN unit and check every output.
+
+    Every beat of ``spec.out`` is compared in order (all lanes; lanes beyond m must be 0; the
+    ``sat`` flags counted against the model) and every ``spec.side`` transfer with
+    ``spec.side_check``. At full rate each sequence is drained before the next starts and its
+    cycles are checked with :func:`check_schedule`; otherwise all sequences are streamed back to
+    back with random gaps. ``bad_last`` inverts ``last`` on every beat of the first channel's
+    first pass (the unit must count with m and raise ``err``). Records the figures; raises on any
+    mismatch. Returns the schedule figures (full rate) or ``{}``.
+    """
+    p = spec.params
+    P, W = p["lanes"], p["width"]
+    bench = Bench(dut, spec.config, name)
+    full = min(p_valid, p_ready, p_side, p_chan) == 1.0
+    for ch in (c for seq in sequences for c in seq):
+        ch.lanes, ch.rng = P, bench.rng
+    stim = UnitStimulus(sequences, passes=spec.passes, lanes=P, bad_last=bad_last)
+    channels = stim.channels
+    of, sf = _fields(spec.manifest, f"{spec.out}__payload"), \
+        _fields(spec.manifest, f"{spec.side}__payload")
+    src = StreamSource(bench.ports, "x", bench.rng, p_valid)
+    chan = StreamSource(bench.ports, "channel", bench.rng, p_chan)
+    osink = StreamSink(bench.ports, spec.out, bench.rng, p_ready)
+    ssink = StreamSink(bench.ports, spec.side, bench.rng, p_side)
+    seq_of = [si for si, seq in enumerate(sequences) for _ in seq]
+    exp_out, exp_side, want_sat = deque(), deque(), []
+    for ci, ch in enumerate(channels):
+        codes, n_sat = spec.expected(ch)
+        want_sat.append(n_sat)
+        nb = -(-ch.m // P)
+        for b in range(nb):
+            lanes = codes[b * P:(b + 1) * P]
+            exp_out.append((ci, b, lanes + [0] * (P - len(lanes)), b == nb - 1))
+        if ch.side:
+            exp_side.append((ci, ch))
+    await bench.reset({"x__valid": 0, "x__payload": 0, "channel__valid": 0,
+                       "channel__payload": 0, f"{spec.out}__ready": 0,
+                       f"{spec.side}__ready": 0})
+    state = {"mism": 0, "checked": 0, "out": 0, "side": 0, "sat": {}}
+    tags, x_cycles, chan_cycles = [], [], []
+    out_cycles = [[] for _ in sequences]
+    pending_tags = deque(tag for _f, tag in stim.beats)
+
+    def bad(cycle, what):
+        state["mism"] += 1
+        if state["mism"] <= 10:
+            bench.log.error("cycle %d: %s", cycle, what)
+
+    def on_sample(cycle):
+        state["checked"] += 1
+        _v, payload, taken = osink.sample()
+        if taken:
+            if not exp_out:
+                bad(cycle, f"unexpected {spec.out} beat {payload:#x}")
+            else:
+                ci, b, lanes, last = exp_out.popleft()
+                got = lane_values(payload, of["data"], W, P)
+                glast = _get(payload, of["last"])
+                state["sat"][ci] = state["sat"].get(ci, 0) + bin(_get(payload, of["sat"])).count("1")
+                if got != lanes or glast != int(last):
+                    bad(cycle, f"channel {ci} {spec.out} beat {b}: got {got} last {glast}, "
+                               f"expected {lanes} last {int(last)}")
+                out_cycles[seq_of[ci]].append(cycle)
+                state["out"] += 1
+        _v, spayload, staken = ssink.sample()
+        if staken:
+            if not exp_side:
+                bad(cycle, f"unexpected {spec.side} transfer")
+            else:
+                ci, ch = exp_side.popleft()
+                got, want = spec.side_check(ch, spayload, sf)
+                if got != want:
+                    bad(cycle, f"channel {ci} {spec.side}: got {got}, expected {want}")
+                state["side"] += 1
+        if src.sample()[0] is not None:
+            x_cycles.append(cycle)
+            tags.append(pending_tags.popleft())
+        if chan.sample()[0] is not None:
+            chan_cycles.append(cycle)
+
+    groups = [[si] for si in range(len(sequences))] if full else [list(range(len(sequences)))]
+    d0 = 0
+    for group in groups:
+        n_desc = sum(len(sequences[si]) for si in group)
+        for fields in stim.descriptors[d0:d0 + n_desc]:
+            chan.push(fields)
+        d0 += n_desc
+        beats = 0
+        for fields, tag in stim.beats:
+            if tag[0] in group:
+                src.push(fields)
+                beats += 1
+        last_ci = d0 - 1
+
+        def done():
+            return src.idle and chan.idle and not any(e[0] <= last_ci for e in exp_out) \
+                and not any(e[0] <= last_ci for e in exp_side)
+
+        budget = int((beats + 400 * n_desc) / min(p_valid, p_ready, p_side, p_chan) * 3) + 500
+        await bench.run([src, chan, osink, ssink], on_sample, done, budget)
+        await FallingEdge(dut.clk)
+    # A few more cycles: nothing else may come out.
+    for _ in range(8):
+        osink.drive()
+        ssink.drive()
+        await ReadOnly()
+        state["checked"] += 1
+        if bench.ports.read(f"{spec.out}__valid") or bench.ports.read(f"{spec.side}__valid"):
+            bad(bench.cycle, "output valid after the last expected transfer")
+        bench.cycle += 1
+        await FallingEdge(dut.clk)
+    if int(dut.err.value) != int(bad_last):
+        bad(bench.cycle, f"err = {int(dut.err.value)}, expected {int(bad_last)}")
+    for ci, n in enumerate(want_sat):
+        if state["sat"].get(ci, 0) != n:
+            bad(-1, f"channel {ci}: {state['sat'].get(ci, 0)} saturated {spec.out} lanes, "
+                    f"model {n}")
+    figures = {}
+    if full:
+        figures = check_schedule(sequences, spec.model, tags, x_cycles, chan_cycles,
+                                 out_cycles, bad)
+    bench.record(cycles=state["checked"], mismatches=state["mism"],
+                 **{f"{spec.out}_beats": state["out"], spec.side: state["side"]},
+                 values=sum(ch.m for ch in channels),
+                 **{f"saturated_{spec.out}": sum(state["sat"].values())}, **figures)
+    assert state["mism"] == 0, f"{state['mism']} mismatches (seed {bench.seed})"
+    return figures

@@ -51,11 +51,6 @@ def load_inputs(path):
             from None
 
 
-def _backward_available():
-    from hdl.registry import BLOCKS
-    return "bn_backward" in BLOCKS
-
-
 def _validate(mode, arrays, max_batch):
     """Float64 copies of the arrays the mode uses; raises :class:`InputError`."""
     if mode not in MODES:
@@ -151,8 +146,6 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
     why = runner.available(simulator)
     if why:
         raise InputError(f"simulator {simulator} cannot run here: {why}")
-    if mode == "backward" and not _backward_available():
-        raise InputError("backward unit not built yet")
     if not isinstance(max_batch, int) or isinstance(max_batch, bool) or max_batch < 1:
         raise InputError(f"max_batch must be an integer >= 1, got {max_batch!r}")
     a = _validate(mode, arrays, max_batch)
