@@ -60,21 +60,21 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, **_i
     P = _check_lanes(lanes)
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
-    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 10}
+    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 12}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "4",
-            "request_infer": "1", "job_infer": "W+G+10"}
+            "request_infer": "1", "job_infer": "W+G+12"}
     if stats == "one-pass":
-        out.update(request_train=la + 4, job_train=4 * wg + 18)
-        text.update(request_train="La+4", job_train="4(W+G)+18")
+        out.update(request_train=la + 4, job_train=4 * wg + 20)
+        text.update(request_train="La+4", job_train="4(W+G)+20")
     else:
         out.update(mean_delay=wg + 4 + la)
         text.update(mean_delay="W+G+4+La")
         if norm == "l1":
-            out.update(request_train=la + 3, job_train=2 * wg + 14)
-            text.update(request_train="La+3", job_train="2(W+G)+14")
+            out.update(request_train=la + 3, job_train=2 * wg + 16)
+            text.update(request_train="La+3", job_train="2(W+G)+16")
         else:
-            out.update(request_train=la + 4, job_train=4 * wg + 17)
-            text.update(request_train="La+4", job_train="4(W+G)+17")
+            out.update(request_train=la + 4, job_train=4 * wg + 19)
+            text.update(request_train="La+4", job_train="4(W+G)+19")
     out["formulas"] = text
     return out
 
@@ -480,18 +480,33 @@ class BNUnit(wiring.Component):
         # b = saturate_K(beta * 2**G - shift_right(mu * a, FS, half_up)).
         mu_src = Mux(job_infer, pick(rm_c, job), mu_job)
         m.d.comb += [mul_b.en.eq(1), mul_b.a.eq(mu_src), mul_b.b.eq(a_new)]
-        b_val, b_sat = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed()
-                                - shift_right_half_up(mul_b.p, FS), cfg.coef)
-        # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16).
+        # Registered in B2 (the rounded product) and B3 (b and its flag): short paths.
+        prod_r = Signal(signed(len(mul_b.p) - FS + 1), name="mu_a_r")
+        b_r = Signal(signed(KW), name="b_r")
+        b_sat = Signal(name="b_sat")
+        b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed() - prod_r, cfg.coef)
+        # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), by a
+        # free-running three-stage pipeline (constant products, sum, rounding and saturation)
+        # whose inputs settle long before the job's end (the a divider runs meanwhile).
         aq = cfg.alpha_q
         ka, kb = Const(aq, unsigned(18)), Const((1 << ALPHA_FRAC) - aq, unsigned(18))
-        run_mean, run_sat0 = saturate(
-            shift_right_half_up(pick(rm_c, job) * ka + mu_job * kb, ALPHA_FRAC), cfg.stat)
-        run_sigma, run_sat1 = saturate(
-            shift_right_half_up(pick(rs_c, job) * ka + sigma_r * kb, ALPHA_FRAC), cfg.stat)
+
+        def running(old, new, name):
+            p_old = Signal(signed(SW + 19), name=f"{name}_old_k")
+            p_new = Signal(signed(SW + 19), name=f"{name}_new_k")
+            total = Signal(signed(SW + 20), name=f"{name}_sum")
+            value = Signal(signed(SW), name=f"{name}_r")
+            flag = Signal(name=f"{name}_sat")
+            v, f = saturate(shift_right_half_up(total, ALPHA_FRAC), cfg.stat)
+            m.d.sync += [p_old.eq(old * ka), p_new.eq(new * kb), total.eq(p_old + p_new),
+                         value.eq(v), flag.eq(f)]
+            return value, flag
+
+        run_mean, run_sat0 = running(pick(rm_c, job), mu_job, "run_mean")
+        run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, "run_sigma")
 
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
-        names = ["IDLE", "SIG_GO", "SIG_WAIT", "A_GO", "A_WAIT", "B0", "B1", "B2"]
+        names = ["IDLE", "SIG_GO", "SIG_WAIT", "A_GO", "A_WAIT", "B0", "B1", "B2", "B3", "B4"]
         names += ["NUM"] if onepass else []
         names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
@@ -537,15 +552,21 @@ class BNUnit(wiring.Component):
         with m.If(st["A_WAIT"] & a_div.o.valid):
             m.d.sync += [a_new.eq(a_div.o.payload.quot), sat_r.a.eq(a_div.o.payload.sat)]
         goto(a_div.o.valid, "A_WAIT", "B0")
-        # B0..B2: mu * a on the two-stage multiplier; b, the running statistics and the stats
-        # transfer in B2 (training: waiting for a free stats slot).
+        # B0..B2: mu * a on the two-stage multiplier, B2 rounds it, B3 forms b; the coefficients
+        # and the stats transfer in B4 (training: waiting for a free stats slot).
         goto(C(1, 1), "B0", "B1")
         goto(C(1, 1), "B1", "B2")
+        with m.If(st["B2"]):
+            m.d.sync += prod_r.eq(shift_right_half_up(mul_b.p, FS))
+        goto(C(1, 1), "B2", "B3")
+        with m.If(st["B3"]):
+            m.d.sync += [b_r.eq(b_val), b_sat.eq(b_flag)]
+        goto(C(1, 1), "B3", "B4")
         go = Signal()
-        m.d.comb += go.eq(st["B2"] & (job_infer | stats_free))
+        m.d.comb += go.eq(st["B4"] & (job_infer | stats_free))
         for i in range(2):
             with m.If(go & (job == i)):
-                m.d.sync += [a_c[i].eq(a_new), b_c[i].eq(b_val), coef_ready[i].eq(1)]
+                m.d.sync += [a_c[i].eq(a_new), b_c[i].eq(b_r), coef_ready[i].eq(1)]
         with m.If(go & ~job_infer):
             m.d.sync += [
                 self.stats.valid.eq(1),
@@ -556,7 +577,7 @@ class BNUnit(wiring.Component):
                 self.stats.payload.sat.eq(Cat(sat_r.sigma, sat_r.s, sat_r.a, b_sat,
                                               run_sat0 | run_sat1)),
             ]
-        goto(job_infer | stats_free, "B2", "IDLE")
+        goto(job_infer | stats_free, "B4", "IDLE")
         return m
 
 
