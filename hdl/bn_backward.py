@@ -15,6 +15,7 @@ from .bn_sequencer import PassSequencer, schedule_cycles
 from .block import BlockSpec
 from .divider import Divider
 from .multiplier import Multiplier
+from .serial_multiplier import SerialMultiplier
 from .round_sat import saturate, shift_right_half_up
 
 __all__ = ["BNBackward", "AREA_GROUPS", "latency_formulas", "sequence_cycles"]
@@ -44,20 +45,40 @@ def latency_formulas(*, norm, width=16, frac=8, guard=8, lanes=1, max_batch=6553
     cfg = UnitConfig(norm=norm, stats="two-pass", width=width, frac=frac, guard=guard,
                      max_batch=max_batch)
     P = _check_lanes(lanes)
-    W, G = cfg.width, cfg.guard
-    M = fixed.clog2(cfg.max_batch)
     la = 1 if P == 1 else 2
     lat1 = max(cfg.coef.width, cfg.grad.width) + 3
     lat2 = max(cfg.const.width, 0 if norm == "l1" else cfg.slope.width) + 3
+    steps, lat_mul = _product_plan(cfg)
+    diff = 1 if norm == "l1" else 0
     out = {"La": la, "dx_latency": MUL_STAGES + 2, "request_train": MUL_STAGES + la + 2,
-           "job_train": 7 + lat1 + lat2}
+           "job_train": 5 + lat1 + steps * (lat_mul + 1) + diff + lat2}
     out["formulas"] = {
         "pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "dx_latency": "4",
         "request_train": "La+4",
-        "job_train": ("7 + (max(W+G+2, W+M)+3) + (2W+G+3 + 3)" if norm == "l1" else
-                      "7 + (max(W+G+2, W+M)+3) + (3W-F+G+3 + 3)"),
+        "job_train": ("5 + (max(W+G+2, W+M)+3) + 3(Ls+1) + 1 + (2W+G+3 + 3), Ls = the serial "
+                      "multipliers' latency (widest second factor + 2)" if norm == "l1" else
+                      "5 + (max(W+G+2, W+M)+3) + 2(Ls+1) + (3W-F+G+3 + 3), Ls = the serial "
+                      "multipliers' latency (widest second factor + 2)"),
+        "serial_latency": str(lat_mul),
     }
     return out
+
+
+def _product_plan(cfg):
+    """(steps, cycles per step) of the constants job's scalar products: the second factors'
+    widths (M = clog2(max_batch), mbits = M + 1) as :meth:`BNBackward.elaborate` gives them.
+    l1: (s*m, Ssgn*Sgd), (m*sm, Sg*sm), (A*Sgd, A*(r1-r3)); l2: (s*s, A*Sgd), (m*ss, A*Sg)."""
+    W, G, SW = cfg.width, cfg.guard, cfg.stat.width
+    M = fixed.clog2(cfg.max_batch)
+    mw = M + 1
+    sg_w, sgd_w, ssgn_w = W + M, 2 * W + G + 1 + M, 2 + M
+    sm_w = SW - 1 + mw
+    if cfg.norm == "l1":
+        r1_w, r3_w = sgd_w + ssgn_w, sg_w + sm_w + 1
+        b_widths = ([SW, sm_w + 1, sgd_w], [sgd_w, sm_w + 1, max(r1_w, r3_w) + 1])
+    else:
+        b_widths = ([SW, 2 * (SW - 1) + 1], [sgd_w, sg_w])
+    return len(b_widths[0]), max(max(b) for b in b_widths) + 2
 
 
 def sequence_cycles(channels, m, *, norm, width=16, frac=8, guard=8, lanes=1,
@@ -314,7 +335,7 @@ class BNBackward(wiring.Component):
                          self.dx.payload.sat[i].eq(out_mask[i] & dxs_r[i])]
 
         # --- per-channel constants: a job per channel, its sums waiting in a one-entry queue ---
-        pend, pend_ctx, take = Signal(), Signal(), Signal()
+        pend, pend_ctx, take = Signal(name="pend"), Signal(name="pend_ctx"), Signal(name="take")
         sg_p, sgd_p = Signal.like(acc_g.sum, name="sg_p"), Signal.like(acc_gd.sum, name="sgd_p")
         sg, sgd = Signal.like(acc_g.sum, name="sg_j"), Signal.like(acc_gd.sum, name="sgd_j")
         job = Signal()
@@ -333,8 +354,7 @@ class BNBackward(wiring.Component):
         m_r, gamma_r, sigma_r = pick(m_c, job), pick(gamma_c, job), pick(sigma_c, job)
         s_val, s_sat = saturate(sigma_r + C(cfg.eps_q, SW + 1), cfg.stat) if l1 else \
             (sigma_r, C(0, 1))
-        s_u = Signal(SW - 1, name="s_u")          # s >= 0
-        m.d.comb += s_u.eq(Mux(s_val[SW - 1], 0, s_val[:SW - 1]))   # s < 0 never (sigma >= 0)
+        s_u = Signal(SW - 1, name="s_u")          # s >= 0, registered in S_LOAD
         a_div = Divider(width=W, frac=F, den_width=SW - 1, den_frac=FS, quot_width=KW,
                         quot_frac=FK)
         g_div = Divider(width=len(sgd), frac=F + FS, den_width=SW - 1, den_frac=FS,
@@ -371,8 +391,32 @@ class BNBackward(wiring.Component):
         m.submodules.c_div = c_div
         m.submodules.e_div = e_div
 
+        # Scalar products of the job on two serial multipliers, in steps: both start together
+        # and the step ends when both are done (plan: :func:`_product_steps`).
+        a_r = Signal(signed(KW), name="a_r")
+
+        def sgn(v):
+            return Cat(v, C(0, 1)).as_signed()
+
+        if l1:
+            diff = Signal(signed(max(len(r1), len(r3)) + 1), name="r1_r3")
+            steps = [[(sm, sgn(m_r), sgn(s_u), 0), (r1, ssgn, sgd, 0)],
+                     [(smm, sgn(m_r), sgn(sm), 0), (r3, sg, sgn(sm), 0)],
+                     [(num_c, a_r, sgd, 1), (num_e, a_r, diff, 0)]]
+        else:
+            steps = [[(ss, sgn(s_u), sgn(s_u), 0), (num_c, a_r, sgd, 1)],
+                     [(ssm, sgn(m_r), sgn(ss), 0), (num_e, a_r, sg, 1)]]
+        smul = []
+        for k in range(2):
+            aw = max(len(st_[k][1]) for st_ in steps)
+            bw = max(len(st_[k][2]) for st_ in steps)
+            smul.append(SerialMultiplier(a_width=aw, b_width=bw))
+            m.submodules[f"scalar_mul{k}"] = smul[k]
+
         # --- job control: one-hot ---
-        names = ["IDLE", "GO1", "WAIT1", "MUL0", "MUL1", "MUL2", "GO2", "WAIT2", "GO"]
+        names = ["IDLE", "S_LOAD", "GO1", "WAIT1"] + [f"{p}{i}" for i in range(len(steps))
+                                                     for p in ("K", "KW")]
+        names += (["DIFF"] if l1 else []) + ["GO2", "WAIT2", "GO"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
 
         def goto(cond, src, dst):
@@ -380,36 +424,39 @@ class BNBackward(wiring.Component):
                 m.d.sync += [st[src].eq(0), st[dst].eq(1)]
 
         m.d.comb += take.eq(st["IDLE"] & pend)
-        goto(pend, "IDLE", "GO1")
+        goto(pend, "IDLE", "S_LOAD")
+        with m.If(st["S_LOAD"]):
+            m.d.sync += s_u.eq(Mux(s_val[SW - 1], 0, s_val[:SW - 1]))   # s < 0 never
+        goto(C(1, 1), "S_LOAD", "GO1")
         m.d.comb += [a_div.i.valid.eq(st["GO1"]), g_div.i.valid.eq(st["GO1"])]
         goto(C(1, 1), "GO1", "WAIT1")
         both1 = a_div.o.valid & g_div.o.valid
         m.d.comb += [a_div.o.ready.eq(st["WAIT1"] & both1), g_div.o.ready.eq(st["WAIT1"] & both1)]
         sat_r = Signal(self.sat_layout, name="sat_r")
         dgamma_r = Signal(signed(GW), name="dgamma_r")
-        a_r = Signal(signed(KW), name="a_r")
         with m.If(st["WAIT1"] & both1):
             m.d.sync += [a_r.eq(a_div.o.payload.quot), dgamma_r.eq(g_div.o.payload.quot),
                          sat_r.s.eq(s_sat), sat_r.a.eq(a_div.o.payload.sat),
                          sat_r.dgamma.eq(g_div.o.payload.sat)]
-        goto(both1, "WAIT1", "MUL0")
-        with m.If(st["MUL0"]):
-            m.d.sync += sm.eq(s_u * m_r)
-            if l1:
-                m.d.sync += r1.eq(sgd * ssgn)
-            else:
-                m.d.sync += ss.eq(s_u * s_u)
-        with m.If(st["MUL1"]):
-            if l1:
-                m.d.sync += [r3.eq(sg * Cat(sm, C(0, 1)).as_signed()), smm.eq(sm * m_r)]
-            else:
-                m.d.sync += [ssm.eq(ss * m_r), num_c.eq(-(a_r * sgd)), num_e.eq(-(a_r * sg))]
-        with m.If(st["MUL2"]):
-            if l1:
-                m.d.sync += [num_c.eq(-(a_r * sgd)), num_e.eq(a_r * (r1 - r3))]
-        goto(C(1, 1), "MUL0", "MUL1")
-        goto(C(1, 1), "MUL1", "MUL2")
-        goto(C(1, 1), "MUL2", "GO2")
+        goto(both1, "WAIT1", "K0")
+        done_all = smul[0].o.valid & smul[1].o.valid
+        for i, step in enumerate(steps):
+            for k, (dest, a_in, b_in, neg) in enumerate(step):
+                with m.If(st[f"K{i}"]):
+                    m.d.comb += [smul[k].i.valid.eq(1), smul[k].i.payload.a.eq(a_in),
+                                 smul[k].i.payload.b.eq(b_in), smul[k].i.payload.neg.eq(neg)]
+                with m.If(st[f"KW{i}"] & done_all):
+                    m.d.comb += smul[k].o.ready.eq(1)
+                    m.d.sync += dest.eq(smul[k].o.payload.p)
+            goto(C(1, 1), f"K{i}", f"KW{i}")
+            nxt = f"K{i + 1}" if i + 1 < len(steps) else "GO2"
+            if l1 and i == 1:
+                nxt = "DIFF"
+            goto(done_all, f"KW{i}", nxt)
+        if l1:
+            with m.If(st["DIFF"]):
+                m.d.sync += diff.eq(r1 - r3)
+            goto(C(1, 1), "DIFF", "K2")
         m.d.comb += [c_div.i.valid.eq(st["GO2"]), e_div.i.valid.eq(st["GO2"])]
         goto(C(1, 1), "GO2", "WAIT2")
         both2 = c_div.o.valid & e_div.o.valid

@@ -70,10 +70,11 @@ def test_module_name_and_defaults():
 
 def test_schedule_formulas():
     f = latency_formulas(norm="l1", width=16, frac=8, guard=8, lanes=1, max_batch=1000)
-    # L1 = max(26, 26) + 3, L2 = (2*16+8+3) + 3
-    assert f["job_train"] == 7 + 29 + 46 and f["request_train"] == 1 + 4
+    # L1 = max(26, 26) + 3, three steps of the serial multipliers (widest second factor
+    # max(Sgd*Ssgn, Sg*s*m) + 1 = 64 bits: 66 cycles) + 1, the r1 - r3 cycle, L2 = 43 + 3
+    assert f["job_train"] == 5 + 29 + 3 * 67 + 1 + 46 and f["request_train"] == 1 + 4
     f2 = latency_formulas(norm="l2", width=16, frac=8, guard=8, lanes=4, max_batch=1000)
-    assert f2["job_train"] == 7 + 29 + (3 * 16 - 8 + 8 + 3) + 3
+    assert f2["job_train"] == 5 + 29 + 2 * (51 + 2 + 1) + (3 * 16 - 8 + 8 + 3) + 3
     r = sequence_cycles(1, 7, norm="l1", lanes=4, max_batch=1000)
     (_c0, k0, s0, e0), (_c1, k1, s1, e1) = r["passes"]
     assert (k0, k1) == ("first", "final") and (s0, e0) == (1, 2)
@@ -81,6 +82,6 @@ def test_schedule_formulas():
     assert s1 == e0 + f["request_train"] + f["job_train"] and e1 == s1 + 1
     assert r["total"] == e1 + f["dx_latency"] + 1
     # Long channels: 2 * C * ceil(m/P) + K, K the same for every C >= 2.
-    ks = {sequence_cycles(c, 800, norm="l2", lanes=4)["total"] - 2 * c * 200
+    ks = {sequence_cycles(c, 4000, norm="l2", lanes=4)["total"] - 2 * c * 1000
           for c in (2, 3, 8, 40)}
     assert len(ks) == 1
