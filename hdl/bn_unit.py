@@ -60,21 +60,21 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, **_i
     P = _check_lanes(lanes)
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
-    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 12}
+    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 13}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "4",
-            "request_infer": "1", "job_infer": "W+G+12"}
+            "request_infer": "1", "job_infer": "W+G+13"}
     if stats == "one-pass":
-        out.update(request_train=la + 4, job_train=4 * wg + 20)
-        text.update(request_train="La+4", job_train="4(W+G)+20")
+        out.update(request_train=la + 4, job_train=4 * wg + 21)
+        text.update(request_train="La+4", job_train="4(W+G)+21")
     else:
         out.update(mean_delay=wg + 4 + la)
         text.update(mean_delay="W+G+4+La")
         if norm == "l1":
-            out.update(request_train=la + 3, job_train=2 * wg + 16)
-            text.update(request_train="La+3", job_train="2(W+G)+16")
+            out.update(request_train=la + 3, job_train=2 * wg + 17)
+            text.update(request_train="La+3", job_train="2(W+G)+17")
         else:
-            out.update(request_train=la + 4, job_train=4 * wg + 19)
-            text.update(request_train="La+4", job_train="4(W+G)+19")
+            out.update(request_train=la + 4, job_train=4 * wg + 20)
+            text.update(request_train="La+4", job_train="4(W+G)+20")
     out["formulas"] = text
     return out
 
@@ -307,7 +307,7 @@ class BNUnit(wiring.Component):
         m.d.comb += [seq.dep_mid.eq(mean_ready), seq.dep_final.eq(coef_ready)]
         # Coefficient jobs wait in a one-entry queue (train: after the statistics pass, infer:
         # at the descriptor); the schedule never offers a second request while one waits.
-        pend, pend_ctx, pend_infer = Signal(), Signal(), Signal()
+        pend, pend_ctx, pend_infer = Signal(name="pend"), Signal(name="pend_ctx"), Signal(name="pend_infer")
         take = Signal()           # the job engine takes the request (a new one may arrive)
         with m.If(take):
             m.d.sync += pend.eq(0)
@@ -332,10 +332,10 @@ class BNUnit(wiring.Component):
 
         # Stage 1 (all paths): masked terms and tags, loaded on en.
         s1_x = [Signal(signed(W), name=f"s1_x{i}") for i in range(P)]
-        s1_first_sum, s1_end_sum, s1_ctx = Signal(), Signal(), Signal()
+        s1_first_sum, s1_end_sum, s1_ctx = Signal(name="s1_first_sum"), Signal(name="s1_end_sum"), Signal(name="s1_ctx")
         s1_n = [Signal(signed(W), name=f"s1_n{i}") for i in range(P)]
         s1_nmask = Signal(P)
-        s1_nvalid, s1_nlast = Signal(), Signal()
+        s1_nvalid, s1_nlast = Signal(name="s1_nvalid"), Signal(name="s1_nlast")
         with m.If(en):
             m.d.sync += [
                 s1_first_sum.eq(xfer & is_sum & seq.first),
@@ -380,7 +380,7 @@ class BNUnit(wiring.Component):
             sum_done, sum_ctx = event(s1_end_sum, s1_ctx, la, "done_sum")
             # Pass "dev": d = x * 2**G - mu, then |d| or d^2, summed.
             s1_d = [Signal(signed(W + G + 1), name=f"s1_d{i}") for i in range(P)]
-            s1_first_dev, s1_end_dev = Signal(), Signal()
+            s1_first_dev, s1_end_dev = Signal(name="s1_first_dev"), Signal(name="s1_end_dev")
             mu_now = pick(mu_c, seq.ctx)
             with m.If(en):
                 m.d.sync += [s1_first_dev.eq(xfer & is_dev & seq.first),
@@ -411,7 +411,7 @@ class BNUnit(wiring.Component):
                          self.y.payload.sat[i].eq(y_mask[i] & ss[i].sat)]
 
         # --- per-channel math: the coefficient job of context `job` ------------------------------
-        job, job_infer = Signal(), Signal()
+        job, job_infer = Signal(name="job"), Signal(name="job_infer")
         sigma_r = Signal(signed(SW), name="sigma_r")
         a_new = Signal(signed(KW), name="a_new")
         sat_r = Signal(self.sat_layout, name="sat_r")
@@ -445,9 +445,10 @@ class BNUnit(wiring.Component):
             s_val, s_sat = saturate(sig_src + C(eps_q, SW + 1), cfg.stat)
         else:
             s_val, s_sat = sig_src, C(0, 1)
+        s_r = Signal(unsigned(SW), name="s_r")     # registered in S_LOAD (s >= 0)
         m.d.comb += [
             a_div.i.payload.num.eq(pick(gamma_c, job)),
-            a_div.i.payload.den.eq(s_val[:SW]),
+            a_div.i.payload.den.eq(s_r),
             a_div.o.ready.eq(1),
             sig_div.o.ready.eq(1),
         ]
@@ -478,7 +479,9 @@ class BNUnit(wiring.Component):
                          root.o.ready.eq(1)]
 
         # b = saturate_K(beta * 2**G - shift_right(mu * a, FS, half_up)).
-        mu_src = Mux(job_infer, pick(rm_c, job), mu_job)
+        # mu of the job, registered (settled long before B0: the a divider runs meanwhile).
+        mu_src = Signal(signed(SW), name="mu_src")
+        m.d.sync += mu_src.eq(Mux(job_infer, pick(rm_c, job), mu_job))
         m.d.comb += [mul_b.en.eq(1), mul_b.a.eq(mu_src), mul_b.b.eq(a_new)]
         # Registered in B2 (the rounded product) and B3 (b and its flag): short paths.
         prod_r = Signal(signed(len(mul_b.p) - FS + 1), name="mu_a_r")
@@ -486,19 +489,23 @@ class BNUnit(wiring.Component):
         b_sat = Signal(name="b_sat")
         b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed() - prod_r, cfg.coef)
         # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), by a
-        # free-running three-stage pipeline (constant products, sum, rounding and saturation)
+        # free-running four-stage pipeline (inputs, constant products, sum, rounding and
+        # saturation)
         # whose inputs settle long before the job's end (the a divider runs meanwhile).
         aq = cfg.alpha_q
         ka, kb = Const(aq, unsigned(18)), Const((1 << ALPHA_FRAC) - aq, unsigned(18))
 
         def running(old, new, name):
+            old_r = Signal(signed(SW), name=f"{name}_old")
+            new_r = Signal(signed(SW), name=f"{name}_new")
             p_old = Signal(signed(SW + 19), name=f"{name}_old_k")
             p_new = Signal(signed(SW + 19), name=f"{name}_new_k")
             total = Signal(signed(SW + 20), name=f"{name}_sum")
             value = Signal(signed(SW), name=f"{name}_r")
             flag = Signal(name=f"{name}_sat")
             v, f = saturate(shift_right_half_up(total, ALPHA_FRAC), cfg.stat)
-            m.d.sync += [p_old.eq(old * ka), p_new.eq(new * kb), total.eq(p_old + p_new),
+            m.d.sync += [old_r.eq(old), new_r.eq(new),
+                         p_old.eq(old_r * ka), p_new.eq(new_r * kb), total.eq(p_old + p_new),
                          value.eq(v), flag.eq(f)]
             return value, flag
 
@@ -506,7 +513,8 @@ class BNUnit(wiring.Component):
         run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, "run_sigma")
 
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
-        names = ["IDLE", "SIG_GO", "SIG_WAIT", "A_GO", "A_WAIT", "B0", "B1", "B2", "B3", "B4"]
+        names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT", "B0", "B1", "B2", "B3",
+                 "B4"]
         names += ["NUM"] if onepass else []
         names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
@@ -522,7 +530,7 @@ class BNUnit(wiring.Component):
         m.d.comb += take.eq(st["IDLE"] & pend)
         with m.If(take):
             m.d.sync += [job.eq(pend_ctx), job_infer.eq(pend_infer), sat_r.eq(0)]
-        goto(pend & pend_infer, "IDLE", "A_GO")
+        goto(pend & pend_infer, "IDLE", "S_LOAD")
         goto(pend & ~pend_infer, "IDLE", "NUM" if onepass else "SIG_GO")
         if onepass:
             goto(C(1, 1), "NUM", "SIG_GO")
@@ -533,7 +541,7 @@ class BNUnit(wiring.Component):
             with m.If(sig_done):
                 m.d.sync += [sigma_r.eq(sig_div.o.payload.quot),
                              sat_r.eq(Cat(sig_div.o.payload.sat, C(0, 4)))]
-            goto(sig_div.o.valid, "SIG_WAIT", "A_GO")
+            goto(sig_div.o.valid, "SIG_WAIT", "S_LOAD")
         else:
             with m.If(sig_done):
                 m.d.sync += var_r.eq(sig_div.o.payload.quot[:vw - 1])
@@ -544,10 +552,11 @@ class BNUnit(wiring.Component):
             sg, sg_sat = saturate(r, cfg.stat)
             with m.If(st["SQRT_WAIT"] & root.o.valid):
                 m.d.sync += [sigma_r.eq(sg), sat_r.sigma.eq(sg_sat)]
-            goto(root.o.valid, "SQRT_WAIT", "A_GO")
+            goto(root.o.valid, "SQRT_WAIT", "S_LOAD")
+        with m.If(st["S_LOAD"]):
+            m.d.sync += [s_r.eq(s_val[:SW]), sat_r.s.eq(s_sat)]
+        goto(C(1, 1), "S_LOAD", "A_GO")
         m.d.comb += a_div.i.valid.eq(st["A_GO"])
-        with m.If(st["A_GO"]):
-            m.d.sync += sat_r.s.eq(s_sat)
         goto(C(1, 1), "A_GO", "A_WAIT")
         with m.If(st["A_WAIT"] & a_div.o.valid):
             m.d.sync += [a_new.eq(a_div.o.payload.quot), sat_r.a.eq(a_div.o.payload.sat)]
