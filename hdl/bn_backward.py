@@ -38,26 +38,28 @@ def latency_formulas(*, norm, width=16, frac=8, guard=8, lanes=1, max_batch=6553
     Numbers for these parameters and, under ``"formulas"``, as text (La = 1 for P = 1, else 2;
     M = clog2(max_batch)): ``pass`` = ceil(m/P) beats per pass; ``request_train`` (last beat of
     the sums pass to the start of the constants job) ``La + 4``; ``job_train`` (job start to the
-    first cycle the dx pass may stream): ``7 + L1 + L2`` with L1 = max(W+G+2, W+M) + 3 (the A
-    and dgamma dividers in parallel) and L2 = the D/E (l1: 2W+G+3 + 3) or B/E (l2:
-    max(3W-F+G+3, 2W+G+3) + 3) dividers' latency; ``dx_latency`` 4.
+    first cycle the dx pass may stream): ``5 + L1 + S * (Ls + 1) + Dd + L2`` with L1 =
+    max(W+G+2, W+M) + 3 (the A and dgamma dividers in parallel), S steps of the two serial
+    multipliers of latency Ls (:func:`_product_plan`; l1 3, l2 2), Dd = 2 cycles of r1 - r3 (l1)
+    and L2 = the D/E (l1: 2W+G+3 + 6) or B/E (l2: 3W-F+G+3 + 6) dividers' latency (split
+    loads); ``dx_latency`` 5.
     """
     cfg = UnitConfig(norm=norm, stats="two-pass", width=width, frac=frac, guard=guard,
                      max_batch=max_batch)
     P = _check_lanes(lanes)
     la = 1 if P == 1 else 2
     lat1 = max(cfg.coef.width, cfg.grad.width) + 3
-    lat2 = max(cfg.const.width, 0 if norm == "l1" else cfg.slope.width) + 3
+    lat2 = max(cfg.const.width, 0 if norm == "l1" else cfg.slope.width) + 6   # split loads
     steps, lat_mul = _product_plan(cfg)
-    diff = 1 if norm == "l1" else 0
-    out = {"La": la, "dx_latency": MUL_STAGES + 2, "request_train": MUL_STAGES + la + 2,
+    diff = 2 if norm == "l1" else 0
+    out = {"La": la, "dx_latency": MUL_STAGES + 3, "request_train": MUL_STAGES + la + 2,
            "job_train": 5 + lat1 + steps * (lat_mul + 1) + diff + lat2}
     out["formulas"] = {
-        "pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "dx_latency": "4",
+        "pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "dx_latency": "5",
         "request_train": "La+4",
-        "job_train": ("5 + (max(W+G+2, W+M)+3) + 3(Ls+1) + 1 + (2W+G+3 + 3), Ls = the serial "
+        "job_train": ("5 + (max(W+G+2, W+M)+3) + 3(Ls+1) + 2 + (2W+G+3 + 6), Ls = the serial "
                       "multipliers' latency (widest second factor + 2)" if norm == "l1" else
-                      "5 + (max(W+G+2, W+M)+3) + 2(Ls+1) + (3W-F+G+3 + 3), Ls = the serial "
+                      "5 + (max(W+G+2, W+M)+3) + 2(Ls+1) + (3W-F+G+3 + 6), Ls = the serial "
                       "multipliers' latency (widest second factor + 2)"),
         "serial_latency": str(lat_mul),
     }
@@ -140,7 +142,7 @@ class BNBackward(wiring.Component):
     constants job: A and dgamma dividers, five or six scalar products, D or B and E dividers;
     one job at a time), hidden behind the other channel's passes when ``ceil(m/P)`` covers it.
     :func:`sequence_cycles` is the cycle-exact model the testbench checks;
-    :func:`latency_formulas` the constants. dx beats leave 4 cycles after their x beats.
+    :func:`latency_formulas` the constants. dx beats leave 5 cycles after their x beats.
 
     Datapath: per lane ONE :class:`~hdl.multiplier.Multiplier` (2 stages) shared by the passes
     (pass 1 dy*d, pass 2 A*dy) plus a sign select of D (l1); l2 adds a second one (B*d). Per
@@ -233,6 +235,7 @@ class BNBackward(wiring.Component):
         a_c = pair(signed(KW), "a")
         c_c = pair(signed(CW if l1 else SLW), "c")      # D (l1) or B (l2)
         e_c = pair(signed(CW), "e")
+        nc_c = pair(signed(CW + 1), "neg_d")              # -D (l1): no negation per element
         # The dx pass reads only this bank (written with the constants): the descriptor's mean
         # may already belong to the next channel of the context.
         mu_dx = pair(signed(SW), "mu_dx")
@@ -305,10 +308,11 @@ class BNBackward(wiring.Component):
         if l1:
             ssgn_late = _delay(m, acc_sgn.sum, L, en, "ssgn")
 
-        # Pass 2: dx = one rounding of the exact sum.
-        out_v = _delay(m, s1_v2, L + 1, en, "dxv")
-        out_last = _delay(m, s1_last2, L + 1, en, "dxl")
-        out_mask = _delay(m, s1_mask, L + 1, en, "dxm")
+        # Pass 2: dx = one rounding of the exact sum, in two stages: the exact sum (registered
+        # per lane), then its rounding and saturation.
+        out_v = _delay(m, s1_v2, L + 2, en, "dxv")
+        out_last = _delay(m, s1_last2, L + 2, en, "dxl")
+        out_mask = _delay(m, s1_mask, L + 2, en, "dxm")
         c_now, e_now = pick(c_c, ctx_l), pick(e_c, ctx_l)
         dx_r = [Signal(signed(W), name=f"dx_r{i}") for i in range(P)]
         dxs_r = Signal(P, name="dxs_r")
@@ -316,17 +320,21 @@ class BNBackward(wiring.Component):
             if l1:
                 pd = _delay(m, pos[i], L, en, f"pos{i}")
                 nd = _delay(m, neg[i], L, en, f"neg{i}")
-                sel = Mux(pd, c_now, Mux(nd, -c_now, 0))
-                t = mul[i].p + sel + e_now
-                v, sat = saturate(shift_right_half_up(t, FK), cfg.data)
+                sel = Mux(pd, c_now, Mux(nd, pick(nc_c, ctx_l), 0))
+                total = mul[i].p + sel + e_now
+                shift = FK
             else:
                 up = FB - FK - F + FS
                 bits = max(KW + W + up, CW + up, SLW + W + G + 1) + 2
-                t = Signal(signed(bits), name=f"t{i}")
-                m.d.comb += t.eq(Cat(C(0, up), mul[i].p + e_now).as_signed() + mul_b[i].p)
-                sh = Signal(signed(bits - (FB + FS - F) + 1), name=f"t_sh{i}")
-                m.d.comb += sh.eq(shift_right_half_up(t, FB + FS - F))
-                v, sat = saturate(sh, cfg.data)
+                total = Signal(signed(bits), name=f"t{i}")
+                m.d.comb += total.eq(Cat(C(0, up), mul[i].p + e_now).as_signed() + mul_b[i].p)
+                shift = FB + FS - F
+            t_r = Signal(signed(len(total)), name=f"dx_sum{i}")
+            with m.If(en):
+                m.d.sync += t_r.eq(total)
+            sh = Signal(signed(len(t_r) - shift + 1), name=f"dx_sh{i}")
+            m.d.comb += sh.eq(shift_right_half_up(t_r, shift))
+            v, sat = saturate(sh, cfg.data)
             with m.If(en):
                 m.d.sync += [dx_r[i].eq(v), dxs_r[i].eq(sat)]
         m.d.comb += [self.dx.valid.eq(out_v), self.dx.payload.last.eq(out_last)]
@@ -372,9 +380,9 @@ class BNBackward(wiring.Component):
             num_c = Signal(signed(KW + len(sgd) + 1), name="num_d")
             num_e = Signal(signed(KW + max(len(r1), len(r3)) + 1), name="num_e")
             c_div = Divider(width=len(num_c), frac=FK + F + FS, den_width=len(sm), den_frac=FS,
-                            quot_width=CW, quot_frac=FK + F)
+                            quot_width=CW, quot_frac=FK + F, split_load=True)
             e_div = Divider(width=len(num_e), frac=FK + F + FS, den_width=len(smm),
-                            den_frac=FS, quot_width=CW, quot_frac=FK + F)
+                            den_frac=FS, quot_width=CW, quot_frac=FK + F, split_load=True)
             m.d.comb += [c_div.i.payload.num.eq(num_c), c_div.i.payload.den.eq(sm),
                          e_div.i.payload.num.eq(num_e), e_div.i.payload.den.eq(smm)]
         else:
@@ -383,9 +391,9 @@ class BNBackward(wiring.Component):
             num_c = Signal(signed(KW + len(sgd) + 1), name="num_b")
             num_e = Signal(signed(KW + len(sg) + 1), name="num_e")
             c_div = Divider(width=len(num_c), frac=FK + F + FS, den_width=len(ssm),
-                            den_frac=2 * FS, quot_width=SLW, quot_frac=FB)
+                            den_frac=2 * FS, quot_width=SLW, quot_frac=FB, split_load=True)
             e_div = Divider(width=len(num_e), frac=FK + F, den_width=mw, den_frac=0,
-                            quot_width=CW, quot_frac=FK + F)
+                            quot_width=CW, quot_frac=FK + F, split_load=True)
             m.d.comb += [c_div.i.payload.num.eq(num_c), c_div.i.payload.den.eq(ssm),
                          e_div.i.payload.num.eq(num_e), e_div.i.payload.den.eq(m_r)]
         m.submodules.c_div = c_div
@@ -416,7 +424,7 @@ class BNBackward(wiring.Component):
         # --- job control: one-hot ---
         names = ["IDLE", "S_LOAD", "GO1", "WAIT1"] + [f"{p}{i}" for i in range(len(steps))
                                                      for p in ("K", "KW")]
-        names += (["DIFF"] if l1 else []) + ["GO2", "WAIT2", "GO"]
+        names += (["DIFF", "DIFF2"] if l1 else []) + ["GO2", "WAIT2", "GO"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
 
         def goto(cond, src, dst):
@@ -454,9 +462,17 @@ class BNBackward(wiring.Component):
                 nxt = "DIFF"
             goto(done_all, f"KW{i}", nxt)
         if l1:
+            # r1 - r3 in two cycles: the low half with its borrow, then the high half.
+            h = len(diff) // 2
+            r1x, r3x = Signal.like(diff, name="r1x"), Signal.like(diff, name="r3x")
+            low = Signal(h + 1, name="r1_r3_low")
+            m.d.comb += [r1x.eq(r1), r3x.eq(r3)]
             with m.If(st["DIFF"]):
-                m.d.sync += diff.eq(r1 - r3)
-            goto(C(1, 1), "DIFF", "K2")
+                m.d.sync += low.eq(r1x[:h] - r3x[:h])
+            with m.If(st["DIFF2"]):
+                m.d.sync += diff.eq(Cat(low[:h], r1x[h:] - r3x[h:] - low[h]))
+            goto(C(1, 1), "DIFF", "DIFF2")
+            goto(C(1, 1), "DIFF2", "K2")
         m.d.comb += [c_div.i.valid.eq(st["GO2"]), e_div.i.valid.eq(st["GO2"])]
         goto(C(1, 1), "GO2", "WAIT2")
         both2 = c_div.o.valid & e_div.o.valid
@@ -476,6 +492,8 @@ class BNBackward(wiring.Component):
             with m.If(go & (job == i)):
                 m.d.sync += [a_c[i].eq(a_r), c_c[i].eq(c_r), e_c[i].eq(e_r),
                              mu_dx[i].eq(mu_c[i]), coef_ready[i].eq(1)]
+                if l1:
+                    m.d.sync += nc_c[i].eq(-c_r)
         with m.If(go):
             m.d.sync += [self.grads.valid.eq(1),
                          self.grads.payload.dgamma.eq(dgamma_r),

@@ -53,19 +53,25 @@ class Divider(wiring.Component):
     o : ``Out(stream.Signature(StructLayout({"quot": signed(quot_width), "sat": 1})))``
         Quotient and saturation flag, held until taken.
 
+    split_load : bool
+        Spread the load cycle's long paths over four cycles, for wide numerators: register the
+        inputs, form ``|num|`` in two halves (low half and its carry, then the high half), then
+        the overflow test and the first remainder. Three more cycles of latency. Default False.
+
     Latency: ``o.valid`` rises ``LATENCY = quot_width + 3`` cycles after the input handshake (load,
-    ``quot_width + 1`` steps, round). Throughput: one quotient per ``LATENCY`` cycles;
+    ``quot_width + 1`` steps, round), three more with ``split_load``. Throughput: one quotient per ``LATENCY`` cycles;
     ``i.ready = idle & (~o.valid | o.ready)`` (combinational in ``o.ready``), so the next input is
     taken in the cycle the previous result is taken.
     """
 
     def __init__(self, *, width, frac, den_width=None, den_frac=None, quot_width=None,
-                 quot_frac=None):
+                 quot_frac=None, split_load=False):
         self.formats, self.shift = formats(width, frac, den_width, den_frac, quot_width, quot_frac)
         self.num_width = self.formats["num"].width
         self.den_width = self.formats["den"].width
         self.quot_width = self.formats["quot"].width
-        self.LATENCY = self.CYCLES_PER_RESULT = self.quot_width + 3
+        self.split_load = bool(split_load)
+        self.LATENCY = self.CYCLES_PER_RESULT = self.quot_width + 3 + 3 * self.split_load
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "num": signed(self.num_width), "den": unsigned(self.den_width)}))),
@@ -76,18 +82,41 @@ class Divider(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         q, dw, s = self.quot_width, self.den_width, self.shift
-        load, busy, last = sequence(m, self.i, self.o, q + 2)
+        split = self.split_load
+        load, busy, last = sequence(m, self.i, self.o, q + 2 + 3 * split)
         num, den = self.i.payload.num, self.i.payload.den
 
-        # Load cycle: sign, magnitude, the dividend 2*A split into its high part A >> Q (the
-        # first partial remainder) and its Q + 1 low bits (shifted in, one per step).
-        neg_in = num[-1]
-        mag_in = Signal(self.num_width)
-        dividend = Signal(self.num_width + s + 1)
-        m.d.comb += [
-            mag_in.eq(Mux(neg_in, -num, num)),
-            dividend.eq(Cat(C(0, s + 1), mag_in)),
-        ]
+        # Load: sign, magnitude, the dividend 2*A split into its high part A >> Q (the first
+        # partial remainder) and its Q + 1 low bits (shifted in, one per step). With split_load
+        # the inputs are registered, |num| = (num ^ s) + s is formed in two halves over the next
+        # two cycles, and the rest happens in the third (``start``).
+        nw = self.num_width
+        dividend = Signal(nw + s + 1)
+        if split:
+            num_r = Signal(signed(nw), name="num_r")
+            den_r = Signal(dw, name="den_r")
+            with m.If(load):
+                m.d.sync += [num_r.eq(num), den_r.eq(den)]
+            d1, d2, start = Signal(name="neg_lo"), Signal(name="neg_hi"), Signal(name="prep")
+            m.d.sync += [d1.eq(load), d2.eq(d1), start.eq(d2)]
+            neg_in = num_r[-1]
+            h = nw // 2
+            flipped = num_r.as_unsigned() ^ neg_in.replicate(nw)
+            low = Signal(h + 1, name="mag_low")         # low half of |num| and its carry
+            high_pre = Signal(nw - h, name="mag_high_pre")
+            mag_r = Signal(nw, name="mag_r")
+            with m.If(d1):
+                m.d.sync += [low.eq(flipped[:h] + neg_in), high_pre.eq(flipped[h:])]
+            with m.If(d2):
+                m.d.sync += mag_r.eq(Cat(low[:h], high_pre + low[h]))
+            den = den_r
+            m.d.comb += dividend.eq(Cat(C(0, s + 1), mag_r))
+        else:
+            start = load
+            neg_in = num[-1]
+            mag_in = Signal(nw)
+            m.d.comb += [mag_in.eq(Mux(neg_in, -num, num)),
+                         dividend.eq(Cat(C(0, s + 1), mag_in))]
         high = dividend[q + 1:]
         neg, ovf = Signal(), Signal()
         # high >= den, compared at equal widths (the wider operand's extra bits tested apart).
@@ -101,7 +130,7 @@ class Divider(wiring.Component):
         divisor = Signal(dw)
         rem = Signal(dw)          # partial remainder, < divisor unless ovf
         bits = Signal(q + 1)      # dividend bits still to bring down, then the quotient bits k
-        with m.If(load):
+        with m.If(start):
             m.d.sync += [
                 neg.eq(neg_in),
                 ovf.eq(too_big),
@@ -119,7 +148,7 @@ class Divider(wiring.Component):
             diff.eq(trial - divisor),
         ]
         fits = ~diff[-1]
-        with m.If(busy & ~last):
+        with m.If(busy & ~last & ~start):
             m.d.sync += [
                 rem.eq(Mux(fits, diff, trial)),
                 bits.eq(Cat(fits, bits[:-1])),

@@ -1,6 +1,6 @@
 """Sequential (shift-and-add) signed multiplier for the units' per-channel products."""
 
-from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,14 +16,16 @@ class SerialMultiplier(wiring.Component):
     of ``b`` per cycle.
 
     For per-channel constants, where a full-width array multiplier would be large and slow and
-    its throughput unused: the adder is only ``a_width + 1`` bits wide (give the narrower
-    operand as ``a``), and nothing wider than an increment is on any path.
+    its throughput unused: the adder is only ``a_width + 2`` bits wide (give the narrower
+    operand as ``a``) and no wide carry chain is on any path.
 
-    Algorithm: the load cycle takes ``|a|``, ``|b|`` and the product's sign; then ``b_width``
-    steps each add ``|a|`` (if the next bit of ``|b|`` is 1) to the high half of the partial
-    product and shift the whole right by one (the classic shift-and-add, LSB first); a last
-    cycle applies the sign into the output register. Exact, no rounding: ``p`` has
-    ``a_width + b_width`` bits, which hold every product (``|p| <= 2**(a_width + b_width - 2)``).
+    Algorithm (signed shift-and-add, LSB first, no magnitudes): the load cycle registers the
+    factors; then ``b_width`` steps each add ``a`` (or subtract it, for the sign bit of ``b``,
+    whose weight is negative; ``neg`` swaps add and subtract) to the high half of the partial
+    product when the next bit of ``b`` is 1, and shift the whole right arithmetically; a last
+    cycle moves the result into the output register. The only adder is an
+    ``a_width + 2``-bit add/subtract. Exact, no rounding: ``p`` has ``a_width + b_width`` bits,
+    which hold every product (``|p| <= 2**(a_width + b_width - 2)``).
 
     Parameters
     ----------
@@ -57,20 +59,21 @@ class SerialMultiplier(wiring.Component):
         m = Module()
         aw, bw = self.a_width, self.b_width
         load, busy, last = sequence(m, self.i, self.o, bw + 1)
-        a, b = self.i.payload.a, self.i.payload.b
-        mag_a = Signal(unsigned(aw), name="mag_a")     # |a| <= 2**(aw-1) fits aw bits
-        hi = Signal(unsigned(aw), name="hi")           # high half of the partial product
-        lo = Signal(unsigned(bw), name="lo")           # remaining bits of |b|, low product bits
+        a_r = Signal(signed(aw), name="a_r")
+        hi = Signal(signed(aw + 2), name="hi")         # high part of the partial product
+        lo = Signal(unsigned(bw), name="lo")           # remaining bits of b, low product bits
         neg = Signal(name="neg")
+        step = Signal(range(bw + 1), name="step")
         with m.If(load):
-            m.d.sync += [mag_a.eq(Mux(a[-1], -a, a)), hi.eq(0), lo.eq(Mux(b[-1], -b, b)),
-                         neg.eq(a[-1] ^ b[-1] ^ self.i.payload.neg)]
-        # hi < |a| before each step, so hi + |a| < 2**aw: aw + 1 bits.
-        total = Signal(unsigned(aw + 1), name="total")
-        m.d.comb += total.eq(hi + Mux(lo[0], mag_a, C(0, aw)))
+            m.d.sync += [a_r.eq(self.i.payload.a), hi.eq(0), lo.eq(self.i.payload.b),
+                         neg.eq(self.i.payload.neg), step.eq(0)]
+        # Step k adds lo[0] * a * 2**k (the sign bit, k = bw - 1, subtracts), so after bw
+        # steps {hi, lo} = a * b. |hi| <= |a| before a step: the sum fits aw + 2 bits.
+        sub = neg ^ (step == bw - 1)
+        total = Signal(signed(aw + 2), name="total")
+        m.d.comb += total.eq(Mux(lo[0], Mux(sub, hi - a_r, hi + a_r), hi))
         with m.If(busy & ~last):
-            m.d.sync += [hi.eq(total[1:]), lo.eq(Cat(lo[1:], total[0]))]
-        prod = Cat(lo, hi)
+            m.d.sync += [hi.eq(total >> 1), lo.eq(Cat(lo[1:], total[0])), step.eq(step + 1)]
         with m.If(last):
-            m.d.sync += self.o.payload.p.eq(Mux(neg, -prod, prod))
+            m.d.sync += self.o.payload.p.eq(Cat(lo, hi).as_signed())
         return m
