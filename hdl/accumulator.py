@@ -1,6 +1,6 @@
 """Sum of a stream of values, one or more lanes per cycle, in a width that cannot overflow."""
 
-from amaranth import Module, Mux, Shape, Signal
+from amaranth import Cat, Module, Mux, Shape, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,7 +9,10 @@ from golden.fixed import check_int
 
 from .block import BlockSpec
 
-__all__ = ["Accumulator"]
+__all__ = ["Accumulator", "SPLIT_ABOVE"]
+
+#: Sums wider than this are accumulated in two halves (a carry-save step between them).
+SPLIT_ABOVE = 40
 
 
 class Accumulator(wiring.Component):
@@ -43,6 +46,11 @@ class Accumulator(wiring.Component):
 
     Latency: 1 enabled cycle with one lane, 2 with more (the adder tree is registered).
     Throughput: ``lanes`` terms per cycle.
+
+    A sum wider than :data:`SPLIT_ABOVE` bits is kept in two halves: each cycle adds the terms'
+    low half to the low register and their high half, with the low half's carry of the cycle
+    before, to the high register, so no adder spans the whole sum; ``sum`` adds the last
+    pending carry (an increment of the high half). Same values and latency.
     """
 
     def __init__(self, *, width, max_count=65536, lanes=1, signed=True):
@@ -74,8 +82,21 @@ class Accumulator(wiring.Component):
                         for i in range(0, len(tree), 2)]
             with m.If(self.en):
                 m.d.sync += [total.eq(tree[0]), first.eq(self.first)]
+        sw = self.sum_shape.width
+        if sw <= SPLIT_ABOVE:
+            with m.If(self.en):
+                m.d.sync += self.sum.eq(Mux(first, 0, self.sum) + total)
+            return m
+        h = sw // 2
+        lo = Signal(h + 1, name="sum_lo")                       # low half and its carry
+        hi = Signal(Shape(sw - h, self.signed), name="sum_hi")  # high half, one carry behind
+        t = Signal(Shape(sw, self.signed), name="term")
+        m.d.comb += t.eq(total)
+        t_hi = t[h:].as_signed() if self.signed else t[h:]
         with m.If(self.en):
-            m.d.sync += self.sum.eq(Mux(first, 0, self.sum) + total)
+            m.d.sync += [lo.eq(Mux(first, 0, lo[:h]) + t[:h]),
+                         hi.eq(Mux(first, 0, hi + lo[h]) + t_hi)]
+        m.d.comb += self.sum.eq(Cat(lo[:h], hi + lo[h]))
         return m
 
 
