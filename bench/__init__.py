@@ -1,0 +1,1 @@
+"""Performance benchmarks of the simulation, generation and synthesis flows (``make bench``)."""

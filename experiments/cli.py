@@ -1,0 +1,135 @@
+"""``l1bn experiment {theorem1,train,rtl-check,all}``: run the experiments, write the report.
+
+Writes only into the output directory (default ``reports/experiments``): ``experiments.json``,
+``experiments.md``, ``theorem1.{png,svg}`` and ``training_curves.{png,svg}``. Exit code 0, or 1
+when the RTL check found a mismatch or could not run; bad arguments raise
+:class:`ArgumentError` before anything is written (the ``l1bn`` command prints it on one line
+and exits with 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from . import bn_layers, data, plots, report, rtl_check, theorem1, train
+
+__all__ = ["STAGES", "ArgumentError", "add_arguments", "run"]
+
+STAGES = ("theorem1", "train", "rtl-check", "all")
+
+
+class ArgumentError(ValueError):
+    """A bad argument of ``l1bn experiment``."""
+
+
+def _count(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+    return v
+
+
+def add_arguments(parser):
+    """Add the command's arguments to ``parser`` (an ``argparse`` subparser)."""
+    d = train.TrainConfig()
+    parser.add_argument("stage", choices=STAGES,
+                        help="theorem1: sigma ratios (Fig. 3); train: the four BN variants over "
+                             "seeds (Table II, Fig. 1); rtl-check: one batch per BN layer "
+                             "through the RTL; all: the three")
+    parser.add_argument("-o", "--output", default="reports/experiments",
+                        help="output directory (default %(default)s)")
+    parser.add_argument("--seeds", type=_count, default=5,
+                        help="training seeds 0..N-1 per variant (default %(default)s)")
+    parser.add_argument("--epochs", type=_count, default=d.epochs,
+                        help="epochs per run (default %(default)s)")
+    parser.add_argument("--jobs", type=_count, default=2,
+                        help="training processes in parallel (default %(default)s)")
+    parser.add_argument("--width", type=_count, default=d.width,
+                        help="fixed-point data width (default %(default)s)")
+    parser.add_argument("--frac", type=int, default=d.frac,
+                        help="fixed-point fraction bits (default %(default)s)")
+    parser.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus",
+                        help="RTL simulator of rtl-check (default %(default)s)")
+
+
+def _config(args):
+    """The :class:`~experiments.train.TrainConfig` of ``args``; :class:`ArgumentError` if the
+    fixed-point format is invalid."""
+    cfg = replace(train.TrainConfig(), epochs=args.epochs, width=args.width, frac=args.frac)
+    try:
+        bn_layers.make("fixed-l1", 1, width=cfg.width, frac=cfg.frac, grad_scale=cfg.grad_scale)
+    except ValueError as exc:
+        raise ArgumentError(str(exc)) from None
+    return cfg
+
+
+def _log(text):
+    print(text, flush=True)
+
+
+def run(args):
+    """Run the stage(s) of ``args`` (parsed with :func:`add_arguments`); returns the exit code."""
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ArgumentError(f"output {out} exists and is not a directory")
+    cfg = _config(args)
+    try:
+        report.load(out)
+    except ValueError as exc:
+        raise ArgumentError(f"{exc}; remove it or choose another -o") from None
+    stages = ("theorem1", "train", "rtl-check") if args.stage == "all" else (args.stage,)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = data.load(split_seed=cfg.split_seed)
+    t_start = time.perf_counter()
+    seconds = {}
+    nets = {}
+    status = 0
+    for stage in stages:
+        t0 = time.perf_counter()
+        if stage == "theorem1":
+            result = theorem1.run(cfg, dataset)
+            plots.theorem1(result, out)
+            report.update(out, theorem1=result)
+            for layer in result["checkpoints"][-1]["layers"]:
+                s = layer["ratio_summary"]
+                _log(f"theorem1: layer {layer['layer']}: sigma_L2/sigma_L1 mean {s['mean']:.4f}"
+                     f" std {s['std']:.4f} (sqrt(pi/2) = {theorem1.SQRT_PI_2:.4f})")
+        elif stage == "train":
+            results, trained = train.run(cfg, range(args.seeds), args.jobs)
+            summary = train.summarize(results)
+            plots.training_curves(summary, out)
+            report.update(out, train={"config": cfg.as_dict(), "seeds": list(range(args.seeds)),
+                                      "summary": summary, "paired": train.paired(summary),
+                                      "runs": results})
+            nets = {v.split("-")[1]: net for (v, s), net in trained.items()
+                    if v.startswith("fixed") and s == 0}
+            for variant, s in summary.items():
+                _log(f"train: {variant}: test error {s['test_error_mean_pct']:.2f} +- "
+                     f"{s['test_error_std_pct']:.2f} %")
+        else:
+            result = rtl_check.run(cfg, dataset, nets=nets, simulator=args.simulator)
+            report.update(out, rtl_check=result)
+            bad = [e for e in result["runs"] if e["error"] or e["mismatches"]
+                   or not e["network_agrees"]]
+            for e in bad:
+                why = e["error"] or (f"{e['mismatches']} mismatches" if e["mismatches"] else
+                                     "the golden codes differ from the network's own output")
+                _log(f"rtl-check: {e['norm']} layer {e['layer']} {e['mode']}: {why}")
+            _log(f"rtl-check: total mismatches {result['total_mismatches']}, "
+                 f"cycles {sum(e['cycles'] or 0 for e in result['runs'])}")
+            status = 1 if bad else status
+        seconds[stage] = time.perf_counter() - t0
+        _log(f"{stage}: {seconds[stage]:.0f} s")
+    command = (f"l1bn experiment {args.stage} -o {args.output} --seeds {args.seeds} "
+               f"--epochs {args.epochs} --jobs {args.jobs} --width {args.width} "
+               f"--frac {args.frac} --simulator {args.simulator}")
+    report.update(out, timing={"command": command, "jobs": args.jobs, "stages": seconds,
+                               "wall_seconds": time.perf_counter() - t_start})
+    _log(f"wrote {out / report.MD_NAME} and {out / report.JSON_NAME}")
+    return status
