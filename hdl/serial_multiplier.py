@@ -46,8 +46,12 @@ class SerialMultiplier(wiring.Component):
     """
 
     def __init__(self, *, a_width, b_width):
-        self.a_width = check_int("a_width", a_width, 2)
-        self.b_width = check_int("b_width", b_width, 2)
+        try:
+            self.a_width = check_int("a_width", a_width, 2)
+            self.b_width = check_int("b_width", b_width, 2)
+        except ValueError:
+            self._MustUse__silence = True   # never built: no "created but never used" warning
+            raise
         self.LATENCY = self.CYCLES_PER_RESULT = b_width + 2
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"a": signed(a_width),
