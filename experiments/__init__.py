@@ -12,7 +12,7 @@ batch-normalization variants between its linear layers: float64 L2BN and L1BN
 * :mod:`experiments.theorem1`: sigma_L2 / sigma_L1 of the BN layers' inputs during training;
 * :mod:`experiments.rtl_check`: one batch per BN layer through the RTL (``synth.simulate``);
 * :mod:`experiments.plots`: the figures; :mod:`experiments.report`: ``experiments.md`` and
-  ``experiments.json``; :mod:`experiments.files`: atomic writes;
+  ``experiments.json`` (written atomically by :mod:`l1bn.files`);
 * :mod:`experiments.cli`: the ``l1bn experiment`` command.
 
 Only the BN layers are fixed point; the linear layers, ReLU and the loss are float64.

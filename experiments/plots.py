@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from .files import write_bytes  # noqa: E402
+from l1bn.files import write_bytes  # noqa: E402
 
 __all__ = ["theorem1", "training_curves", "STYLE"]
 

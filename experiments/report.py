@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .bn_layers import VARIANTS
-from .files import write_text
+from l1bn.files import write_text
 
 __all__ = ["JSON_NAME", "MD_NAME", "load", "update", "render"]
 

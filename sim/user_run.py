@@ -20,12 +20,12 @@ The C channels form ONE sequence streamed at full rate (descriptors, then beats 
 not compare anything: :mod:`synth.simulate` compares the dump with the golden model.
 """
 
-import os
 import random
-import tempfile
 
 import cocotb
 import numpy as np
+
+from l1bn.files import atomic_open
 
 from .harness import Bench, StreamSink, StreamSource, load_config
 from .harness import field_value as _get, payload_fields as _fields
@@ -39,15 +39,8 @@ _SIDE = {"bn_unit": ("stats", ("mean", "sigma", "running_mean", "running_sigma")
 
 
 def _save_atomic(path, **arrays):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".dump.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 class _UserChannel:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from l1bn.files import atomic_open
+
 __all__ = ["InputError", "MODES", "simulate", "load_inputs", "save", "mismatch_lines"]
 
 MODES = ("train", "infer", "backward")
@@ -336,13 +338,6 @@ def save(path, result):
         arrays[f"saturated_{k}"] = np.int64(v)
     arrays["mismatches"] = np.int64(result["mismatches"])
     arrays["cycles"] = np.int64(result["cycles"])
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
     return path

@@ -1,14 +1,13 @@
 """Running external tools: locating them, running them, failing loudly, writing results atomically."""
 
 import json
-import os
 import re
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from l1bn import toolchain
+from l1bn.files import write_text
 
 __all__ = ["ToolMissing", "ToolFailed", "require", "run", "write_atomic", "write_json", "number"]
 
@@ -90,17 +89,8 @@ def run(tool, argv, workdir, log):
 
 
 def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    """Write ``text`` to ``path`` atomically (:func:`l1bn.files.write_text`); returns the path."""
+    return write_text(path, text)
 
 
 def write_json(path, obj):
