@@ -32,8 +32,19 @@ tools: $(STAMP)
 test: tools
 	$(VPY) -m pytest -n $(JOBS) -q
 
+# REPORT_ARGS=--full for the long sweep (every lane count, Verilator, FPGA flows of every design).
 report: tools
-	$(VPY) -m l1bn report -o reports
+	$(VPY) -m l1bn report -o reports $(REPORT_ARGS)
+
+# Benchmarks (never part of `make test`): bench/results.md and .json; BENCH_ARGS=--quick for a short run.
+bench: tools
+	$(VPY) -m bench $(BENCH_ARGS)
+
+# Training experiments (paper Theorem 1, Table II, Fig. 1) and the RTL on real activations:
+# reports/experiments/experiments.md and .json; about 5 minutes on 2 cores.
+.PHONY: experiments
+experiments: tools
+	$(VPY) -m l1bn experiment all -o reports/experiments
 
 doctor: $(STAMP)
 	$(VPY) -m l1bn doctor

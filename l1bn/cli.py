@@ -66,7 +66,7 @@ def _cmd_doctor(args):
 
 def _cmd_report(args):
     from synth.report import build_report
-    return build_report(Path(args.output), jobs=args.jobs)
+    return build_report(Path(args.output), jobs=args.jobs, full=args.full)
 
 
 def _cmd_simulate(args):
@@ -100,8 +100,24 @@ def _cmd_simulate(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage error on one line (exit 2), as the module docstring promises; the
+    subcommands' parsers inherit the class."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _cmd_experiment(args):
+    from experiments import cli as experiments_cli
+    try:
+        return experiments_cli.run(args)
+    except experiments_cli.ArgumentError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="l1bn", description=__doc__.splitlines()[0])
+    p = _Parser(prog="l1bn", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     from hdl.registry import BLOCKS
@@ -128,6 +144,9 @@ def _parser():
     r = sub.add_parser("report", help="generate, simulate and synthesize; write the L1-vs-L2 report")
     r.add_argument("-o", "--output", default="reports", help="output directory (default reports)")
     r.add_argument("--jobs", type=_positive, default=2, help="parallel jobs (default 2)")
+    r.add_argument("--full", action="store_true",
+                   help="also 2 and 8 lanes, Verilator, and the FPGA flows and the area split "
+                        "of every design (takes much longer than the default)")
     r.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("simulate", help="run the BN unit RTL under cocotb on your own arrays "
@@ -146,6 +165,12 @@ def _parser():
                    help="largest m = N*H*W per channel (default 65536)")
     s.add_argument("--build-dir", help="keep the design and simulator build here (reused)")
     s.set_defaults(func=_cmd_simulate)
+
+    from experiments.cli import add_arguments as experiment_arguments
+    x = sub.add_parser("experiment", help="train the digits MLP with float and fixed-point "
+                                          "L1BN/L2BN; write reports/experiments")
+    experiment_arguments(x)
+    x.set_defaults(func=_cmd_experiment)
     return p
 
 

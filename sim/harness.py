@@ -23,6 +23,7 @@ sample shows exactly what the next rising edge will see. A transfer happens at a
 import json
 import os
 import random
+import time
 from collections import deque
 
 import cocotb
@@ -42,8 +43,17 @@ def load_config():
         return json.load(f)
 
 
-def _to_signed(v, width):
-    return v - (1 << width) if v >> (width - 1) else v
+def _reader(handle):
+    """A function returning ``int(handle.value)``, without building a ``LogicArray`` per read.
+
+    cocotb 2 turns the simulator's binary string into a ``LogicArray`` on every ``.value`` and
+    parses it again for ``int()``; parsing the string directly gives the same integer and the
+    same ``ValueError`` on X or Z. Handles without the simulator object fall back to ``.value``.
+    """
+    binstr = getattr(getattr(handle, "_handle", None), "get_signal_val_binstr", None)
+    if binstr is None:
+        return lambda: int(handle.value)
+    return lambda: int(binstr(), 2)
 
 
 def payload_fields(manifest, port):
@@ -66,35 +76,52 @@ def lane_values(value, data_field, width, lanes):
     return [field_value(value, (data_field[0] + i * width, width), True) for i in range(lanes)]
 
 
+def _field_spec(f):
+    """``(name, offset, width, lowest, highest)`` of a manifest payload field."""
+    w, signed = f["width"], f["signed"]
+    return f["name"], f["offset"], w, -(1 << (w - 1)) if signed else 0, \
+        (1 << (w - (1 if signed else 0))) - 1
+
+
 class Ports:
-    """Port access by manifest: ``ports.write("x__payload", data=3, last=1)``, ``ports.read("sum__payload")``."""
+    """Port access by manifest: ``ports.write("x__payload", data=3, last=1)``, ``ports.read("sum__payload")``.
+
+    A write of the value this object last wrote to a port is skipped (the simulator already
+    holds it): drive ports through :meth:`write` only, not through their handles.
+    """
 
     def __init__(self, dut, manifest):
         self.dut = dut
         self.info = {p["name"]: p for p in manifest["ports"]}
         self.handles = {name: getattr(dut, name) for name in self.info}
+        self._masks = {name: (1 << p["width"]) - 1 for name, p in self.info.items()}
+        self._readers = {name: _reader(h) for name, h in self.handles.items()}
+        self._sign_widths = {name: p["width"] for name, p in self.info.items() if p["signed"]}
+        self._fields = {name: [_field_spec(f) for f in p["fields"]]
+                        for name, p in self.info.items() if "fields" in p}
+        self._written = {}
 
     def pack(self, name, **fields):
         value = 0
-        for f in self.info[name]["fields"]:
-            v = int(fields[f["name"]])
-            lo, hi = -(1 << (f["width"] - 1)) if f["signed"] else 0, \
-                (1 << (f["width"] - (1 if f["signed"] else 0))) - 1
+        for field, offset, width, lo, hi in self._fields[name]:
+            v = int(fields[field])
             if not lo <= v <= hi:
-                raise ValueError(f"{name}.{f['name']} = {v} does not fit {f['width']} bits")
-            value |= (v & ((1 << f["width"]) - 1)) << f["offset"]
+                raise ValueError(f"{name}.{field} = {v} does not fit {width} bits")
+            value |= (v & ((1 << width) - 1)) << offset
         return value
 
     def write(self, name, value=None, **fields):
-        info = self.info[name]
         if fields:
             value = self.pack(name, **fields)
-        self.handles[name].value = int(value) & ((1 << info["width"]) - 1)
+        value = int(value) & self._masks[name]
+        if self._written.get(name) != value:
+            self._written[name] = value
+            self.handles[name].value = value
 
     def read(self, name):
-        info = self.info[name]
-        v = int(self.handles[name].value)
-        return _to_signed(v, info["width"]) if info["signed"] else v
+        v = self._readers[name]()
+        width = self._sign_widths.get(name)
+        return v - (1 << width) if width and v >> (width - 1) else v
 
 
 class StreamSource:
@@ -108,6 +135,8 @@ class StreamSource:
         self.ports, self.prefix, self.rng, self.p_valid = ports, prefix, rng, p_valid
         self.queue = deque()
         self.current = None
+        self._payload, self._valid, self._ready = (f"{prefix}__{s}" for s in
+                                                   ("payload", "valid", "ready"))
 
     def push(self, fields, side=None):
         self.queue.append((fields, side or {}))
@@ -122,12 +151,12 @@ class StreamSource:
             fields, side = self.current
             for port, value in side.items():
                 self.ports.write(port, value)
-            self.ports.write(f"{self.prefix}__payload", **fields)
-        self.ports.write(f"{self.prefix}__valid", self.current is not None)
+            self.ports.write(self._payload, **fields)
+        self.ports.write(self._valid, self.current is not None)
 
     def sample(self):
         """The item transferred at the coming edge, or None; also whether ready was high."""
-        ready = self.ports.read(f"{self.prefix}__ready")
+        ready = self.ports.read(self._ready)
         item = None
         if self.current is not None and ready:
             item, self.current = self.current, None
@@ -140,15 +169,17 @@ class StreamSink:
     def __init__(self, ports, prefix, rng, p_ready=1.0):
         self.ports, self.prefix, self.rng, self.p_ready = ports, prefix, rng, p_ready
         self.ready = False
+        self._payload, self._valid, self._ready = (f"{prefix}__{s}" for s in
+                                                   ("payload", "valid", "ready"))
 
     def drive(self):
         self.ready = self.rng.random() < self.p_ready
-        self.ports.write(f"{self.prefix}__ready", self.ready)
+        self.ports.write(self._ready, self.ready)
 
     def sample(self):
         """``(valid, payload, taken)`` of the output as the coming edge sees it."""
-        valid = bool(self.ports.read(f"{self.prefix}__valid"))
-        payload = self.ports.read(f"{self.prefix}__payload") if valid else None
+        valid = bool(self.ports.read(self._valid))
+        payload = self.ports.read(self._payload) if valid else None
         return valid, payload, valid and self.ready
 
 
@@ -273,6 +304,8 @@ class EnabledPipeline:
         bench, ports, rng = self.bench, self.bench.ports, self.bench.rng
         total = len(self.vectors) + self.latency - 1   # enabled edges, flush included
         edges, current, max_cycles = 0, None, int(total / self.p_en * 3) + 100
+        read_only, falling = ReadOnly(), FallingEdge(bench.dut.clk)
+        start = time.perf_counter()
         for cycle in range(max_cycles):
             if edges >= total and edges > 0:
                 break
@@ -281,7 +314,7 @@ class EnabledPipeline:
             for name, value in vec.items():
                 ports.write(name, value)
             ports.write("en", en)
-            await ReadOnly()
+            await read_only
             if current is not None:
                 self.checked += 1
                 got = {name: ports.read(name) for name in current}
@@ -294,21 +327,27 @@ class EnabledPipeline:
                 k = edges - self.latency
                 current = self.expected[k] if 0 <= k < len(self.expected) else None
             bench.cycle += 1
-            await FallingEdge(bench.dut.clk)
+            await falling
         else:
             raise AssertionError(f"{bench.name}: not finished (seed {bench.seed})")
         # The last expected vector is visible after the final enabled edge.
-        await ReadOnly()
+        await read_only
         if current is not None:
             self.checked += 1
             if {n: ports.read(n) for n in current} != current:
                 self.mismatches += 1
+        bench.loop_seconds += time.perf_counter() - start
         bench.record(cycles=self.checked, mismatches=self.mismatches, values=len(self.vectors))
         assert self.mismatches == 0, f"{self.mismatches} mismatches (seed {bench.seed})"
 
 
 class Bench:
-    """Clock, reset and the per-cycle loop shared by every testbench."""
+    """Clock, reset and the per-cycle loop shared by every testbench.
+
+    ``loop_seconds`` accumulates the wall time of the cycle loops (:meth:`run` and
+    :meth:`EnabledPipeline.run`); :meth:`record` adds it to the summary, so that every testbench
+    reports its checked cycles per second.
+    """
 
     def __init__(self, dut, config, name):
         self.dut, self.config, self.name = dut, config, name
@@ -316,6 +355,7 @@ class Bench:
         self.rng = random.Random(f"{self.seed}:{name}")
         self.ports = Ports(dut, config["manifest"])
         self.cycle = 0
+        self.loop_seconds = 0.0
         self.log = dut._log
 
     async def reset(self, idle_inputs):
@@ -333,15 +373,20 @@ class Bench:
 
         Stops when ``done()`` is true after a sample, or fails after ``max_cycles``.
         """
-        for _ in range(max_cycles):
-            for d in drivers:
-                d.drive()
-            await ReadOnly()
-            on_sample(self.cycle)
-            self.cycle += 1
-            if done():
-                return
-            await FallingEdge(self.dut.clk)
+        read_only, falling = ReadOnly(), FallingEdge(self.dut.clk)
+        start = time.perf_counter()
+        try:
+            for _ in range(max_cycles):
+                for d in drivers:
+                    d.drive()
+                await read_only
+                on_sample(self.cycle)
+                self.cycle += 1
+                if done():
+                    return
+                await falling
+        finally:
+            self.loop_seconds += time.perf_counter() - start
         raise AssertionError(f"{self.name}: not finished after {max_cycles} cycles (seed {self.seed})")
 
     def record(self, **figures):
@@ -352,6 +397,8 @@ class Bench:
             with open(path) as f:
                 summary = json.load(f)
         summary[self.name] = dict(figures, seed=self.seed)
+        if self.loop_seconds:
+            summary[self.name].setdefault("loop_seconds", self.loop_seconds)
         tmp = f"{path}.tmp"
         with open(tmp, "w") as f:
             json.dump(summary, f)

@@ -5,6 +5,8 @@ Tests call :func:`run`; it returns the per-testcase outcome and the testbench's 
 pytest shows which cocotb test failed and why.
 """
 
+import contextlib
+import contextvars
 import fcntl
 import json
 import os
@@ -14,12 +16,89 @@ import xml.etree.ElementTree as ET
 
 from l1bn import toolchain
 
-__all__ = ["SIMULATORS", "SimulationFailed", "available", "run", "ENV_CONFIG"]
+__all__ = ["SIMULATORS", "SimulationFailed", "available", "run", "ENV_CONFIG", "dump_input_ports",
+           "port_dump_verilog"]
 
 SIMULATORS = ("icarus", "verilator")
 
 #: Environment variable through which the testbench receives its configuration (a JSON path).
 ENV_CONFIG = "L1BN_TB_CONFIG"
+
+#: cocotb applies testbench writes through a ReadWrite callback per time step unless this is 1;
+#: :func:`run` sets it to 1 (cocotb's own default for Verilator) for Icarus too, which makes
+#: Icarus runs about 1.6x faster (``make bench``). The harness never drives in the time step
+#: of a rising edge, where Icarus's inertial writes could race the flops. A value in the
+#: caller's environment (``COCOTB_TRUST_INERTIAL_WRITES=0``) wins.
+ENV_TRUST_WRITES = "COCOTB_TRUST_INERTIAL_WRITES"
+
+
+#: VCD path requested by :func:`dump_input_ports` for the runs of the current context, or None.
+_PORT_DUMP = contextvars.ContextVar("l1bn_port_dump", default=None)
+#: Module name of the port-dump root (a second top-level module of the Icarus build).
+DUMP_MODULE = "l1bn_port_dump"
+
+
+@contextlib.contextmanager
+def dump_input_ports(vcd_path):
+    """Within this block, every Icarus :func:`run` also writes a VCD of the design's input ports.
+
+    The VCD (``clk`` and every input port of the manifest, value changes only) is written to
+    ``vcd_path`` by a second root module (:func:`port_dump_verilog`) compiled with the design, so
+    any testbench, including those reached through :func:`synth.simulate.simulate`, can measure
+    input toggle rates without changes. The context is per thread (a :mod:`contextvars` variable).
+    Verilator runs are not affected.
+    """
+    token = _PORT_DUMP.set(Path(vcd_path).resolve())
+    try:
+        yield
+    finally:
+        _PORT_DUMP.reset(token)
+
+
+def port_dump_verilog(toplevel, ports, vcd_path):
+    """Verilog of :data:`DUMP_MODULE`: a VCD of ``toplevel``'s input ports written to ``vcd_path``.
+
+    Parameters
+    ----------
+    toplevel : str
+        The design's module (a root of the same simulation, referenced hierarchically).
+    ports : list of dict
+        The manifest's ``ports`` (``name``, ``dir``, ``width``); inputs are dumped.
+    vcd_path : pathlib.Path
+        Absolute path of the VCD.
+
+    Returns
+    -------
+    str
+        The module: a VCD header declaring each input as a ``wire`` in scope ``toplevel``, the
+        initial values at time 0, and one ``always`` block per port writing each change (times
+        in the simulation's time unit, 1 ns as :func:`run` builds).
+    """
+    text = str(vcd_path)
+    if any(c in text for c in '"\\\n'):
+        raise ValueError(f"VCD path unusable in a Verilog string: {text!r}")
+    ins = [p for p in ports if p["dir"] == "in"]
+    ident = {p["name"]: f"v{i}" for i, p in enumerate(ins)}
+    head = "".join(f"$var wire {p['width']} {ident[p['name']]} {p['name']} $end\\n" for p in ins)
+    lines = [f"module {DUMP_MODULE};",
+             "  integer fd = 0;",
+             "  time last = 0;",
+             "  initial begin",
+             f'    fd = $fopen("{text}", "w");',
+             '    $fwrite(fd, "$timescale 1ns $end\\n");',
+             f'    $fwrite(fd, "$scope module {toplevel} $end\\n{head}$upscope $end\\n");',
+             '    $fwrite(fd, "$enddefinitions $end\\n#0\\n$dumpvars\\n");']
+    for p in ins:
+        lines.append(f'    $fwrite(fd, "b%b {ident[p["name"]]}\\n", {toplevel}.{p["name"]});')
+    lines += ['    $fwrite(fd, "$end\\n");', "  end"]
+    for p in ins:
+        lines += [f"  always @({toplevel}.{p['name']}) if (fd != 0) begin",
+                  '    if ($time != last) $fwrite(fd, "#%0d\\n", $time);',
+                  "    last = $time;",
+                  f'    $fwrite(fd, "b%b {ident[p["name"]]}\\n", {toplevel}.{p["name"]});',
+                  "  end"]
+    lines += ["  final $fclose(fd);", "endmodule", ""]
+    return "\n".join(lines)
 
 
 class SimulationFailed(AssertionError):
@@ -75,12 +154,21 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
     build_dir = Path(build_dir).resolve()
+    dump = _PORT_DUMP.get() if simulator == "icarus" else None
+    extra = []
+    if dump is not None:   # a build of its own: the dump module is part of it
+        build_dir = build_dir / "port-dump"
+        extra = [build_dir / f"{DUMP_MODULE}.v"]
     build_dir.mkdir(parents=True, exist_ok=True)
     # pytest-xdist workers may run several testcases of one design at once: one builds, the
     # others wait for it; each testcase then runs in its own directory.
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        sim = _build(simulator, verilog, toplevel, build_dir)
+        if extra:
+            text = port_dump_verilog(toplevel, config["manifest"]["ports"], dump)
+            if not (extra[0].is_file() and extra[0].read_text() == text):
+                extra[0].write_text(text)
+        sim = _build(simulator, verilog, toplevel, build_dir, extra)
     test_dir = build_dir / (testcase or "all")
     test_dir.mkdir(exist_ok=True)
     config_path = test_dir / "tb_config.json"
@@ -95,7 +183,8 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
         sim.test(
             hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
             test_dir=test_dir, results_xml=str(xml), testcase=testcase,
-            extra_env={ENV_CONFIG: str(config_path), "PYTHONPATH": _pythonpath()}, log_file=log)
+            extra_env={ENV_CONFIG: str(config_path), "PYTHONPATH": _pythonpath(),
+                       ENV_TRUST_WRITES: os.environ.get(ENV_TRUST_WRITES, "1")}, log_file=log)
     except SystemExit:  # failing tests: the results file says which
         pass
     if not xml.exists():
@@ -109,15 +198,20 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
     return Outcome(testcases=cases, summary=summary, build_dir=build_dir)
 
 
-def _build(simulator, verilog, toplevel, build_dir):
+def _build(simulator, verilog, toplevel, build_dir, extra=()):
+    """Build (or bring up to date) and return the cocotb runner, which ``test`` needs afterwards.
+
+    ``extra``: Icarus sources compiled as further root modules (the port dump).
+    """
     from cocotb_tools.runner import get_runner
 
-    """Build (or bring up to date) and return the cocotb runner, which ``test`` needs afterwards."""
     sim = get_runner(simulator)
     build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
+    for source in extra:
+        build_args += ["-s", Path(source).stem]
     try:
         sim.build(
-            sources=[Path(verilog).resolve()], hdl_toplevel=toplevel, build_dir=build_dir,
+            sources=[Path(verilog).resolve(), *extra], hdl_toplevel=toplevel, build_dir=build_dir,
             timescale=("1ns", "1ps"), build_args=build_args, always=False,
             log_file=build_dir / "build.log")
     except SystemExit as exc:  # cocotb reports build failures this way

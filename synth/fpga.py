@@ -40,7 +40,7 @@ from .tools import ToolFailed, number, require, run, write_atomic, write_json
 from .yosys import TOOL as YOSYS, _rel, _section, _yosys
 
 __all__ = ["TARGETS", "SEED", "CLOCK_MHZ", "place_and_route", "wrapper_verilog", "parse_ports",
-           "parse_nextpnr", "parse_cells"]
+           "parse_nextpnr", "parse_utilisation", "parse_cells"]
 
 #: nextpnr placement seed (fixed, recorded in every result).
 SEED = 1
@@ -212,6 +212,24 @@ def _count(cells, pattern):
     return sum(n for c, n in cells.items() if re.fullmatch(pattern, c))
 
 
+def parse_utilisation(text, family, log="<text>"):
+    """nextpnr's "Device utilisation" table: ``{resource: {"used", "total"}}``.
+
+    nextpnr prints it after packing, so a log that ends in a placement error (a design that
+    does not fit) has it too.
+
+    Raises
+    ------
+    ToolFailed
+        When the log has no such table.
+    """
+    table = re.search(r"^Info: Device utilisation:\n((?:Info:\s+\S+:\s+\d+/\s*\d+.*\n)+)", text, re.M)
+    if table is None:
+        raise ToolFailed(f"yowasp-nextpnr-{family}", log, "no Device utilisation table")
+    return {m.group(1): {"used": int(m.group(2)), "total": int(m.group(3))}
+            for m in re.finditer(r"^Info:\s+(\S+):\s+(\d+)/\s*(\d+)", table.group(1), re.M)}
+
+
 def parse_nextpnr(text, family, log="<text>"):
     """Figures from a nextpnr-ice40 / nextpnr-ecp5 log.
 
@@ -244,11 +262,7 @@ def parse_nextpnr(text, family, log="<text>"):
     tool = f"yowasp-nextpnr-{family}"
     if re.search(r"^ERROR:", text, re.M):
         raise ToolFailed(tool, log, "ERROR in log")
-    table = re.search(r"^Info: Device utilisation:\n((?:Info:\s+\S+:\s+\d+/\s*\d+.*\n)+)", text, re.M)
-    if table is None:
-        raise ToolFailed(tool, log, "no Device utilisation table")
-    device = {m.group(1): {"used": int(m.group(2)), "total": int(m.group(3))}
-              for m in re.finditer(r"^Info:\s+(\S+):\s+(\d+)/\s*(\d+)", table.group(1), re.M)}
+    device = parse_utilisation(text, family, log)
     if family == "ice40":
         lc = {k: number(rf"^Info:\s+(\d+) LCs used as {k}\s*$", text, tool, log, int, re.M)
               for k in ("LUT4 only", "LUT4 and DFF", "DFF only")}
@@ -314,14 +328,17 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
         Of the wrapper: ``wrapped``, ``wrapper_ffs``, ``wrapper_luts``, ``wrapper_in_bits``,
         ``wrapper_out_bits``. And ``target``, ``device_name``, ``top``, ``seed``, ``clock_mhz``,
         ``seconds`` (``{"synth", "pnr"}`` wall times) and ``seconds_total``.
+        ``fits`` is False (and ``overflow`` names the resources) when nextpnr packed the design
+        but the device has too few cells of some type: then ``ffs`` is Yosys' count, and
+        ``fmax_mhz``, ``timing_met``, ``pnr_ffs`` and ``pnr_luts`` are None.
 
     Raises
     ------
     ToolMissing
         When Yosys or the target's nextpnr is not installed.
     ToolFailed
-        When a tool fails, or a figure is missing from its log, or the flop counts of nextpnr and
-        Yosys disagree.
+        When a tool fails (other than by the design not fitting), or a figure is missing from its
+        log, or the flop counts of nextpnr and Yosys disagree.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
@@ -364,16 +381,23 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
     plog.unlink(missing_ok=True)
     argv = [nextpnr, *spec["flags"], "--json", netlist, "--freq", f"{clock_mhz:g}",
             "--seed", str(seed), "--timing-allow-fail", "-l", plog.name, "-q"]
+    fits = True
     try:
         pnr_s = run(spec["nextpnr"], argv, workdir, workdir / f"{target}-pnr.out")
     except ToolFailed as exc:
-        raise ToolFailed(spec["nextpnr"], plog if plog.is_file() else exc.log, exc.reason) from None
-    pnr = parse_nextpnr(plog.read_text(), spec["family"], plog)
-
-    ffs = pnr["ffs"] - wrapper_ffs
-    if ffs != design["ff"]:
-        raise ToolFailed(spec["nextpnr"], plog, f"{pnr['ffs']} flops placed - {wrapper_ffs} of the "
-                         f"wrapper != {design['ff']} flops Yosys mapped the design to")
+        where = plog if plog.is_file() else exc.log
+        dev = parse_utilisation(plog.read_text(), spec["family"], plog) if plog.is_file() else {}
+        if not any(v["used"] > v["total"] for v in dev.values()):
+            raise ToolFailed(spec["nextpnr"], where, exc.reason) from None
+        fits, pnr_s = False, None   # packed, but more cells of some type than the device has
+        pnr = {"device": dev, "ffs": None, "luts": None, "fmax_mhz": None, "timing_met": None}
+        ffs = design["ff"]
+    else:
+        pnr = parse_nextpnr(plog.read_text(), spec["family"], plog)
+        ffs = pnr["ffs"] - wrapper_ffs
+        if ffs != design["ff"]:
+            raise ToolFailed(spec["nextpnr"], plog, f"{pnr['ffs']} flops placed - {wrapper_ffs} of "
+                             f"the wrapper != {design['ff']} flops Yosys mapped the design to")
     dev = pnr["device"]
     cap = {k: _capacity(dev, spec["rows"][r]) for k, r in
            (("lut", "logic"), ("ff", "ff"), ("dsp", "dsp"), ("ram", "ram"), ("io", "io"))}
@@ -383,7 +407,8 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
     used = {"lut": lut_slots, "ff": ffs, "dsp": design["dsp"], "ram": design["ram"]}
     res = {
         "target": target, "device_name": spec["device"], "top": top, "seed": seed,
-        "clock_mhz": clock_mhz,
+        "clock_mhz": clock_mhz, "fits": fits,
+        "overflow": sorted(k for k, v in dev.items() if v["used"] > v["total"]),
         "luts": design["lut"], "ffs": ffs, "carry": design["carry"], "dsp": design["dsp"],
         "ram": design["ram"], "cells": cells,
         "utilisation": {k: (used[k] / cap[k] if cap[k] else None) for k in used},

@@ -1,15 +1,22 @@
 """Generate a block: Amaranth design -> lint-clean Verilog and JSON manifest in a directory."""
 
+import hashlib
 import json
+import os
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from hdl.registry import design
+from hdl.registry import design, resolve
 
+from . import yosys
 from .tools import write_atomic
 from .yosys import emit_verilog
 
-__all__ = ["generate"]
+__all__ = ["generate", "CACHE_ENV"]
+
+#: Directory of emitted Verilog kept for reuse (default ``build/cache/emit`` in the source tree).
+CACHE_ENV = "L1BN_EMIT_CACHE"
 
 
 def generate(block, out_dir, **params):
@@ -18,16 +25,73 @@ def generate(block, out_dir, **params):
     Parameters are validated and the Verilog is produced in a scratch directory first, so on
     any error (``ValueError`` for bad parameters, :class:`~synth.tools.ToolMissing` or
     :class:`~synth.tools.ToolFailed` from Yosys) nothing is written to ``out_dir``.
+
+    Elaboration and Yosys run once per distinct design: the Verilog and the manifest are kept
+    in a cache directory (``$L1BN_EMIT_CACHE``, default ``build/cache/emit``) under a hash of
+    everything they are made from (the block, its parameters, the source of the ``hdl`` and
+    ``golden`` packages and of :mod:`synth.yosys`, the Amaranth and Yosys versions), so the
+    tests that generate one design for each of their testcases elaborate and emit it once
+    (a complete unit takes seconds).
     """
-    d = design(block, **params)
+    params = resolve(block, **params)
+    cache = _cache_dir()
+    key = _key(block, params)
+    cached_v, cached_m = cache / f"{key}.v", cache / f"{key}.json"
+    if cached_v.is_file() and cached_m.is_file():
+        text, manifest = cached_v.read_text(), json.loads(cached_m.read_text())
+    else:
+        d = design(block, **params)
+        with tempfile.TemporaryDirectory(prefix="l1bn-emit-") as scratch:
+            text = emit_verilog(d.rtlil, d.name, Path(scratch) / f"{d.name}.v",
+                                Path(scratch)).read_text()
+        manifest = d.manifest
+        cache.mkdir(parents=True, exist_ok=True)
+        write_atomic(cached_m, json.dumps(manifest))
+        write_atomic(cached_v, text)
     out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory(prefix="l1bn-emit-") as scratch:
-        staged = emit_verilog(d.rtlil, d.name, Path(scratch) / f"{d.name}.v", Path(scratch))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        verilog = _update(out_dir / f"{d.name}.v", staged.read_text())
-    manifest = _update(out_dir / f"{d.name}.json",
-                       json.dumps(dict(d.manifest, verilog=verilog.name), indent=2) + "\n")
-    return verilog, manifest
+    out_dir.mkdir(parents=True, exist_ok=True)
+    verilog = _update(out_dir / f"{manifest['name']}.v", text)
+    manifest_path = _update(out_dir / f"{manifest['name']}.json",
+                            json.dumps(dict(manifest, verilog=verilog.name), indent=2) + "\n")
+    return verilog, manifest_path
+
+
+def _inputs():
+    """Hash of what every design's Verilog depends on besides its parameters: the source of
+    the ``hdl`` and ``golden`` packages and of :mod:`synth.yosys`, and the tool versions.
+
+    Taken once, when this module is imported, right after ``hdl.registry`` has imported every
+    block: the hash describes the code this process elaborates, even if files change later.
+    """
+    import golden
+    import hdl
+
+    h = hashlib.sha256()
+    for dist in ("amaranth", yosys.TOOL):
+        try:
+            h.update(f"{dist}={version(dist)}\0".encode())
+        except PackageNotFoundError:
+            h.update(f"{dist} missing\0".encode())
+    files = [Path(yosys.__file__)]
+    for package in (hdl, golden):
+        root = Path(package.__file__).parent
+        files += sorted(root.rglob("*.py"))
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _cache_dir():
+    default = Path(__file__).resolve().parent.parent / "build" / "cache" / "emit"
+    return Path(os.environ.get(CACHE_ENV) or default)
+
+
+_INPUTS = _inputs()
+
+
+def _key(block, params):
+    text = json.dumps([_INPUTS, block, params], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _update(path, text):

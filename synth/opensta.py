@@ -1,8 +1,11 @@
-"""Static timing and vectorless power of a mapped netlist with OpenSTA (Debian's 2019 snapshot).
+"""Static timing and power of a mapped netlist with OpenSTA (Debian's 2019 snapshot).
 
-That OpenSTA has no VCD/SAIF reader: power comes from one global switching activity
-(``set_power_activity -global``), not from simulation. Clocks are ideal and there are no wire
-loads, so delays are optimistic (cell delays with pin loads only).
+That OpenSTA has no VCD/SAIF reader. Power is estimated from switching activities given either
+per input port (``set_power_activity -input_ports``, e.g. measured in simulation by
+:mod:`synth.activity`), from which OpenSTA propagates activities through the logic (vectorless
+propagation: internal nets are never measured), or as one global activity for every net
+(``set_power_activity -global``). Clocks are ideal and there are no wire loads, so delays are
+optimistic (cell delays with pin loads only).
 """
 
 import re
@@ -16,7 +19,7 @@ TOOL = "sta"
 SECTIONS = ("reg2reg", "in2reg", "power")
 
 
-def _script(liberty, netlist, top, period_ns, activity):
+def _script(liberty, netlist, top, period_ns, activity_lines):
     return f"""\
 read_liberty {{{liberty}}}
 read_verilog {{{netlist}}}
@@ -34,7 +37,7 @@ puts "@@ reg2reg"
 report_checks -path_delay max -digits 4 -from [all_registers -clock_pins] -to [all_registers -data_pins]
 puts "@@ in2reg"
 report_checks -path_delay max -digits 4 -from $data_in -to [all_registers -data_pins]
-set_power_activity -global -activity {activity} -duty 0.5
+{activity_lines}
 puts "@@ power"
 report_power -digits 6
 puts "@@ end"
@@ -87,7 +90,7 @@ def parse_sta(text, period_ns, log="<text>"):
     return res
 
 
-def timing_power(netlist, top, workdir, period_ns, activity=0.1):
+def timing_power(netlist, top, workdir, period_ns, activity=0.1, input_activity=None):
     """Run OpenSTA on a netlist mapped by :func:`synth.yosys.osu018`.
 
     Parameters
@@ -101,7 +104,10 @@ def timing_power(netlist, top, workdir, period_ns, activity=0.1):
     period_ns : float
         Clock period on port ``clk`` (a virtual clock when there is no such port).
     activity : float
-        Global switching activity for the vectorless power estimate (duty 0.5).
+        Global switching activity for every net (duty 0.5), used when ``input_activity`` is None.
+    input_activity : list of str or None
+        ``set_power_activity -input_ports ...`` lines (:func:`synth.activity.sta_lines`); the
+        activities of all other nets are then propagated from them by OpenSTA.
 
     Returns
     -------
@@ -116,8 +122,10 @@ def timing_power(netlist, top, workdir, period_ns, activity=0.1):
     for p in (liberty, Path(netlist).resolve()):
         if re.search(r"[\s{}\\]", str(p)):
             raise ValueError(f"path unusable in Tcl: {p}")
-    script = write_atomic(workdir / "sta.tcl",
-                          _script(liberty, Path(netlist).resolve(), top, period_ns, activity))
+    lines = (input_activity if input_activity is not None
+             else [f"set_power_activity -global -activity {activity} -duty 0.5"])
+    script = write_atomic(workdir / "sta.tcl", _script(liberty, Path(netlist).resolve(), top,
+                                                       period_ns, "\n".join(lines)))
     log = workdir / "sta.log"
     seconds = run(TOOL, [exe, "-no_splash", "-exit", script.name], workdir, log)
     res = parse_sta(log.read_text(), period_ns, log)

@@ -36,15 +36,19 @@ def pytest_terminal_summary(terminalreporter):
     for (design, simulator), tests in sorted(per_design.items()):
         cycles = sum(t.get("cycles", 0) for t in tests.values())
         mism = sum(t.get("mismatches", 0) for t in tests.values())
-        rows.append((design, simulator, len(tests), cycles, mism))
+        timed = [t for t in tests.values() if t.get("loop_seconds")]
+        loop = (sum(t.get("cycles", 0) for t in timed), sum(t["loop_seconds"] for t in timed))
+        rows.append((design, simulator, len(tests), cycles, mism, loop))
     if not rows:
         return
     tr = terminalreporter
     tr.section("simulation: checked cycles")
     per_sim = {}
-    for design, sim, n, cycles, mism in rows:
+    for design, sim, n, cycles, mism, loop in rows:
         tr.write_line(f"{design:45} {sim:10} {n:3} tests {cycles:9} cycles {mism:3} mismatches")
-        c, m = per_sim.get(sim, (0, 0))
-        per_sim[sim] = (c + cycles, m + mism)
-    for sim, (c, m) in sorted(per_sim.items()):
-        tr.write_line(f"total {sim:10} {c} checked cycles, {m} mismatches")
+        c, m, tc, ts = per_sim.get(sim, (0, 0, 0, 0.0))
+        per_sim[sim] = (c + cycles, m + mism, tc + loop[0], ts + loop[1])
+    for sim, (c, m, tc, ts) in sorted(per_sim.items()):
+        # Only the tests that timed their cycle loop (sim.harness.Bench) count for the rate.
+        rate = f", {tc / ts:,.0f} cycles/s in the timed testbench loops" if ts else ""
+        tr.write_line(f"total {sim:10} {c} checked cycles, {m} mismatches{rate}")

