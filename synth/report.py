@@ -919,7 +919,45 @@ def _unit_sections(results, figs):
     lines += _table(["unit", "target", "limit", "value", "result", "margin"],
                     [[t["unit"], t["target"], t["limit"], t["value"], t["result"], t["margin"]]
                      for t in trows]) + [""]
+    lines += _misses_explained(sel, trows)
     return lines, trows
+
+
+def _misses_explained(sel, trows):
+    """Why the missed targets miss, from this run's figures, and what it would take."""
+    missed = [t for t in trows if t["result"].startswith("miss")]
+    if not missed:
+        return []
+    out = [f"Why {len(missed)} of {len(trows)} targets are missed, and what it would take:", ""]
+    biggest = []
+    for lab, r in sel:
+        a = r.get(AREAS, {})
+        if _complete(a):
+            g, v = max(a["groups"].items(), key=lambda kv: kv[1]["area_um2"])
+            biggest.append(f"{lab} {a['area_um2'] / 1e6:.2f} mm^2, largest part {g} "
+                           f"{v['fraction']:.0%}")
+    if biggest:
+        out += ["- Area: " + "; ".join(biggest) + ". The normalize datapath is P multipliers of "
+                "the coefficient width W+G+2 by W (26 x 16 bits at Q16.8, chosen for the error "
+                "bounds of `golden/bn_unit.py`), the same for both norms; the per-channel math is "
+                "three or four dividers; control/registers are the two channel contexts, the "
+                "pipeline delay lines and the job state. Reaching 0.6 / 1.0 mm^2 would take a "
+                "narrower coefficient format (fewer guard bits G, at the cost of the documented "
+                "error bounds), one time-shared divider instead of three or four, and fewer "
+                "pipeline registers; the L1/L2 comparison does not depend on it (the parts that "
+                "differ are listed in the split)."]
+    out += ["- Clock (OSU 0.18 um, ABC aiming at the report's 10 ns): the remaining long paths are "
+            "the dividers' wide steps and final rounding (quotients up to 2(W+G)+1 bits, "
+            "denominators up to W+G+2M bits in the backward D/E dividers) and, in the L2 backward "
+            "unit, the B*(x-mu) lane multiplier (3W-F+G+3 by W+G+1 bits: 51 x 25 at Q16.8, split "
+            "in only two stages). A radix-4 or SRT divider with a pipelined final rounding, a "
+            "three-stage multiplier and ABC aiming at 6.4 ns would be the next steps.",
+            "- FPGAs (DSP and logic-cell counts in the table above): the L2 unit's deviation "
+            "squarers take DSP blocks beyond what the L1 unit uses, and the normalize products "
+            "are wider than one 18x18 block; the iCE40 HX8K has no DSP blocks, so every "
+            "multiplier is built from logic cells and a 4-lane unit does not fit. One lane, or "
+            "lane multipliers shared between passes, would.", ""]
+    return out
 
 
 def _ice40_lcs(res):
