@@ -1,4 +1,4 @@
-"""The L1BN / L2BN backward unit, one channel at a time.
+"""The L1BN / L2BN backward unit: sequences of channels, two in flight (interleaved passes).
 
 Bit for bit :func:`golden.bn_unit.backward`.
 """

@@ -1,4 +1,5 @@
-"""The complete L1BN / L2BN forward unit (training and inference), one channel at a time.
+"""The complete L1BN / L2BN forward unit (training and inference): sequences of channels, two
+in flight (interleaved passes).
 
 Bit for bit :func:`golden.bn_unit.forward_train` and :func:`golden.bn_unit.forward_infer`.
 """
