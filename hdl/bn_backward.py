@@ -163,11 +163,10 @@ class BNBackward(wiring.Component):
         self.formats = dict(cfg.formats)
         W, SW, GW = cfg.width, cfg.stat.width, cfg.grad.width
         self.mbits = fixed.clog2(cfg.max_batch) + 1
-        #: l1: one lane multiplier (dy*d, then A*dy) plus a sign select; l2 also B*d. Scalar
-        #: products of the constants job: l1 s*m, Sgd*Ssgn, Sg*s*m, s*m*m, A*Sgd, A*(...);
-        #: l2 s*m, s*s, s*s*m, A*Sgd, A*Sg.
-        self.MULTIPLIERS = {"per_lane": 1 if norm == "l1" else 2, "lanes": P,
-                            "scalar": 6 if norm == "l1" else 5}
+        #: Multiplier instances. Per lane: l1 one (dy*d, then A*dy) plus a sign select; l2 also
+        #: B*d. Per channel: two serial multipliers for the constants job's products (l1 six:
+        #: s*m, Sgd*Ssgn, m*sm, Sg*sm, A*Sgd, A*(r1-r3); l2 four: s*s, A*Sgd, m*ss, A*Sg).
+        self.MULTIPLIERS = {"per_lane": 1 if norm == "l1" else 2, "lanes": P, "scalar": 2}
         self.LATENCY = latency_formulas(norm=norm, width=width, frac=frac, guard=guard,
                                         lanes=lanes, max_batch=max_batch)
         self.x_layout = data.StructLayout({"x": data.ArrayLayout(signed(W), P),

@@ -22,6 +22,7 @@ from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
 from .multiplier import Multiplier
 from .round_sat import saturate, shift_right_half_up
 from .scale_shift import ScaleShift
+from .serial_multiplier import SerialMultiplier
 from .square import Square
 
 __all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "AREA_GROUPS", "latency_formulas",
@@ -40,7 +41,8 @@ def _check_lanes(lanes):
     return fixed.check_int("lanes", lanes, 1, 64)
 
 
-def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, **_ignored):
+def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_batch=65536,
+                     **_ignored):
     """Timing constants of the unit's schedule (:func:`hdl.bn_sequencer.schedule_cycles`).
 
     Returns a dict of numbers for these parameters and, under ``"formulas"``, the same as text
@@ -65,8 +67,11 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, **_i
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "4",
             "request_infer": "1", "job_infer": "W+G+13"}
     if stats == "one-pass":
-        out.update(request_train=la + 4, job_train=4 * wg + 21)
-        text.update(request_train="La+4", job_train="4(W+G)+21")
+        # + the serial products m*Sxx, Sx*Sx (2W+M+2 cycles), then m*m (W+M+2), and the
+        # variance divider's split load (3); M = clog2(max_batch)
+        W, M = cfg.width, fixed.clog2(fixed.check_int("max_batch", max_batch, 1))
+        out.update(request_train=la + 4, job_train=4 * wg + 24 + (2 * W + M + 2) + (W + M + 2))
+        text.update(request_train="La+4", job_train="4(W+G)+24 + (2W+M+2) + (W+M+2)")
     else:
         out.update(mean_delay=wg + 4 + la)
         text.update(mean_delay="W+G+4+La")
@@ -81,7 +86,7 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, **_i
 
 
 def sequence_cycles(channels, m, mode, *, norm, stats="two-pass", width=16, guard=8, lanes=1,
-                    **_ignored):
+                    max_batch=65536, **_ignored):
     """Cycles for a sequence of ``channels`` channels of ``m`` values (an int, or one per
     channel) in ``mode`` ("train" or "infer"), from the first descriptor handshake to the last
     ``y`` beat, with every input valid and every output ready.
@@ -93,7 +98,8 @@ def sequence_cycles(channels, m, mode, *, norm, stats="two-pass", width=16, guar
     """
     if mode not in ("train", "infer"):
         raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
-    f = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes)
+    f = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes,
+                         max_batch=max_batch)
     P = _check_lanes(lanes)
     ms = [m] * channels if isinstance(m, int) else list(m)
     beats = [-(-fixed.check_int("m", v, 1) // P) for v in ms]
@@ -179,11 +185,12 @@ class BNUnit(wiring.Component):
     ``d = x * 2**G - mu`` and an accumulator; per channel: :class:`~hdl.divider.Divider` for mu,
     sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), one
     :class:`~hdl.multiplier.Multiplier` for ``mu * a``, constant multiplies for the running
-    statistics (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` as plain registered products);
+    statistics (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` on two
+    :class:`~hdl.serial_multiplier.SerialMultiplier`);
     normalize: P :class:`~hdl.scale_shift.ScaleShift`; control: :class:`~hdl.bn_sequencer.
     PassSequencer`. Multipliers per lane (:attr:`MULTIPLIERS`): l1 one (the normalize pass),
     l2 two (the square of pass 2 or of x, and the normalize pass); per channel one scalar
-    ``mu * a`` multiplier, one-pass also the ``m * Sxx``, ``Sx**2``, ``m*m`` products.
+    ``mu * a`` multiplier, one-pass also the two serial multipliers.
 
     Limits: ``m = 0`` is not a channel (undefined). ``alpha``/``eps`` default to 0.9 / 1e-5
     (``None`` in the registry so that module names stay plain identifiers; a given float puts a
@@ -207,10 +214,12 @@ class BNUnit(wiring.Component):
         W, G = cfg.width, cfg.guard
         SW = cfg.stat.width
         self.mbits = fixed.clog2(cfg.max_batch) + 1
-        lat = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes)
+        lat = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes,
+                               max_batch=max_batch)
         self.LATENCY = {k: v for k, v in lat.items()}
+        #: Multiplier instances: per lane, and per channel (mu*a; one-pass also two serial).
         self.MULTIPLIERS = {"per_lane": 1 if norm == "l1" else 2, "lanes": P,
-                            "scalar": 4 if stats == "one-pass" else 1}
+                            "scalar": 3 if stats == "one-pass" else 1}
         self.x_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P), "last": 1})
         self.y_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P),
                                            "sat": unsigned(P), "last": 1})
@@ -275,7 +284,7 @@ class BNUnit(wiring.Component):
                               quot_width=SW, quot_frac=0)
         elif onepass:
             sig_div = Divider(width=2 * W + 2 * M + 2 * G, frac=0, den_width=2 * M + 1,
-                              den_frac=0, quot_width=vw, quot_frac=0)
+                              den_frac=0, quot_width=vw, quot_frac=0, split_load=True)
         else:
             sig_div = Divider(width=2 * (W + G) + M + 1, frac=0, den_width=M + 1, den_frac=0,
                               quot_width=vw, quot_frac=0)
@@ -464,14 +473,22 @@ class BNUnit(wiring.Component):
             prod_mxx = Signal(2 * W - 1 + 2 * M + 1, name="m_sxx")
             prod_xx = Signal(2 * (W + M), name="sx_sq")
             mm = Signal(2 * M + 2, name="m_sq")
-            # Registered when the job takes its request: the request's sums may be replaced
-            # by the next channel's soon after.
-            m_pend = pick(m_c, pend_ctx)
-            with m.If(take):
-                m.d.sync += [prod_mxx.eq(m_pend * sxx_p), prod_xx.eq(sx_p * sx_p),
-                             mm.eq(m_pend * m_pend)]
             num = Signal(2 * W - 1 + 2 * M, name="onepass_num")
-            m.d.comb += num.eq(prod_mxx - prod_xx)
+
+            def sgn(v):
+                return Cat(v, C(0, 1)).as_signed()
+
+            # m*Sxx and Sx*Sx on two serial multipliers, issued when the job takes its request
+            # (the request's sums may be replaced by the next channel's soon after), then m*m.
+            mul_x = SerialMultiplier(a_width=M + 2, b_width=len(sxx_p) + 1)
+            mul_y = SerialMultiplier(a_width=W + M, b_width=W + M)
+            m.submodules.scalar_mul0 = mul_x
+            m.submodules.scalar_mul1 = mul_y
+            issue = take & ~pend_infer
+            m.d.comb += [mul_x.i.valid.eq(issue), mul_x.i.payload.a.eq(sgn(pick(m_c, pend_ctx))),
+                         mul_x.i.payload.b.eq(sgn(sxx_p)),
+                         mul_y.i.payload.a.eq(Mux(issue, sx_p, sgn(m_job))),
+                         mul_y.i.payload.b.eq(Mux(issue, sx_p, sgn(m_job)))]
             m.d.comb += [sig_div.i.payload.num.eq(Cat(C(0, 2 * G), num, zero_at_load).as_signed()),
                          sig_div.i.payload.den.eq(mm[:2 * M + 1])]
         if not l1:
@@ -516,7 +533,7 @@ class BNUnit(wiring.Component):
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
         names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT", "B0", "B1", "B2", "B3",
                  "B4"]
-        names += ["NUM"] if onepass else []
+        names += ["MUL_WAIT", "MM_GO", "MM_WAIT"] if onepass else []
         names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
 
@@ -532,9 +549,21 @@ class BNUnit(wiring.Component):
         with m.If(take):
             m.d.sync += [job.eq(pend_ctx), job_infer.eq(pend_infer), sat_r.eq(0)]
         goto(pend & pend_infer, "IDLE", "S_LOAD")
-        goto(pend & ~pend_infer, "IDLE", "NUM" if onepass else "SIG_GO")
+        goto(pend & ~pend_infer, "IDLE", "MUL_WAIT" if onepass else "SIG_GO")
         if onepass:
-            goto(C(1, 1), "NUM", "SIG_GO")
+            both = mul_x.o.valid & mul_y.o.valid
+            with m.If(st["MUL_WAIT"] & both):
+                m.d.comb += [mul_x.o.ready.eq(1), mul_y.o.ready.eq(1)]
+                m.d.sync += [prod_mxx.eq(mul_x.o.payload.p), prod_xx.eq(mul_y.o.payload.p)]
+            goto(both, "MUL_WAIT", "MM_GO")
+            m.d.comb += mul_y.i.valid.eq(issue | st["MM_GO"])
+            with m.If(st["MM_GO"]):
+                m.d.sync += num.eq(prod_mxx - prod_xx)
+            goto(C(1, 1), "MM_GO", "MM_WAIT")
+            with m.If(st["MM_WAIT"] & mul_y.o.valid):
+                m.d.comb += mul_y.o.ready.eq(1)
+                m.d.sync += mm.eq(mul_y.o.payload.p)
+            goto(mul_y.o.valid, "MM_WAIT", "SIG_GO")
         m.d.comb += sig_div.i.valid.eq(st["SIG_GO"])
         goto(C(1, 1), "SIG_GO", "SIG_WAIT")
         sig_done = st["SIG_WAIT"] & sig_div.o.valid

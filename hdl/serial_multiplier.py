@@ -67,17 +67,19 @@ class SerialMultiplier(wiring.Component):
         hi = Signal(signed(aw + 2), name="hi")         # high part of the partial product
         lo = Signal(unsigned(bw), name="lo")           # remaining bits of b, low product bits
         neg = Signal(name="neg")
-        step = Signal(range(bw + 1), name="step")
+        left = Signal(range(bw), name="steps_left")    # steps after this one
         with m.If(load):
             m.d.sync += [a_r.eq(self.i.payload.a), hi.eq(0), lo.eq(self.i.payload.b),
-                         neg.eq(self.i.payload.neg), step.eq(0)]
+                         neg.eq(self.i.payload.neg), left.eq(bw - 1)]
         # Step k adds lo[0] * a * 2**k (the sign bit, k = bw - 1, subtracts), so after bw
         # steps {hi, lo} = a * b. |hi| <= |a| before a step: the sum fits aw + 2 bits.
-        sub = neg ^ (step == bw - 1)
+        sub = neg ^ ~left.any()
         total = Signal(signed(aw + 2), name="total")
         m.d.comb += total.eq(Mux(lo[0], Mux(sub, hi - a_r, hi + a_r), hi))
         with m.If(busy & ~last):
-            m.d.sync += [hi.eq(total >> 1), lo.eq(Cat(lo[1:], total[0])), step.eq(step + 1)]
+            m.d.sync += [hi.eq(total >> 1), lo.eq(Cat(lo[1:], total[0]))]
+            with m.If(left.any()):
+                m.d.sync += left.eq(left - 1)
         with m.If(last):
             m.d.sync += self.o.payload.p.eq(Cat(lo, hi).as_signed())
         return m
