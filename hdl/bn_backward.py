@@ -13,6 +13,7 @@ from golden.bn_unit import UnitConfig
 from .accumulator import Accumulator
 from .bn_sequencer import PassSequencer, schedule_cycles
 from .block import BlockSpec
+from .registers import context_pair, delay, pick
 from .divider import Divider
 from .multiplier import Multiplier
 from .serial_multiplier import SerialMultiplier
@@ -98,14 +99,6 @@ def sequence_cycles(channels, m, *, norm, width=16, frac=8, guard=8, lanes=1,
     return schedule_cycles(channels, beats, passes=2, request_delay=f["request_train"],
                            job_cycles=f["job_train"], out_latency=f["dx_latency"])
 
-
-def _delay(m, sig, n, en, name):
-    for i in range(n):
-        nxt = Signal.like(sig, name=f"{name}_d{i + 1}")
-        with m.If(en):
-            m.d.sync += nxt.eq(sig)
-        sig = nxt
-    return sig
 
 
 class BNBackward(wiring.Component):
@@ -223,21 +216,15 @@ class BNBackward(wiring.Component):
                      seq.cfg_single.eq(0), seq.cfg_m.eq(cp.m),
                      self.channel.ready.eq(seq.cfg_ready)]
 
-        def pair(shape, name):
-            return [Signal(shape, name=f"{name}{i}") for i in range(2)]
-
-        def pick(regs, sel):
-            return Mux(sel, regs[1], regs[0])
-
-        gamma_c, mu_c, sigma_c = pair(signed(W), "gamma"), pair(signed(SW), "mu"), \
-            pair(signed(SW), "sigma")
-        a_c = pair(signed(KW), "a")
-        c_c = pair(signed(CW if l1 else SLW), "c")      # D (l1) or B (l2)
-        e_c = pair(signed(CW), "e")
-        nc_c = pair(signed(CW + 1), "neg_d")              # -D (l1): no negation per element
+        gamma_c = context_pair(signed(W), "gamma")
+        mu_c, sigma_c = context_pair(signed(SW), "mu"), context_pair(signed(SW), "sigma")
+        a_c = context_pair(signed(KW), "a")
+        c_c = context_pair(signed(CW if l1 else SLW), "c")      # D (l1) or B (l2)
+        e_c = context_pair(signed(CW), "e")
+        nc_c = context_pair(signed(CW + 1), "neg_d")    # -D (l1): no negation per element
         # The dx pass reads only this bank (written with the constants): the descriptor's mean
         # may already belong to the next channel of the context.
-        mu_dx = pair(signed(SW), "mu_dx")
+        mu_dx = context_pair(signed(SW), "mu_dx")
         m_c = [seq.m0, seq.m1]
         coef_ready = Signal(2)
         m.d.comb += [seq.dep_mid.eq(0), seq.dep_final.eq(coef_ready)]
@@ -281,7 +268,7 @@ class BNBackward(wiring.Component):
                 ]
         pos = [s1_d[i].any() & ~s1_d[i][-1] for i in range(P)]
         neg = [s1_d[i][-1] for i in range(P)]
-        ctx_l = _delay(m, s1_ctx, L, en, "ctx")     # the beat's channel at the multiplier output
+        ctx_l = delay(m, s1_ctx, L, en, "ctx")     # the beat's channel at the multiplier output
 
         # Shared multiplier: pass 1 dy*d, pass 2 A*dy.
         for i in range(P):
@@ -292,7 +279,7 @@ class BNBackward(wiring.Component):
                              mul_b[i].b.eq(s1_d[i])]
         # Pass 1 sums.
         m.d.comb += [acc_g.en.eq(en), acc_g.first.eq(s1_first1),
-                     acc_gd.en.eq(en), acc_gd.first.eq(_delay(m, s1_first1, L, en, "fgd"))]
+                     acc_gd.en.eq(en), acc_gd.first.eq(delay(m, s1_first1, L, en, "fgd"))]
         for i in range(P):
             m.d.comb += [acc_g.values[i].eq(s1_dy[i]),
                          acc_gd.values[i].eq(mul[i].p[:2 * W + G + 1])]
@@ -300,25 +287,25 @@ class BNBackward(wiring.Component):
             m.d.comb += [acc_sgn.en.eq(en), acc_sgn.first.eq(s1_first1)]
             for i in range(P):
                 m.d.comb += acc_sgn.values[i].eq(Cat(s1_d[i].any(), neg[i]).as_signed())
-        done_tag = _delay(m, Cat(s1_end1, s1_ctx), L + la, en, "done1")
+        done_tag = delay(m, Cat(s1_end1, s1_ctx), L + la, en, "done1")
         done1, done_ctx = done_tag[0] & en, done_tag[1]
         # sum dy and sum sgn are ready L cycles before sum dy*d: delayed to meet it.
-        sg_late = _delay(m, acc_g.sum, L, en, "sg")
+        sg_late = delay(m, acc_g.sum, L, en, "sg")
         if l1:
-            ssgn_late = _delay(m, acc_sgn.sum, L, en, "ssgn")
+            ssgn_late = delay(m, acc_sgn.sum, L, en, "ssgn")
 
         # Pass 2: dx = one rounding of the exact sum, in two stages: the exact sum (registered
         # per lane), then its rounding and saturation.
-        out_v = _delay(m, s1_v2, L + 2, en, "dxv")
-        out_last = _delay(m, s1_last2, L + 2, en, "dxl")
-        out_mask = _delay(m, s1_mask, L + 2, en, "dxm")
+        out_v = delay(m, s1_v2, L + 2, en, "dxv")
+        out_last = delay(m, s1_last2, L + 2, en, "dxl")
+        out_mask = delay(m, s1_mask, L + 2, en, "dxm")
         c_now, e_now = pick(c_c, ctx_l), pick(e_c, ctx_l)
         dx_r = [Signal(signed(W), name=f"dx_r{i}") for i in range(P)]
         dxs_r = Signal(P, name="dxs_r")
         for i in range(P):
             if l1:
-                pd = _delay(m, pos[i], L, en, f"pos{i}")
-                nd = _delay(m, neg[i], L, en, f"neg{i}")
+                pd = delay(m, pos[i], L, en, f"pos{i}")
+                nd = delay(m, neg[i], L, en, f"neg{i}")
                 sel = Mux(pd, c_now, Mux(nd, pick(nc_c, ctx_l), 0))
                 total = mul[i].p + sel + e_now
                 shift = FK

@@ -16,6 +16,7 @@ from golden.bn_unit import ALPHA_FRAC, UnitConfig
 from .abs_sign import AbsSign
 from .accumulator import Accumulator
 from .block import BlockSpec
+from .registers import context_pair, delay, pick
 from .divider import Divider
 from .isqrt import Isqrt
 from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
@@ -110,15 +111,6 @@ def sequence_cycles(channels, m, mode, *, norm, stats="two-pass", width=16, guar
         request_delay=f["request_infer" if single else "request_train"],
         job_cycles=f["job_infer" if single else "job_train"], out_latency=f["y_latency"])
 
-
-def _delay(m, sig, n, en, name):
-    """``sig`` through ``n`` registers that load on ``en``."""
-    for i in range(n):
-        nxt = Signal.like(sig, name=f"{name}_d{i + 1}")
-        with m.If(en):
-            m.d.sync += nxt.eq(sig)
-        sig = nxt
-    return sig
 
 
 class BNUnit(wiring.Component):
@@ -301,23 +293,18 @@ class BNUnit(wiring.Component):
                      seq.cfg_single.eq(cp.mode == MODE_INFER), seq.cfg_m.eq(cp.m),
                      self.channel.ready.eq(seq.cfg_ready)]
 
-        def pair(shape, name):
-            return [Signal(shape, name=f"{name}{i}") for i in range(2)]
-
-        def pick(regs, sel):
-            return Mux(sel, regs[1], regs[0])
-
-        gamma_c, beta_c = pair(signed(W), "gamma"), pair(signed(W), "beta")
-        rm_c, rs_c = pair(signed(SW), "rmean"), pair(signed(SW), "rsigma")
-        mu_c = pair(signed(SW), "mu")
-        a_c, b_c = pair(signed(KW), "a"), pair(signed(KW), "b")
+        gamma_c, beta_c = context_pair(signed(W), "gamma"), context_pair(signed(W), "beta")
+        rm_c, rs_c = context_pair(signed(SW), "rmean"), context_pair(signed(SW), "rsigma")
+        mu_c = context_pair(signed(SW), "mu")
+        a_c, b_c = context_pair(signed(KW), "a"), context_pair(signed(KW), "b")
         m_c = [seq.m0, seq.m1]
         mean_ready = Signal(2)
         coef_ready = Signal(2)
         m.d.comb += [seq.dep_mid.eq(mean_ready), seq.dep_final.eq(coef_ready)]
         # Coefficient jobs wait in a one-entry queue (train: after the statistics pass, infer:
         # at the descriptor); the schedule never offers a second request while one waits.
-        pend, pend_ctx, pend_infer = Signal(name="pend"), Signal(name="pend_ctx"), Signal(name="pend_infer")
+        pend, pend_ctx = Signal(name="pend"), Signal(name="pend_ctx")
+        pend_infer = Signal(name="pend_infer")
         take = Signal()           # the job engine takes the request (a new one may arrive)
         with m.If(take):
             m.d.sync += pend.eq(0)
@@ -342,7 +329,8 @@ class BNUnit(wiring.Component):
 
         # Stage 1 (all paths): masked terms and tags, loaded on en.
         s1_x = [Signal(signed(W), name=f"s1_x{i}") for i in range(P)]
-        s1_first_sum, s1_end_sum, s1_ctx = Signal(name="s1_first_sum"), Signal(name="s1_end_sum"), Signal(name="s1_ctx")
+        s1_first_sum, s1_end_sum = Signal(name="s1_first_sum"), Signal(name="s1_end_sum")
+        s1_ctx = Signal(name="s1_ctx")
         s1_n = [Signal(signed(W), name=f"s1_n{i}") for i in range(P)]
         s1_nmask = Signal(P)
         s1_nvalid, s1_nlast = Signal(name="s1_nvalid"), Signal(name="s1_nlast")
@@ -363,7 +351,7 @@ class BNUnit(wiring.Component):
 
         def event(tag, ctx, n, name):
             """(pulse, ctx) of ``tag`` after ``n`` enabled cycles: one cycle with en high."""
-            d = _delay(m, Cat(tag, ctx), n, en, name)
+            d = delay(m, Cat(tag, ctx), n, en, name)
             return d[0] & en, d[1]
 
         # Pass "sum": sum x (and sum x^2, one-pass).
@@ -375,14 +363,14 @@ class BNUnit(wiring.Component):
                 m.d.comb += [sq_x[i].en.eq(en), sq_x[i].d.eq(s1_x[i]),
                              acc_xx.values[i].eq(sq_x[i].sq)]
             m.d.comb += [acc_xx.en.eq(en),
-                         acc_xx.first.eq(_delay(m, s1_first_sum, sq_x[0].LATENCY, en, "fxx"))]
+                         acc_xx.first.eq(delay(m, s1_first_sum, sq_x[0].LATENCY, en, "fxx"))]
             sql = sq_x[0].LATENCY
             sum_done, sum_ctx = event(s1_end_sum, s1_ctx, sql + la, "done_sum")
             # The sums wait with the request: the next channel may restart the accumulators.
             # sum x is ready sql cycles before sum x^2: it is delayed to meet it.
             sx_p = Signal(signed(W + M), name="sx_p")
             sxx_p = Signal(2 * W - 1 + M, name="sxx_p")
-            sx_late = _delay(m, acc_x.sum, sql, en, "sx")
+            sx_late = delay(m, acc_x.sum, sql, en, "sx")
             with m.If(sum_done):
                 m.d.sync += [pend.eq(1), pend_ctx.eq(sum_ctx), pend_infer.eq(0),
                              sx_p.eq(sx_late), sxx_p.eq(acc_xx.sum)]
@@ -403,7 +391,7 @@ class BNUnit(wiring.Component):
                 term = kern[i].mag[:W + G] if l1 else kern[i].sq[:2 * (W + G)]
                 m.d.comb += [kern[i].en.eq(en), kern[i].d.eq(s1_d[i]),
                              acc_d.values[i].eq(term)]
-            m.d.comb += [acc_d.en.eq(en), acc_d.first.eq(_delay(m, s1_first_dev, kl, en, "fd"))]
+            m.d.comb += [acc_d.en.eq(en), acc_d.first.eq(delay(m, s1_first_dev, kl, en, "fd"))]
             dev_done, dev_ctx = event(s1_end_dev, s1_ctx, kl + la, "done_dev")
             with m.If(dev_done):
                 m.d.sync += [pend.eq(1), pend_ctx.eq(dev_ctx), pend_infer.eq(0)]
@@ -412,9 +400,9 @@ class BNUnit(wiring.Component):
         for i in range(P):
             m.d.comb += [ss[i].en.eq(en), ss[i].x.eq(s1_n[i]), ss[i].a.eq(pick(a_c, s1_ctx)),
                          ss[i].b.eq(pick(b_c, s1_ctx))]
-        y_valid = _delay(m, s1_nvalid, ss_lat, en, "yv")
-        y_last = _delay(m, s1_nlast, ss_lat, en, "yl")
-        y_mask = _delay(m, s1_nmask, ss_lat, en, "ym")
+        y_valid = delay(m, s1_nvalid, ss_lat, en, "yv")
+        y_last = delay(m, s1_nlast, ss_lat, en, "yl")
+        y_mask = delay(m, s1_nmask, ss_lat, en, "ym")
         m.d.comb += [self.y.valid.eq(y_valid), self.y.payload.last.eq(y_last)]
         for i in range(P):
             m.d.comb += [self.y.payload.data[i].eq(Mux(y_mask[i], ss[i].y, 0)),
