@@ -16,7 +16,7 @@ from golden.bn_unit import UnitConfig, backward, batch_stats
 from hdl.bn_backward import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
-from .unitbench import UnitSpec, pack_lanes, run_unit
+from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit
 
 SMOKE_TEST = "stalls"
 
@@ -63,26 +63,10 @@ class Channel:
 
 
 def draw(cfg, rng, m, kind, gamma=None, dscale=None):
-    data = cfg.data
-    w, f = cfg.width, cfg.frac
-    top = data.max_value
-    scale = 2.0 ** rng.uniform(-f + 2, w - f - 3)
-    loc = rng.uniform(-0.25, 0.25) * top
-    z = rng.standard_normal(m)
-    if kind == "gauss":
-        v = loc + scale * z
-    elif kind == "relu":
-        v = np.maximum(0.0, scale * (z + rng.uniform(-1, 1)))
-    elif kind == "const":
-        v = np.full(m, loc)
-    elif kind == "extreme":
-        v = rng.choice([data.min_value, data.max_value], m)
-    elif kind == "spiky":
-        v = np.full(m, loc)
-        v[rng.integers(m)] += 2.0 ** -f * 3
-    else:
-        raise ValueError(kind)
-    x, _ = fixed.quantize(v, data)
+    """A channel of ``kind`` (:data:`sim.unitbench.KINDS`) with Gaussian dy of scale
+    ``dscale`` (default random) and a random gamma unless given."""
+    data, w, f = cfg.data, cfg.width, cfg.frac
+    x = channel_codes(cfg, rng, m, kind)
     ds = 2.0 ** rng.uniform(-f + 2, w - f - 3) if dscale is None else dscale
     dy, _ = fixed.quantize(rng.standard_normal(m) * ds + rng.uniform(-0.1, 0.1) * ds, data)
     if gamma is None:

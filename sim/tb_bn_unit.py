@@ -16,7 +16,7 @@ from golden.bn_unit import UnitConfig, forward_infer, forward_train
 from hdl.bn_unit import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
-from .unitbench import UnitSpec, pack_lanes, run_unit
+from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit
 
 #: The random test the report could run as its quick check of this unit.
 SMOKE_TEST = "stalls"
@@ -65,32 +65,12 @@ class Channel:
 def draw(cfg, rng, m, kind, mode="train", gamma=None, beta=None):
     """A channel of ``kind`` in gauss, relu, skew, const, extreme, spiky."""
     data, stat = cfg.data, cfg.stat
-    w, f = cfg.width, cfg.frac
-    top = data.max_value
-    scale = 2.0 ** rng.uniform(-f + 2, w - f - 3)
-    loc = rng.uniform(-0.25, 0.25) * top
-    z = rng.standard_normal(m)
-    if kind == "gauss":
-        v = loc + scale * z
-    elif kind == "relu":
-        v = np.maximum(0.0, scale * (z + rng.uniform(-1, 1)))
-    elif kind == "skew":
-        v = loc + scale * (rng.exponential(1.0, m) - 1.0)
-    elif kind == "const":
-        v = np.full(m, loc)
-    elif kind == "extreme":
-        v = rng.choice([data.min_value, data.max_value], m)
-    elif kind == "spiky":        # nearly constant with one outlier: tiny sigma, large gain
-        v = np.full(m, loc)
-        v[rng.integers(m)] += 2.0 ** -f * 3
-    else:
-        raise ValueError(kind)
-    x, _ = fixed.quantize(v, data)
+    x = channel_codes(cfg, rng, m, kind)
     if gamma is None:
         gamma = int(fixed.quantize(rng.uniform(-2, 2), data)[0])
     if beta is None:
         beta = int(fixed.quantize(rng.uniform(-1, 1), data)[0])
-    rm = int(fixed.quantize(rng.uniform(-0.5, 0.5) * top, stat)[0])
+    rm = int(fixed.quantize(rng.uniform(-0.5, 0.5) * data.max_value, stat)[0])
     rs = int(fixed.quantize(abs(rng.normal(0, 1)) * 2.0 ** rng.uniform(-3, 3), stat)[0])
     return Channel(cfg, mode, x, gamma, beta, rm, rs)
 

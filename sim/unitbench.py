@@ -12,12 +12,45 @@ from typing import Callable
 
 from cocotb.triggers import FallingEdge, ReadOnly
 
+import numpy as np
+
+from golden import fixed
 from hdl.bn_sequencer import FINAL, slot_order
 
 from .harness import Bench, StreamSink, StreamSource, lane_values
 from .harness import field_value as _get, payload_fields as _fields
 
-__all__ = ["pack_lanes", "UnitStimulus", "check_schedule", "UnitSpec", "run_unit"]
+__all__ = ["KINDS", "channel_codes", "pack_lanes", "UnitStimulus", "check_schedule", "UnitSpec",
+           "run_unit"]
+
+#: Shapes of the channels the unit testbenches draw (:func:`channel_codes`).
+KINDS = ("gauss", "relu", "skew", "const", "extreme", "spiky")
+
+
+def channel_codes(cfg, rng, m, kind):
+    """m data codes of ``cfg.data`` for one channel of shape ``kind`` (:data:`KINDS`):
+    Gaussian, ReLU-shaped, skewed, constant, the two extreme codes, or nearly constant with one
+    outlier (tiny sigma, large gain). ``rng`` is a :class:`numpy.random.Generator`."""
+    data, f = cfg.data, cfg.frac
+    scale = 2.0 ** rng.uniform(-f + 2, cfg.width - f - 3)
+    loc = rng.uniform(-0.25, 0.25) * data.max_value
+    z = rng.standard_normal(m)
+    if kind == "gauss":
+        v = loc + scale * z
+    elif kind == "relu":
+        v = np.maximum(0.0, scale * (z + rng.uniform(-1, 1)))
+    elif kind == "skew":
+        v = loc + scale * (rng.exponential(1.0, m) - 1.0)
+    elif kind == "const":
+        v = np.full(m, loc)
+    elif kind == "extreme":
+        v = rng.choice([data.min_value, data.max_value], m)
+    elif kind == "spiky":
+        v = np.full(m, loc)
+        v[rng.integers(m)] += 2.0 ** -f * 3
+    else:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return fixed.quantize(v, data)[0]
 
 
 def pack_lanes(values, width, lanes, rng, lo, hi):
