@@ -249,8 +249,14 @@ class BNBackward(wiring.Component):
         s1_first1, s1_end1, s1_v2, s1_last2, s1_is2, s1_ctx = (Signal(name=n) for n in (
             "s1_first1", "s1_end1", "s1_v2", "s1_last2", "s1_is2", "s1_ctx"))
         s1_mask = Signal(P)
+        # The beat's channel constants, picked from the contexts here so that no context select
+        # sits in front of the lane multipliers.
+        s1_a = Signal(signed(KW), name="s1_a")
+        s1_c = Signal(signed(len(c_c[0])), name="s1_c")
         with m.If(en):
             m.d.sync += [
+                s1_a.eq(pick(a_c, seq.ctx)),
+                s1_c.eq(pick(c_c, seq.ctx)),
                 s1_first1.eq(xfer & is_p1 & seq.first),
                 s1_end1.eq(xfer & is_p1 & seq.end),
                 s1_v2.eq(xfer & is_p2),
@@ -272,10 +278,10 @@ class BNBackward(wiring.Component):
 
         # Shared multiplier: pass 1 dy*d, pass 2 A*dy.
         for i in range(P):
-            m.d.comb += [mul[i].en.eq(en), mul[i].a.eq(Mux(s1_is2, pick(a_c, s1_ctx), s1_d[i])),
+            m.d.comb += [mul[i].en.eq(en), mul[i].a.eq(Mux(s1_is2, s1_a, s1_d[i])),
                          mul[i].b.eq(s1_dy[i])]
             if not l1:
-                m.d.comb += [mul_b[i].en.eq(en), mul_b[i].a.eq(pick(c_c, s1_ctx)),
+                m.d.comb += [mul_b[i].en.eq(en), mul_b[i].a.eq(s1_c),
                              mul_b[i].b.eq(s1_d[i])]
         # Pass 1 sums.
         m.d.comb += [acc_g.en.eq(en), acc_g.first.eq(s1_first1),

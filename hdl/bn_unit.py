@@ -176,9 +176,9 @@ class BNUnit(wiring.Component):
     :class:`~hdl.abs_sign.AbsSign` (l1) or :class:`~hdl.square.Square` (l2) of
     ``d = x * 2**G - mu`` and an accumulator; per channel: :class:`~hdl.divider.Divider` for mu,
     sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), one
-    :class:`~hdl.multiplier.Multiplier` for ``mu * a``, constant multiplies for the running
-    statistics (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` on two
-    :class:`~hdl.serial_multiplier.SerialMultiplier`);
+    :class:`~hdl.multiplier.Multiplier` for ``mu * a`` and, while the ``a`` divider runs, the
+    running statistics' ``alpha_q * (old - batch)`` (one-pass also ``m * Sxx``, ``Sx**2``,
+    ``m*m`` on two :class:`~hdl.serial_multiplier.SerialMultiplier`);
     normalize: P :class:`~hdl.scale_shift.ScaleShift`; control: :class:`~hdl.bn_sequencer.
     PassSequencer`. Multipliers per lane (:attr:`MULTIPLIERS`): l1 one (the normalize pass),
     l2 two (the square of pass 2 or of x, and the normalize pass); per channel one scalar
@@ -284,7 +284,8 @@ class BNUnit(wiring.Component):
         if not l1:
             root = Isqrt(width=vw)
             m.submodules.isqrt = root
-        mul_b = Multiplier(a_width=SW, b_width=KW, stages=2)
+        # mu * a, and alpha_q * (old - batch) for the running statistics (alpha_q: 18 bits).
+        mul_b = Multiplier(a_width=max(SW, ALPHA_FRAC + 2), b_width=KW, stages=2)
         m.submodules.mul_b = mul_b
 
         # --- configuration stream and the two channel contexts ----------------------------------
@@ -334,8 +335,13 @@ class BNUnit(wiring.Component):
         s1_n = [Signal(signed(W), name=f"s1_n{i}") for i in range(P)]
         s1_nmask = Signal(P)
         s1_nvalid, s1_nlast = Signal(name="s1_nvalid"), Signal(name="s1_nlast")
+        # The beat's coefficients, picked from the contexts here so that no context select sits
+        # in front of the lane multipliers.
+        s1_a, s1_b = Signal(signed(KW), name="s1_a"), Signal(signed(KW), name="s1_b")
         with m.If(en):
             m.d.sync += [
+                s1_a.eq(pick(a_c, seq.ctx)),
+                s1_b.eq(pick(b_c, seq.ctx)),
                 s1_first_sum.eq(xfer & is_sum & seq.first),
                 s1_end_sum.eq(xfer & is_sum & seq.end),
                 s1_ctx.eq(seq.ctx),
@@ -398,8 +404,7 @@ class BNUnit(wiring.Component):
 
         # Pass "normalize": y = a*x + b on ScaleShift with the beat's channel's coefficients.
         for i in range(P):
-            m.d.comb += [ss[i].en.eq(en), ss[i].x.eq(s1_n[i]), ss[i].a.eq(pick(a_c, s1_ctx)),
-                         ss[i].b.eq(pick(b_c, s1_ctx))]
+            m.d.comb += [ss[i].en.eq(en), ss[i].x.eq(s1_n[i]), ss[i].a.eq(s1_a), ss[i].b.eq(s1_b)]
         y_valid = delay(m, s1_nvalid, ss_lat, en, "yv")
         y_last = delay(m, s1_nlast, ss_lat, en, "yl")
         y_mask = delay(m, s1_nmask, ss_lat, en, "ym")
@@ -488,35 +493,35 @@ class BNUnit(wiring.Component):
         # mu of the job, registered (settled long before B0: the a divider runs meanwhile).
         mu_src = Signal(signed(SW), name="mu_src")
         m.d.sync += mu_src.eq(Mux(job_infer, pick(rm_c, job), mu_job))
-        m.d.comb += [mul_b.en.eq(1), mul_b.a.eq(mu_src), mul_b.b.eq(a_new)]
         # Registered in B2 (the rounded product) and B3 (b and its flag): short paths.
         prod_r = Signal(signed(len(mul_b.p) - FS + 1), name="mu_a_r")
         b_r = Signal(signed(KW), name="b_r")
         b_sat = Signal(name="b_sat")
         b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed() - prod_r, cfg.coef)
-        # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), by a
-        # free-running four-stage pipeline (inputs, constant products, sum, rounding and
-        # saturation)
-        # whose inputs settle long before the job's end (the a divider runs meanwhile).
+        # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), the
+        # same integer as shift_right(batch * 2**16 + alpha_q * (old - batch), 16): one product
+        # each, on mul_b while the a divider runs (A_GO: the mean's, the cycle after: sigma's;
+        # old - batch registered in S_LOAD), captured two cycles later, then summed, rounded and
+        # saturated in two registered stages, long before B4 reads them.
         aq = cfg.alpha_q
-        ka, kb = Const(aq, unsigned(18)), Const((1 << ALPHA_FRAC) - aq, unsigned(18))
+        run_go, run_go2 = Signal(name="run_go"), Signal(name="run_sigma_go")
+        m.d.sync += run_go2.eq(run_go)
+        got = delay(m, Cat(run_go, run_go2), mul_b.LATENCY, C(1, 1), "run_got")
 
-        def running(old, new, name):
-            old_r = Signal(signed(SW), name=f"{name}_old")
-            new_r = Signal(signed(SW), name=f"{name}_new")
-            p_old = Signal(signed(SW + 19), name=f"{name}_old_k")
-            p_new = Signal(signed(SW + 19), name=f"{name}_new_k")
-            total = Signal(signed(SW + 20), name=f"{name}_sum")
+        def running(old, new, go, got_, name):
+            diff = Signal(signed(SW + 1), name=f"{name}_diff")
+            prod = Signal(signed(len(mul_b.p)), name=f"{name}_prod")
+            total = Signal(signed(len(mul_b.p) + 1), name=f"{name}_sum")
             value = Signal(signed(SW), name=f"{name}_r")
             flag = Signal(name=f"{name}_sat")
             v, f = saturate(shift_right_half_up(total, ALPHA_FRAC), cfg.stat)
-            m.d.sync += [old_r.eq(old), new_r.eq(new),
-                         p_old.eq(old_r * ka), p_new.eq(new_r * kb), total.eq(p_old + p_new),
+            with m.If(st["S_LOAD"]):
+                m.d.sync += diff.eq(old - new)
+            with m.If(got_):
+                m.d.sync += prod.eq(mul_b.p)
+            m.d.sync += [total.eq(Cat(C(0, ALPHA_FRAC), new).as_signed() + prod),
                          value.eq(v), flag.eq(f)]
-            return value, flag
-
-        run_mean, run_sat0 = running(pick(rm_c, job), mu_job, "run_mean")
-        run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, "run_sigma")
+            return diff, value, flag
 
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
         names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT", "B0", "B1", "B2", "B3",
@@ -524,6 +529,15 @@ class BNUnit(wiring.Component):
         names += ["MUL_WAIT", "MM_GO", "MM_WAIT"] if onepass else []
         names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
+
+        d_mean, run_mean, run_sat0 = running(pick(rm_c, job), mu_job, run_go, got[0], "run_mean")
+        d_sigma, run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, run_go2, got[1],
+                                               "run_sigma")
+        # The a divider outlasts the running products: A_WAIT covers their capture and sum.
+        assert a_div.LATENCY > mul_b.LATENCY + 3, a_div.LATENCY
+        m.d.comb += [run_go.eq(st["A_GO"]), mul_b.en.eq(1),
+                     mul_b.a.eq(Mux(run_go | run_go2, C(aq, signed(ALPHA_FRAC + 2)), mu_src)),
+                     mul_b.b.eq(Mux(run_go, d_mean, Mux(run_go2, d_sigma, a_new)))]
 
         def goto(cond, src, dst):
             with m.If(st[src] & cond):

@@ -10,10 +10,12 @@ from golden.multiplier import formats
 from .block import BlockSpec
 from .round_sat import add_shifted
 
-__all__ = ["Multiplier", "STAGES", "check_stages"]
+__all__ = ["Multiplier", "SLICE", "STAGES", "check_stages"]
 
 #: The pipeline depths a multiplier can have.
 STAGES = (1, 2)
+#: Widest slice of the split factor of a two-stage multiplier: an FPGA DSP block's 18 bits.
+SLICE = 18
 
 
 def check_stages(stages):
@@ -31,12 +33,16 @@ class Multiplier(wiring.Component):
     """Exact product ``p = a * b`` of two two's-complement values, clock-enabled and pipelined.
 
     * ``stages=1``: one combinational ``a_width x b_width`` multiplier into the output register.
-    * ``stages=2``: ``b`` is split into a low, unsigned half ``b_lo = b[:b_width // 2]`` and a high,
-      signed half ``b_hi = b[b_width // 2:]`` (so ``b = b_hi * 2**(b_width // 2) + b_lo``). Stage 1
-      registers the two partial products ``a * b_lo`` and ``a * b_hi``, each from a multiplier
-      about half as wide; stage 2 registers their aligned sum (the low ``b_width // 2`` bits are
-      ``a * b_lo``'s, so the adder is ``a_width + b_width - b_width // 2`` bits wide). The critical
-      path is one half-width multiplier, or one adder, instead of the full multiplier.
+    * ``stages=2``: the wider factor (``b`` when both are as wide), say ``b`` of ``n`` bits, is
+      split into ``k = max(2, ceil(n / SLICE))`` slices of about ``n / k`` bits, unsigned but the
+      top one (signed), so that ``b = sum(b_j * 2**o_j)``. Stage 1 registers the partial
+      products ``a * b_j``, each from a multiplier at most :data:`SLICE` bits wide on that side;
+      stage 2 registers their aligned sum (the low ``o_1`` bits are ``a * b_0``'s, unadded). The
+      critical path is one slice multiplier, or the adders, instead of the full multiplier.
+      Splitting the wider factor keeps each partial product as square as possible, and the
+      slices fit an FPGA's 18 x 18 DSP blocks: a 26 x 16 product becomes two 13 x 16 ones, one
+      block each, where two 26 x 8 ones would take two blocks each; a 51 x 25 product becomes
+      three 17 x 25 ones.
 
     Parameters
     ----------
@@ -77,19 +83,26 @@ class Multiplier(wiring.Component):
             with m.If(self.en):
                 m.d.sync += self.p.eq(self.a * self.b)
             return m
-        lo = self.b_width // 2
-        b_lo, b_hi = self.b[:lo], self.b[lo:].as_signed()
-        # Stage 1: the partial products. a * b_lo lies in (-2**(a_width+lo-1), 2**(a_width+lo-1)).
-        p_lo = Signal(signed(self.a_width + lo))
-        p_hi = Signal(signed(self.a_width + self.b_width - lo))
-        # Stage 2: their aligned sum p_lo + p_hi * 2**lo, exact in a_width + b_width bits (the low
-        # lo bits are p_lo's: the adder is a_width + b_width - lo bits wide).
+        # Split the wider factor y into k slices at offsets o; x is the other factor.
+        x, y = (self.b, self.a) if self.a_width > self.b_width else (self.a, self.b)
+        n = len(y)
+        k = max(2, -(-n // SLICE))
+        o = [j * n // k for j in range(k)] + [n]
+        # Stage 1: the partial products x * y_j, exact in len(x) + (o[j+1] - o[j]) bits (the top
+        # slice is signed; the others are unsigned).
+        parts = []
+        for j in range(k):
+            y_j = y[o[j]:o[j + 1]]
+            p_j = Signal(signed(len(x) + o[j + 1] - o[j]), name=f"p{j}")
+            with m.If(self.en):
+                m.d.sync += p_j.eq(x * (y_j.as_signed() if j == k - 1 else y_j))
+            parts.append(p_j)
+        # Stage 2: the aligned sum, exact in a_width + b_width bits, from the top slice down.
+        total = parts[-1]
+        for j in range(k - 2, -1, -1):
+            total = add_shifted(parts[j], total, o[j + 1] - o[j])
         with m.If(self.en):
-            m.d.sync += [
-                p_lo.eq(self.a * b_lo),
-                p_hi.eq(self.a * b_hi),
-                self.p.eq(add_shifted(p_lo, p_hi, lo)),
-            ]
+            m.d.sync += self.p.eq(total)
         return m
 
 

@@ -108,7 +108,8 @@ STAGES = (ASIC,) + SIM_STAGES + (STA,) + FPGA_STAGES + (AREAS,)
 #: constant's value); a change to any of them recomputes that stage. ``{block}`` is the design's
 #: block; a block's simulation depends on its own testbench only.
 _YOSYS_RUN = ("synth.yosys:_yosys", "synth.yosys:_rel", "synth.yosys:_section",
-              "synth.yosys:ABC_CONSTR", "synth.yosys:FAST_ABC_SCRIPT", "synth.yosys:_osu018_map",
+              "synth.yosys:ABC_CONSTR", "synth.yosys:ASIC_SYNTH_OPTIONS",
+              "synth.yosys:FAST_ABC_SCRIPT", "synth.yosys:_osu018_map",
               "synth.yosys:liberty_cells")
 _STAGE_SOURCES = {
     ASIC: _YOSYS_RUN + ("synth.yosys:osu018", "synth.yosys:parse_liberty_stat",
@@ -1045,7 +1046,9 @@ def _markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, ou
               "run) " + ", ".join(f"{k} {v:.0f}" for k, v in cold.items()) + ".", "",
               "How the figures are made: each design is generated at data width w with w/2 "
               "fraction bits (Q(w, w/2)). OSU 0.18 um: one Yosys run per design, `synth -flatten "
-              "-noabc`, then `dfflibmap` and ABC with a reduced script (`"
+              f"{yosys.ASIC_SYNTH_OPTIONS} -noabc` (radix-4 Booth multipliers and Kogge-Stone "
+              "carry lookahead in every adder, as a synthesis tool aiming at a clock would "
+              "pick; the same for L1 and L2), then `dfflibmap` and ABC with a reduced script (`"
               + yosys.FAST_ABC_SCRIPT.format(D=round(PERIOD_NS * 1000)) + "`: Yosys' default "
               "Liberty script without `&fraig -x`, `scorr` and `&dch -f`, which took minutes on "
               "the 32-bit units; measured +3 % area on the 16-bit 4-lane L2 unit, +1 % on a "

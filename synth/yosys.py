@@ -249,6 +249,14 @@ def generic(verilog, top, workdir):
     return res
 
 
+#: ``synth`` options of the standard-cell flows: radix-4 Booth multipliers (a carry-save tree of
+#: Booth partial products) and Kogge-Stone carry lookahead for every adder and comparator
+#: (``$lcu``), in place of Yosys' default array multipliers and ripple carries. A synthesis tool
+#: picks such architectures by itself when it meets a clock; the same options serve L1 and L2.
+#: Measured on the 16-bit, 4-lane units: reg-to-reg 5.5 to 6.3 ns instead of 6.8 to 11 ns, area
+#: -4 to +1 % (Booth saves about as much as the prefix adders cost).
+ASIC_SYNTH_OPTIONS = "-booth -extra-map +/choices/kogge-stone.v"
+
 #: The ABC script of ``fast`` mappings: Yosys' default Liberty script with ``-constr`` minus its
 #: SAT-based and choice-based AIG optimisations (``&fraig -x``, ``scorr``, ``&dch -f``), which
 #: take minutes on wide multipliers. ``{D}`` is the delay target in ps.
@@ -308,7 +316,7 @@ def osu018(verilog, top, workdir, period_ns, generic=False, fast=False):
     seconds = _yosys(workdir, "osu018", [
         f"read_liberty -lib {lib}",
         f"read_verilog {_rel(verilog, workdir)}",
-        f"synth -top {top} -flatten" + (" -noabc" if fast else ""),
+        f"synth -top {top} -flatten {ASIC_SYNTH_OPTIONS}" + (" -noabc" if fast else ""),
         *tech,
         *_osu018_map(lib, period_ns, fast),
         "splitnets -ports",
@@ -440,7 +448,7 @@ def osu018_areas(rtlil_text, top, workdir, period_ns, groups, fast=False):
     seconds = _yosys(workdir, "areas", [
         f"read_liberty -lib {lib}",
         "read_rtlil design.il",
-        f"synth -top {top}" + (" -noabc" if fast else ""),
+        f"synth -top {top} {ASIC_SYNTH_OPTIONS}" + (" -noabc" if fast else ""),
         *_osu018_map(lib, period_ns, fast),
         f"tee -o areas_stat.txt stat -liberty {lib}",
     ], ["areas_stat.txt"])

@@ -42,16 +42,20 @@ def test_registered_names():
 
 TESTCASES = ("random_values", "corners")
 
-#: Per width: b three bits wider than a (an odd split of b) with two stages; at 16 bits the
-#: one-stage multiplier (square, scale_shift and sign_select test two stages at every width).
-RTL_PARAMS = {8: {"b_width": 11, "stages": 2}, 16: {"b_width": 16, "stages": 1},
-              32: {"b_width": 35, "stages": 2}}
+#: Per case: at 8 and 32 bits b three bits wider than a (an odd split of b) with two stages; at
+#: 16 bits the one-stage multiplier (square, scale_shift and sign_select test two stages at
+#: every width); "a wider" splits a in two (27 x 17: the units' 26 x 16 lanes, odd), "three
+#: slices" splits a 40-bit a into three (more than two SLICE-bit slices).
+RTL_PARAMS = {"w8": {"width": 8, "b_width": 11, "stages": 2},
+              "w16": {"width": 16, "b_width": 16, "stages": 1},
+              "w32": {"width": 32, "b_width": 35, "stages": 2},
+              "a wider": {"width": 27, "b_width": 17, "stages": 2},
+              "three slices": {"width": 40, "b_width": 23, "stages": 2}}
 
 
 @pytest.mark.sim
 @pytest.mark.parametrize("testcase", TESTCASES)
-@pytest.mark.parametrize("width", [8, 16, 32])
+@pytest.mark.parametrize("case", list(RTL_PARAMS))
 @pytest.mark.parametrize("simulator", runner.SIMULATORS)
-def test_rtl_matches_model(build_root, simulator, width, testcase):
-    simulate(build_root, "multiplier", dict(RTL_PARAMS[width], width=width), simulator, testcase,
-             random_values=3000)
+def test_rtl_matches_model(build_root, simulator, case, testcase):
+    simulate(build_root, "multiplier", RTL_PARAMS[case], simulator, testcase, random_values=3000)
