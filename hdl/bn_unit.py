@@ -64,24 +64,24 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     P = _check_lanes(lanes)
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
-    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 13}
+    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 14}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "4",
-            "request_infer": "1", "job_infer": "W+G+13"}
+            "request_infer": "1", "job_infer": "W+G+14"}
     if stats == "one-pass":
         # + the serial products m*Sxx, Sx*Sx (2W+M+2 cycles), then m*m (W+M+2), and the
         # variance divider's split load (3); M = clog2(max_batch)
         W, M = cfg.width, fixed.clog2(fixed.check_int("max_batch", max_batch, 1))
-        out.update(request_train=la + 4, job_train=4 * wg + 24 + (2 * W + M + 2) + (W + M + 2))
-        text.update(request_train="La+4", job_train="4(W+G)+24 + (2W+M+2) + (W+M+2)")
+        out.update(request_train=la + 4, job_train=4 * wg + 25 + (2 * W + M + 2) + (W + M + 2))
+        text.update(request_train="La+4", job_train="4(W+G)+25 + (2W+M+2) + (W+M+2)")
     else:
         out.update(mean_delay=wg + 4 + la)
         text.update(mean_delay="W+G+4+La")
         if norm == "l1":
-            out.update(request_train=la + 3, job_train=2 * wg + 17)
-            text.update(request_train="La+3", job_train="2(W+G)+17")
+            out.update(request_train=la + 3, job_train=2 * wg + 18)
+            text.update(request_train="La+3", job_train="2(W+G)+18")
         else:
-            out.update(request_train=la + 4, job_train=4 * wg + 20)
-            text.update(request_train="La+4", job_train="4(W+G)+20")
+            out.update(request_train=la + 4, job_train=4 * wg + 21)
+            text.update(request_train="La+4", job_train="4(W+G)+21")
     out["formulas"] = text
     return out
 
@@ -493,7 +493,7 @@ class BNUnit(wiring.Component):
         # mu of the job, registered (settled long before B0: the a divider runs meanwhile).
         mu_src = Signal(signed(SW), name="mu_src")
         m.d.sync += mu_src.eq(Mux(job_infer, pick(rm_c, job), mu_job))
-        # Registered in B2 (the rounded product) and B3 (b and its flag): short paths.
+        # Registered in B3 (the rounded product) and B4 (b and its flag): short paths.
         prod_r = Signal(signed(len(mul_b.p) - FS + 1), name="mu_a_r")
         b_r = Signal(signed(KW), name="b_r")
         b_sat = Signal(name="b_sat")
@@ -502,11 +502,12 @@ class BNUnit(wiring.Component):
         # same integer as shift_right(batch * 2**16 + alpha_q * (old - batch), 16): one product
         # each, on mul_b while the a divider runs (A_GO: the mean's, the cycle after: sigma's;
         # old - batch registered in S_LOAD), captured two cycles later, then summed, rounded and
-        # saturated in two registered stages, long before B4 reads them.
+        # saturated in two registered stages, long before B5 reads them. mul_b's operands are
+        # registered (op_a, op_b): no state decoding in front of the multiplier.
         aq = cfg.alpha_q
         run_go, run_go2 = Signal(name="run_go"), Signal(name="run_sigma_go")
         m.d.sync += run_go2.eq(run_go)
-        got = delay(m, Cat(run_go, run_go2), mul_b.LATENCY, C(1, 1), "run_got")
+        got = delay(m, Cat(run_go, run_go2), mul_b.LATENCY + 1, C(1, 1), "run_got")
 
         def running(old, new, go, got_, name):
             diff = Signal(signed(SW + 1), name=f"{name}_diff")
@@ -524,8 +525,7 @@ class BNUnit(wiring.Component):
             return diff, value, flag
 
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
-        names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT", "B0", "B1", "B2", "B3",
-                 "B4"]
+        names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT"] + [f"B{i}" for i in range(6)]
         names += ["MUL_WAIT", "MM_GO", "MM_WAIT"] if onepass else []
         names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
@@ -534,10 +534,11 @@ class BNUnit(wiring.Component):
         d_sigma, run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, run_go2, got[1],
                                                "run_sigma")
         # The a divider outlasts the running products: A_WAIT covers their capture and sum.
-        assert a_div.LATENCY > mul_b.LATENCY + 3, a_div.LATENCY
-        m.d.comb += [run_go.eq(st["A_GO"]), mul_b.en.eq(1),
-                     mul_b.a.eq(Mux(run_go | run_go2, C(aq, signed(ALPHA_FRAC + 2)), mu_src)),
-                     mul_b.b.eq(Mux(run_go, d_mean, Mux(run_go2, d_sigma, a_new)))]
+        assert a_div.LATENCY > mul_b.LATENCY + 4, a_div.LATENCY
+        op_a, op_b = Signal.like(mul_b.a, name="mul_b_op_a"), Signal.like(mul_b.b, name="mul_b_op_b")
+        m.d.comb += [run_go.eq(st["A_GO"]), mul_b.en.eq(1), mul_b.a.eq(op_a), mul_b.b.eq(op_b)]
+        m.d.sync += [op_a.eq(Mux(run_go | run_go2, C(aq, signed(ALPHA_FRAC + 2)), mu_src)),
+                     op_b.eq(Mux(run_go, d_mean, Mux(run_go2, d_sigma, a_new)))]
 
         def goto(cond, src, dst):
             with m.If(st[src] & cond):
@@ -593,18 +594,18 @@ class BNUnit(wiring.Component):
         with m.If(st["A_WAIT"] & a_div.o.valid):
             m.d.sync += [a_new.eq(a_div.o.payload.quot), sat_r.a.eq(a_div.o.payload.sat)]
         goto(a_div.o.valid, "A_WAIT", "B0")
-        # B0..B2: mu * a on the two-stage multiplier, B2 rounds it, B3 forms b; the coefficients
-        # and the stats transfer in B4 (training: waiting for a free stats slot).
-        goto(C(1, 1), "B0", "B1")
-        goto(C(1, 1), "B1", "B2")
-        with m.If(st["B2"]):
-            m.d.sync += prod_r.eq(shift_right_half_up(mul_b.p, FS))
-        goto(C(1, 1), "B2", "B3")
+        # B0..B3: mu * a (operands registered in B0, the two-stage multiplier in B1 and B2),
+        # B3 rounds it, B4 forms b; the coefficients and the stats transfer in B5 (training:
+        # waiting for a free stats slot).
+        b_states = [f"B{i}" for i in range(6)]
+        for a, b in zip(b_states, b_states[1:]):
+            goto(C(1, 1), a, b)
         with m.If(st["B3"]):
+            m.d.sync += prod_r.eq(shift_right_half_up(mul_b.p, FS))
+        with m.If(st["B4"]):
             m.d.sync += [b_r.eq(b_val), b_sat.eq(b_flag)]
-        goto(C(1, 1), "B3", "B4")
         go = Signal()
-        m.d.comb += go.eq(st["B4"] & (job_infer | stats_free))
+        m.d.comb += go.eq(st["B5"] & (job_infer | stats_free))
         for i in range(2):
             with m.If(go & (job == i)):
                 m.d.sync += [a_c[i].eq(a_new), b_c[i].eq(b_r), coef_ready[i].eq(1)]
@@ -618,7 +619,7 @@ class BNUnit(wiring.Component):
                 self.stats.payload.sat.eq(Cat(sat_r.sigma, sat_r.s, sat_r.a, b_sat,
                                               run_sat0 | run_sat1)),
             ]
-        goto(job_infer | stats_free, "B4", "IDLE")
+        goto(job_infer | stats_free, "B5", "IDLE")
         return m
 
 

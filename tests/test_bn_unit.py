@@ -69,10 +69,10 @@ def test_module_name_and_defaults():
 
 def test_schedule_formulas():
     f = latency_formulas(norm="l1", width=16, guard=8, lanes=1)
-    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 17
+    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 18
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
     # + serial m*Sxx / Sx*Sx (2*16 + 10 + 2) and m*m (16 + 10 + 2) cycles, M = clog2(1000) = 10
-    assert f["job_train"] == 96 + 24 + 44 + 28 and "mean_delay" not in f
+    assert f["job_train"] == 96 + 25 + 44 + 28 and "mean_delay" not in f
     # One channel, three passes of 2 beats: mean and coefficient waits are not hidden.
     r = sequence_cycles(1, 7, "train", norm="l2", lanes=4)
     f = latency_formulas(norm="l2", lanes=4)
