@@ -113,5 +113,5 @@ def _block(*, width, b_width=None, stages=2):
 
 BLOCK = BlockSpec(_block, ("width", "b_width", "stages"),
                   defaults={"width": 16, "b_width": None, "stages": 2},
-                  summary="signed a*b at full precision; stages=2 splits b and registers the "
-                          "partial products")
+                  summary="signed a*b at full precision; stages=2 splits the wider factor into "
+                          "slices of at most 18 bits and registers the partial products")

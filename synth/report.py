@@ -933,7 +933,7 @@ def _misses_explained(sel, trows):
     biggest = []
     for lab, r in sel:
         a = r.get(AREAS, {})
-        if _complete(a):
+        if _complete(a) and a.get("groups"):
             g, v = max(a["groups"].items(), key=lambda kv: kv[1]["area_um2"])
             biggest.append(f"{lab} {a['area_um2'] / 1e6:.2f} mm^2, largest part {g} "
                            f"{v['fraction']:.0%}")
@@ -947,18 +947,36 @@ def _misses_explained(sel, trows):
                 "error bounds), one time-shared divider instead of three or four, and fewer "
                 "pipeline registers; the L1/L2 comparison does not depend on it (the parts that "
                 "differ are listed in the split)."]
-    out += ["- Clock (OSU 0.18 um, ABC aiming at the report's 10 ns): the remaining long paths are "
-            "the dividers' wide steps and final rounding (quotients up to 2(W+G)+1 bits, "
-            "denominators up to W+G+2M bits in the backward D/E dividers) and, in the L2 backward "
-            "unit, the B*(x-mu) lane multiplier (3W-F+G+3 by W+G+1 bits: 51 x 25 at Q16.8, split "
-            "in only two stages). A radix-4 or SRT divider with a pipelined final rounding, a "
-            "three-stage multiplier and ABC aiming at 6.4 ns would be the next steps.",
-            "- FPGAs (DSP and logic-cell counts in the table above): the L2 unit's deviation "
-            "squarers take DSP blocks beyond what the L1 unit uses, and the normalize products "
-            "are wider than one 18x18 block; the iCE40 HX8K has no DSP blocks, so every "
-            "multiplier is built from logic cells and a 4-lane unit does not fit. One lane, or "
-            "lane multipliers shared between passes, would.", ""]
-    return out
+
+    def units_missing(figure, fmt):
+        return "; ".join(f"{t['unit']} {t['value']} {fmt}".strip() for t in missed
+                         if t["figure"] == figure)
+
+    if any(t["figure"] == "reg2reg_ns" for t in missed):
+        out += [f"- Clock (OSU 0.18 um): {units_missing('reg2reg_ns', 'ns')}. The long paths "
+                "left are the multipliers' slices (Booth partial products and their final "
+                "adder) and the dividers' steps; a third multiplier stage or a radix-4 divider "
+                "would be the next steps."]
+    if any(t["figure"] == "ecp5_dsp" for t in missed):
+        out += [f"- ECP5 DSP blocks: {units_missing('ecp5_dsp', 'blocks')}. A product takes "
+                "one 18 x 18 block per tile: a 26 x 16 lane product 2, the L2 backward "
+                "B*(x-mu) lane product (slope format by W+G+1 bits, 51 x 25 at Q16.8) 3 x 2 = 6, "
+                "so that unit needs 4 lanes x (2 + 6) = 32 with the formats of "
+                "`golden/bn_unit.py`. A slope format of at most 36 bits (2 x 2 tiles) would "
+                "bring it to 24, at the cost of its documented dx error bound."]
+    if any(t["figure"] == "ecp5_fmax_mhz" for t in missed):
+        out += [f"- ECP5 Fmax: {units_missing('ecp5_fmax_mhz', 'MHz')}. The critical paths "
+                "(nextpnr's report in each design's FPGA log) run from the DSP blocks, which sit "
+                "in fixed columns, over long routes into the carry chains that add a "
+                "multiplier's tiles, or through the pass sequencer's stream handshake into the "
+                "lane registers. Registering each DSP block's output, or placing the lanes "
+                "next to their DSP columns, would be the next steps."]
+    if any(t["figure"] in ("ice40_lcs", "ice40_fmax_mhz") for t in missed):
+        out += [f"- iCE40 HX8K: {units_missing('ice40_lcs', 'LCs')}. The HX8K has no DSP "
+                "blocks, so every multiplier (4 lanes of 26 x 16, and the L2 units' second "
+                "multiplier per lane) is built from logic cells; a 4-lane unit does not fit "
+                "7,680 cells. One lane, or lane multipliers shared between passes, would."]
+    return out + [""]
 
 
 def _ice40_lcs(res):
@@ -1000,7 +1018,7 @@ def target_rows(selected):
                 sec = r.get(section, {})
                 status = ("miss (does not fit)" if sec.get("fits") is False
                           else _why(r, section))
-            out.append({"unit": lab, "design": r["name"], "target": t.what,
+            out.append({"unit": lab, "design": r["name"], "target": t.what, "figure": t.figure,
                         "limit": f"{t.op} {t.limit:g} {t.unit}".strip(),
                         "value": "n/a" if value is None else _num(value), "result": status,
                         "margin": "" if margin is None else ("+" if margin >= 0 else "") + _num(margin)})

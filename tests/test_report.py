@@ -153,6 +153,11 @@ def test_targets():
     assert rows["iCE40 HX8K logic cells"]["value"] == "9000"
     assert rows["iCE40 HX8K logic cells"]["result"] == "miss"
     assert rows["ECP5-25k Fmax"]["result"] == "not run: x"
+    # The explanation names exactly the missed targets' kinds, with the measured values.
+    text = "\n".join(report._misses_explained([("forward L2", r)], list(rows.values())))
+    assert text.startswith("Why 3 of ")
+    assert "iCE40 HX8K: forward L2 9000 LCs." in text
+    assert "Clock" not in text and "ECP5" not in text
     assert report._worse({"area_um2": 0.5, "critical_ns": 1.2}) == \
         "L1 costs more in critical path, against the paper"
     assert report._worse({"area_um2": 0.5, "energy_per_element_pj": 0.9}).startswith("L1 is cheaper")
