@@ -537,7 +537,12 @@ class BNUnit(wiring.Component):
         assert a_div.LATENCY > mul_b.LATENCY + 4, a_div.LATENCY
         op_a, op_b = Signal.like(mul_b.a, name="mul_b_op_a"), Signal.like(mul_b.b, name="mul_b_op_b")
         m.d.comb += [run_go.eq(st["A_GO"]), mul_b.en.eq(1), mul_b.a.eq(op_a), mul_b.b.eq(op_b)]
-        m.d.sync += [op_a.eq(Mux(run_go | run_go2, C(aq, signed(ALPHA_FRAC + 2)), mu_src)),
+        # op_a = alpha_q or mu, as AND/OR masks: a multiplexer with a constant arm would become
+        # set/reset flops in the emitted Verilog and leave that multiplexer's bits unused.
+        mu_ext = Signal.like(op_a, name="mu_src_ext")
+        run_rep = (run_go | run_go2).replicate(len(op_a))
+        m.d.comb += mu_ext.eq(mu_src)
+        m.d.sync += [op_a.eq((mu_ext & ~run_rep) | (C(aq, len(op_a)) & run_rep)),
                      op_b.eq(Mux(run_go, d_mean, Mux(run_go2, d_sigma, a_new)))]
 
         def goto(cond, src, dst):

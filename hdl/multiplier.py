@@ -1,6 +1,6 @@
 """Signed x signed multiplier at full precision, one or two pipeline stages."""
 
-from amaranth import Module, Signal, signed
+from amaranth import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,14 +8,16 @@ from golden.fixed import check_int
 from golden.multiplier import formats
 
 from .block import BlockSpec
-from .round_sat import add_shifted
 
-__all__ = ["Multiplier", "SLICE", "STAGES", "check_stages"]
+__all__ = ["MAX_TILES", "Multiplier", "SLICE", "STAGES", "check_stages"]
 
 #: The pipeline depths a multiplier can have.
 STAGES = (1, 2)
-#: Widest slice of the split factor of a two-stage multiplier: an FPGA DSP block's 18 bits.
+#: Widest slice of a two-stage multiplier's factors: an FPGA DSP block's 18 bits.
 SLICE = 18
+#: Most tiles a two-stage multiplier splits into (its second stage: two adder levels); past
+#: that, the narrower factor stays whole.
+MAX_TILES = 4
 
 
 def check_stages(stages):
@@ -33,16 +35,16 @@ class Multiplier(wiring.Component):
     """Exact product ``p = a * b`` of two two's-complement values, clock-enabled and pipelined.
 
     * ``stages=1``: one combinational ``a_width x b_width`` multiplier into the output register.
-    * ``stages=2``: the wider factor (``b`` when both are as wide), say ``b`` of ``n`` bits, is
-      split into ``k = max(2, ceil(n / SLICE))`` slices of about ``n / k`` bits, unsigned but the
-      top one (signed), so that ``b = sum(b_j * 2**o_j)``. Stage 1 registers the partial
-      products ``a * b_j``, each from a multiplier at most :data:`SLICE` bits wide on that side;
-      stage 2 registers their aligned sum (the low ``o_1`` bits are ``a * b_0``'s, unadded). The
-      critical path is one slice multiplier, or the adders, instead of the full multiplier.
-      Splitting the wider factor keeps each partial product as square as possible, and the
-      slices fit an FPGA's 18 x 18 DSP blocks: a 26 x 16 product becomes two 13 x 16 ones, one
-      block each, where two 26 x 8 ones would take two blocks each; a 51 x 25 product becomes
-      three 17 x 25 ones.
+    * ``stages=2``: both factors are cut into slices of at most :data:`SLICE` bits, the wider
+      one (``b`` when both are as wide) into at least two; the slices are unsigned but each
+      factor's top one (signed), so that ``a = sum(a_i * 2**o_i)``, ``b = sum(b_j * 2**o_j)``.
+      Stage 1 registers every tile product ``a_i * b_j``; stage 2 registers their aligned sum,
+      by a balanced tree of adders (the low bits of each pair are the lower tile's, unadded).
+      Past :data:`MAX_TILES` tiles the narrower factor stays whole (its slices of the wider
+      one are then up to :data:`SLICE` by the narrower width). The critical path is one tile
+      product, or the adder tree, instead of the full multiplier; each tile fits an FPGA's
+      18 x 18 DSP block with its output registered: a 26 x 16 product is two 13 x 16 tiles,
+      a 25 x 25 square four 12/13 x 12/13 tiles, a 51 x 25 product three 17 x 25 slices.
 
     Parameters
     ----------
@@ -83,27 +85,46 @@ class Multiplier(wiring.Component):
             with m.If(self.en):
                 m.d.sync += self.p.eq(self.a * self.b)
             return m
-        # Split the wider factor y into k slices at offsets o; x is the other factor.
+        # Split both factors into slices of at most SLICE bits (the wider one into at least two):
+        # slices are unsigned but each factor's top one (signed).
+        def slices(v, k):
+            o = [j * len(v) // k for j in range(k)] + [len(v)]
+            return [(v[o[j]:o[j + 1]].as_signed() if j == k - 1 else v[o[j]:o[j + 1]], o[j])
+                    for j in range(k)]
+
         x, y = (self.b, self.a) if self.a_width > self.b_width else (self.a, self.b)
-        n = len(y)
-        k = max(2, -(-n // SLICE))
-        o = [j * n // k for j in range(k)] + [n]
-        # Stage 1: the partial products x * y_j, exact in len(x) + (o[j+1] - o[j]) bits (the top
-        # slice is signed; the others are unsigned).
-        parts = []
-        for j in range(k):
-            y_j = y[o[j]:o[j + 1]]
-            p_j = Signal(signed(len(x) + o[j + 1] - o[j]), name=f"p{j}")
-            with m.If(self.en):
-                m.d.sync += p_j.eq(x * (y_j.as_signed() if j == k - 1 else y_j))
-            parts.append(p_j)
-        # Stage 2: the aligned sum, exact in a_width + b_width bits, from the top slice down.
-        total = parts[-1]
-        for j in range(k - 2, -1, -1):
-            total = add_shifted(parts[j], total, o[j + 1] - o[j])
+        ky = max(2, -(-len(y) // SLICE))
+        kx = -(-len(x) // SLICE)
+        xs = slices(x, kx if kx * ky <= MAX_TILES else 1)
+        ys = slices(y, ky)
+        # Stage 1: one registered tile product per pair of slices, exact in the sum of their
+        # widths (unsigned when both slices are).
+        tiles = []
+        for i, (xi, oi) in enumerate(xs):
+            for j, (yj, oj) in enumerate(ys):
+                shape = xi.shape().width + yj.shape().width
+                signed_ = xi.shape().signed or yj.shape().signed
+                t = Signal(signed(shape) if signed_ else unsigned(shape), name=f"p{i}_{j}")
+                with m.If(self.en):
+                    m.d.sync += t.eq(xi * yj)
+                tiles.append((oi + oj, t))
+        # Stage 2: the aligned sum, exact in a_width + b_width bits, by a balanced tree of
+        # adders (neighbours in offset order); the low bits of each pair are the lower's, unadded.
+        tiles.sort(key=lambda t: t[0])
+        while len(tiles) > 1:
+            tiles = [(lo[0], _add_aligned(lo[1], hi[1], hi[0] - lo[0]))
+                     for lo, hi in zip(tiles[::2], tiles[1::2])] + tiles[len(tiles) // 2 * 2:]
         with m.If(self.en):
-            m.d.sync += self.p.eq(total)
+            m.d.sync += self.p.eq(tiles[0][1])
         return m
+
+
+def _add_aligned(lo, hi, shift):
+    """``lo + hi * 2**shift``, exact; the low ``shift`` bits are ``lo``'s, unadded. Unsigned only
+    when both are (``0 <= shift <= len(lo)``)."""
+    assert 0 <= shift <= len(lo), (shift, len(lo))
+    total = Cat(lo[:shift], (lo >> shift) + hi)
+    return total.as_signed() if lo.shape().signed or hi.shape().signed else total
 
 
 def _block(*, width, b_width=None, stages=2):
@@ -113,5 +134,5 @@ def _block(*, width, b_width=None, stages=2):
 
 BLOCK = BlockSpec(_block, ("width", "b_width", "stages"),
                   defaults={"width": 16, "b_width": None, "stages": 2},
-                  summary="signed a*b at full precision; stages=2 splits the wider factor into "
-                          "slices of at most 18 bits and registers the partial products")
+                  summary="signed a*b at full precision; stages=2 cuts the factors into slices of "
+                          "at most 18 bits and registers the tile products")

@@ -1,6 +1,6 @@
 """``y = a*x + b`` rounded and saturated: the folded batch-norm affine (inference) of both norms."""
 
-from amaranth import Module, Signal, signed
+from amaranth import C, Cat, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,7 +9,7 @@ from golden.scale_shift import formats
 
 from .block import BlockSpec
 from .multiplier import Multiplier, check_stages
-from .round_sat import add_shifted, saturate, shift_right_half_up
+from .round_sat import saturate
 
 __all__ = ["ScaleShift"]
 
@@ -49,7 +49,8 @@ class ScaleShift(wiring.Component):
         1 when ``y`` was clamped to the most negative or the largest code.
 
     Latency: ``LATENCY = stages + 1`` enabled cycles (the multiplier, then one stage that adds,
-    rounds and saturates); throughput one value per cycle.
+    rounds and saturates: the rounding half rides in with ``b``, so that stage has one adder);
+    throughput one value per cycle.
     """
 
     def __init__(self, *, width, frac, coef_width=None, coef_frac=None, stages=2):
@@ -75,16 +76,27 @@ class ScaleShift(wiring.Component):
         m = Module()
         m.submodules.multiplier = mul = self.multiplier
         m.d.comb += [mul.en.eq(self.en), mul.a.eq(self.a), mul.b.eq(self.x)]
-        # b travels beside the product.
+        # b travels beside the product; its last register holds b aligned to the product's
+        # fraction bits plus the rounding half, so that the last stage has one adder:
+        # floor((p + b * 2**frac + half) / 2**coef_frac) is the half-up rounding of the sum.
+        n = self.coef_frac
         b = self.b
-        for i in range(mul.LATENCY):
+        for i in range(mul.LATENCY - 1):
             b_next = Signal(signed(self.coef_width), name=f"b_{i + 1}")
             with m.If(self.en):
                 m.d.sync += b_next.eq(b)
             b = b_next
-        # Last stage: exact sum at frac + coef_frac fraction bits, one rounding, saturation.
-        total = add_shifted(mul.p, b, self.frac)
-        y, sat = saturate(shift_right_half_up(total, self.coef_frac), self.formats["y"])
+        b_half = Signal(signed(self.coef_width + self.frac + 1), name="b_half")
+        with m.If(self.en):
+            m.d.sync += b_half.eq(Cat(C(0, self.frac), b).as_signed() + (1 << n >> 1))
+        # Last stage: the exact sum, floored (rounded by the half in b_half), saturated. Only the
+        # carry out of the low n bits is needed: p_lo + b_lo >= 2**n, i.e. p_lo > ~b_lo.
+        if n:
+            carry = mul.p[:n] > ~b_half[:n]
+            total = (mul.p >> n) + (b_half >> n) + carry
+        else:
+            total = mul.p + b_half
+        y, sat = saturate(total, self.formats["y"])
         with m.If(self.en):
             m.d.sync += [self.y.eq(y), self.sat.eq(sat)]
         return m

@@ -42,10 +42,11 @@ def test_registered_names():
 
 TESTCASES = ("random_values", "corners")
 
-#: Per case: at 8 and 32 bits b three bits wider than a (an odd split of b) with two stages; at
-#: 16 bits the one-stage multiplier (square, scale_shift and sign_select test two stages at
-#: every width); "a wider" splits a in two (27 x 17: the units' 26 x 16 lanes, odd), "three
-#: slices" splits a 40-bit a into three (more than two SLICE-bit slices).
+#: Per case: at 8 bits b three bits wider than a (an odd split of b), at 32 bits 2 x 2 tiles
+#: (32 x 35), both with two stages; at 16 bits the one-stage multiplier (square, scale_shift and
+#: sign_select test two stages at every width); "a wider" splits a in two (27 x 17: the units'
+#: 26 x 16 lanes, odd); "three slices" cuts a 40-bit a into three and keeps b whole (3 x 2
+#: tiles would exceed MAX_TILES).
 RTL_PARAMS = {"w8": {"width": 8, "b_width": 11, "stages": 2},
               "w16": {"width": 16, "b_width": 16, "stages": 1},
               "w32": {"width": 32, "b_width": 35, "stages": 2},
