@@ -248,7 +248,7 @@ class BNBackward(wiring.Component):
         s1_d = [Signal(signed(DW), name=f"s1_d{i}") for i in range(P)]
         s1_first1, s1_end1, s1_v2, s1_last2, s1_is2, s1_ctx = (Signal(name=n) for n in (
             "s1_first1", "s1_end1", "s1_v2", "s1_last2", "s1_is2", "s1_ctx"))
-        s1_mask = Signal(P)
+        s1_mask, s1_ok = Signal(P), Signal(P, name="s1_ok")
         # The beat's channel constants, picked from the contexts here so that no context select
         # sits in front of the lane multipliers.
         s1_a = Signal(signed(KW), name="s1_a")
@@ -264,14 +264,17 @@ class BNBackward(wiring.Component):
                 s1_is2.eq(is_p2),
                 s1_ctx.eq(seq.ctx),
                 s1_mask.eq(seq.lane_ok),
+                s1_ok.eq(seq.lane_ok & xfer.replicate(P)),
             ]
+            # The values are registered as they come and masked after the register (s1_ok):
+            # the handshake (xfer) then drives a few mask and tag flops, not every data flop.
             for i in range(P):
-                ok = xfer & seq.lane_ok[i]
                 m.d.sync += [
-                    s1_dy[i].eq(Mux(ok, self.x.payload.dy[i], 0)),
-                    s1_d[i].eq(Mux(ok, Cat(C(0, G), self.x.payload.x[i]).as_signed() - mu_now,
-                                   0)),
+                    s1_dy[i].eq(self.x.payload.dy[i]),
+                    s1_d[i].eq(Cat(C(0, G), self.x.payload.x[i]).as_signed() - mu_now),
                 ]
+        dy_ok = [Mux(s1_ok[i], s1_dy[i], 0) for i in range(P)]
+        ok_l = delay(m, s1_ok, L, en, "ok")        # the beat's lane mask at the multiplier output
         pos = [s1_d[i].any() & ~s1_d[i][-1] for i in range(P)]
         neg = [s1_d[i][-1] for i in range(P)]
         ctx_l = delay(m, s1_ctx, L, en, "ctx")     # the beat's channel at the multiplier output
@@ -287,12 +290,13 @@ class BNBackward(wiring.Component):
         m.d.comb += [acc_g.en.eq(en), acc_g.first.eq(s1_first1),
                      acc_gd.en.eq(en), acc_gd.first.eq(delay(m, s1_first1, L, en, "fgd"))]
         for i in range(P):
-            m.d.comb += [acc_g.values[i].eq(s1_dy[i]),
-                         acc_gd.values[i].eq(mul[i].p[:2 * W + G + 1])]
+            m.d.comb += [acc_g.values[i].eq(dy_ok[i]),
+                         acc_gd.values[i].eq(Mux(ok_l[i], mul[i].p[:2 * W + G + 1], 0))]
         if l1:
             m.d.comb += [acc_sgn.en.eq(en), acc_sgn.first.eq(s1_first1)]
             for i in range(P):
-                m.d.comb += acc_sgn.values[i].eq(Cat(s1_d[i].any(), neg[i]).as_signed())
+                m.d.comb += acc_sgn.values[i].eq(Mux(s1_ok[i], Cat(s1_d[i].any(), neg[i]).as_signed(),
+                                                     0))
         done_tag = delay(m, Cat(s1_end1, s1_ctx), L + la, en, "done1")
         done1, done_ctx = done_tag[0] & en, done_tag[1]
         # sum dy and sum sgn are ready L cycles before sum dy*d: delayed to meet it.

@@ -58,14 +58,14 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
       may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the mu*a
       product); one job at a time;
-    * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (4).
+    * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
     cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=0, guard=guard)
     P = _check_lanes(lanes)
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
-    out = {"La": la, "y_latency": 4, "request_infer": 1, "job_infer": wg + 14}
-    text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "4",
+    out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14}
+    text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
             "request_infer": "1", "job_infer": "W+G+14"}
     if stats == "one-pass":
         # + the serial products m*Sxx, Sx*Sx (2W+M+2 cycles), then m*m (W+M+2), and the
@@ -169,7 +169,7 @@ class BNUnit(wiring.Component):
     constants (the manifest's ``latency``). With ``ceil(m/P)`` at least the per-channel work a
     sequence of C channels takes ``passes * C * ceil(m/P) + K`` cycles, K independent of C
     (two-pass schedules: for C >= 2; a lone channel has nothing to hide its job behind).
-    ``y`` beats leave 4 cycles after their ``x`` beats.
+    ``y`` beats leave 5 cycles after their ``x`` beats.
 
     Datapath (blocks of the library): pass 1: an :class:`~hdl.accumulator.Accumulator` of x (and,
     one-pass, P :class:`~hdl.square.Square` of x with an accumulator of x^2); pass 2: P
@@ -328,13 +328,15 @@ class BNUnit(wiring.Component):
         lane_ok = [seq.lane_ok[i] for i in range(P)]
         xs = [self.x.payload.data[i] for i in range(P)]
 
-        # Stage 1 (all paths): masked terms and tags, loaded on en.
-        s1_x = [Signal(signed(W), name=f"s1_x{i}") for i in range(P)]
+        # Stage 1 (all paths): the beat's values, their lane masks and tags, loaded on en. The
+        # values are registered as they come and masked after the register: the handshake
+        # (xfer) then drives a few mask and tag flops, not every data flop.
         s1_first_sum, s1_end_sum = Signal(name="s1_first_sum"), Signal(name="s1_end_sum")
         s1_ctx = Signal(name="s1_ctx")
         s1_n = [Signal(signed(W), name=f"s1_n{i}") for i in range(P)]
         s1_nmask = Signal(P)
         s1_nvalid, s1_nlast = Signal(name="s1_nvalid"), Signal(name="s1_nlast")
+        s1_xm = Signal(P, name="s1_sum_mask")
         # The beat's coefficients, picked from the contexts here so that no context select sits
         # in front of the lane multipliers.
         s1_a, s1_b = Signal(signed(KW), name="s1_a"), Signal(signed(KW), name="s1_b")
@@ -348,12 +350,11 @@ class BNUnit(wiring.Component):
                 s1_nvalid.eq(xfer & is_norm),
                 s1_nlast.eq(xfer & is_norm & seq.end),
                 s1_nmask.eq(Cat(*lane_ok)),
+                s1_xm.eq(Cat(*lane_ok) & (xfer & is_sum).replicate(P)),
             ]
             for i in range(P):
-                m.d.sync += [
-                    s1_x[i].eq(Mux(xfer & is_sum & lane_ok[i], xs[i], 0)),
-                    s1_n[i].eq(xs[i]),
-                ]
+                m.d.sync += s1_n[i].eq(xs[i])
+        s1_x = [Mux(s1_xm[i], s1_n[i], 0) for i in range(P)]
 
         def event(tag, ctx, n, name):
             """(pulse, ctx) of ``tag`` after ``n`` enabled cycles: one cycle with en high."""
@@ -385,17 +386,18 @@ class BNUnit(wiring.Component):
             # Pass "dev": d = x * 2**G - mu, then |d| or d^2, summed.
             s1_d = [Signal(signed(W + G + 1), name=f"s1_d{i}") for i in range(P)]
             s1_first_dev, s1_end_dev = Signal(name="s1_first_dev"), Signal(name="s1_end_dev")
+            s1_dm = Signal(P, name="s1_dev_mask")
             mu_now = pick(mu_c, seq.ctx)
             with m.If(en):
                 m.d.sync += [s1_first_dev.eq(xfer & is_dev & seq.first),
-                             s1_end_dev.eq(xfer & is_dev & seq.end)]
+                             s1_end_dev.eq(xfer & is_dev & seq.end),
+                             s1_dm.eq(Cat(*lane_ok) & (xfer & is_dev).replicate(P))]
                 for i in range(P):
-                    m.d.sync += s1_d[i].eq(Mux(xfer & is_dev & lane_ok[i],
-                                               Cat(C(0, G), xs[i]).as_signed() - mu_now, 0))
+                    m.d.sync += s1_d[i].eq(Cat(C(0, G), xs[i]).as_signed() - mu_now)
             kl = kern[0].LATENCY
             for i in range(P):
                 term = kern[i].mag[:W + G] if l1 else kern[i].sq[:2 * (W + G)]
-                m.d.comb += [kern[i].en.eq(en), kern[i].d.eq(s1_d[i]),
+                m.d.comb += [kern[i].en.eq(en), kern[i].d.eq(Mux(s1_dm[i], s1_d[i], 0)),
                              acc_d.values[i].eq(term)]
             m.d.comb += [acc_d.en.eq(en), acc_d.first.eq(delay(m, s1_first_dev, kl, en, "fd"))]
             dev_done, dev_ctx = event(s1_end_dev, s1_ctx, kl + la, "done_dev")

@@ -48,9 +48,9 @@ class ScaleShift(wiring.Component):
     sat : ``Out(1)``
         1 when ``y`` was clamped to the most negative or the largest code.
 
-    Latency: ``LATENCY = stages + 1`` enabled cycles (the multiplier, then one stage that adds,
-    rounds and saturates: the rounding half rides in with ``b``, so that stage has one adder);
-    throughput one value per cycle.
+    Latency: ``LATENCY = stages + 2`` enabled cycles (the multiplier, one stage that adds and
+    rounds: the rounding half rides in with ``b``, so that stage is one adder; one that
+    saturates); throughput one value per cycle.
     """
 
     def __init__(self, *, width, frac, coef_width=None, coef_frac=None, stages=2):
@@ -62,7 +62,7 @@ class ScaleShift(wiring.Component):
         self.width, self.frac = width, frac
         self.coef_width, self.coef_frac = self.formats["a"].width, self.formats["a"].frac
         self.multiplier = Multiplier(a_width=self.coef_width, b_width=width, stages=stages)
-        self.LATENCY = self.multiplier.LATENCY + 1
+        self.LATENCY = self.multiplier.LATENCY + 2
         super().__init__({
             "en": In(1),
             "x": In(signed(width)),
@@ -96,9 +96,11 @@ class ScaleShift(wiring.Component):
             total = (mul.p >> n) + (b_half >> n) + carry
         else:
             total = mul.p + b_half
-        y, sat = saturate(total, self.formats["y"])
+        # The sum is registered; the last stage saturates it.
+        total_r = Signal(signed(len(total)), name="sum")
+        y, sat = saturate(total_r, self.formats["y"])
         with m.If(self.en):
-            m.d.sync += [self.y.eq(y), self.sat.eq(sat)]
+            m.d.sync += [total_r.eq(total), self.y.eq(y), self.sat.eq(sat)]
         return m
 
 

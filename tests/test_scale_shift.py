@@ -85,10 +85,10 @@ def test_model_matches_float_inference_reference():
 
 def test_constructor_defaults_and_checks():
     d = design("scale_shift", width=16, frac=8)
-    assert (d.component.coef_width, d.component.coef_frac, d.manifest["latency"]) == (18, 8, 3)
+    assert (d.component.coef_width, d.component.coef_frac, d.manifest["latency"]) == (18, 8, 4)
     assert d.name == "scale_shift_w16_f8_s2"
     d = design("scale_shift", width=16, frac=8, coef_width=20, coef_frac=12, stages=1)
-    assert (d.name, d.manifest["latency"]) == ("scale_shift_w16_f8_cw20_cf12_s1", 2)
+    assert (d.name, d.manifest["latency"]) == ("scale_shift_w16_f8_cw20_cf12_s1", 3)
     for bad in ({"frac": 17}, {"coef_width": 1}, {"coef_frac": 20}, {"stages": 3}, {"width": 1}):
         with pytest.raises(ValueError):
             ScaleShift(**dict({"width": 16, "frac": 8}, **bad))
