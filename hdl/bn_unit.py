@@ -401,8 +401,12 @@ class BNUnit(wiring.Component):
                              acc_d.values[i].eq(term)]
             m.d.comb += [acc_d.en.eq(en), acc_d.first.eq(delay(m, s1_first_dev, kl, en, "fd"))]
             dev_done, dev_ctx = event(s1_end_dev, s1_ctx, kl + la, "done_dev")
+            # The deviation sum waits with the request in a register of its own: the sigma
+            # divider then loads from a flop, not from the accumulator's adder.
+            sd_p = Signal.like(acc_d.sum, name="sd_p")
             with m.If(dev_done):
-                m.d.sync += [pend.eq(1), pend_ctx.eq(dev_ctx), pend_infer.eq(0)]
+                m.d.sync += [pend.eq(1), pend_ctx.eq(dev_ctx), pend_infer.eq(0),
+                             sd_p.eq(acc_d.sum)]
 
         # Pass "normalize": y = a*x + b on ScaleShift with the beat's channel's coefficients.
         for i in range(P):
@@ -462,7 +466,7 @@ class BNUnit(wiring.Component):
         # the divider's overflow compare to unequal widths (verilator WIDTHEXPAND).
         zero_at_load = Signal()
         if not onepass:
-            m.d.comb += [sig_div.i.payload.num.eq(Cat(acc_d.sum, zero_at_load).as_signed()),
+            m.d.comb += [sig_div.i.payload.num.eq(Cat(sd_p, zero_at_load).as_signed()),
                          sig_div.i.payload.den.eq(m_job)]
         else:
             prod_mxx = Signal(2 * W - 1 + 2 * M + 1, name="m_sxx")
