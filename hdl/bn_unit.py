@@ -366,12 +366,14 @@ class BNUnit(wiring.Component):
         for i in range(P):
             m.d.comb += acc_x.values[i].eq(s1_x[i])
         if onepass:
-            for i in range(P):
-                m.d.comb += [sq_x[i].en.eq(en), sq_x[i].d.eq(s1_x[i]),
-                             acc_xx.values[i].eq(sq_x[i].sq)]
-            m.d.comb += [acc_xx.en.eq(en),
-                         acc_xx.first.eq(delay(m, s1_first_sum, sq_x[0].LATENCY, en, "fxx"))]
+            # x is squared as it came and the square masked: no lane mask before the multiplier.
             sql = sq_x[0].LATENCY
+            xm_l = delay(m, s1_xm, sql, en, "xxm")
+            for i in range(P):
+                m.d.comb += [sq_x[i].en.eq(en), sq_x[i].d.eq(s1_n[i]),
+                             acc_xx.values[i].eq(Mux(xm_l[i], sq_x[i].sq, 0))]
+            m.d.comb += [acc_xx.en.eq(en),
+                         acc_xx.first.eq(delay(m, s1_first_sum, sql, en, "fxx"))]
             sum_done, sum_ctx = event(s1_end_sum, s1_ctx, sql + la, "done_sum")
             # The sums wait with the request: the next channel may restart the accumulators.
             # sum x is ready sql cycles before sum x^2: it is delayed to meet it.

@@ -949,8 +949,9 @@ def _misses_explained(sel, trows):
                 "differ are listed in the split)."]
 
     def units_missing(figure, fmt):
-        return "; ".join(f"{t['unit']} {t['value']} {fmt}".strip() for t in missed
-                         if t["figure"] == figure)
+        return "; ".join((f"{t['unit']} {t['value']} {fmt}" if t["value"] != "n/a"
+                          else f"{t['unit']} {t['result']}").strip()
+                         for t in missed if t["figure"] == figure)
 
     if any(t["figure"] == "reg2reg_ns" for t in missed):
         out += [f"- Clock (OSU 0.18 um): {units_missing('reg2reg_ns', 'ns')}. The long paths "
@@ -965,12 +966,13 @@ def _misses_explained(sel, trows):
                 "`golden/bn_unit.py`. A slope format of at most 36 bits (2 x 2 tiles) would "
                 "bring it to 24, at the cost of its documented dx error bound."]
     if any(t["figure"] == "ecp5_fmax_mhz" for t in missed):
-        out += [f"- ECP5 Fmax: {units_missing('ecp5_fmax_mhz', 'MHz')}. The critical paths "
-                "(nextpnr's report in each design's FPGA log) run from the DSP blocks, which sit "
-                "in fixed columns, over long routes into the carry chains that add a "
-                "multiplier's tiles, or through the pass sequencer's stream handshake into the "
-                "lane registers. Registering each DSP block's output, or placing the lanes "
-                "next to their DSP columns, would be the next steps."]
+        out += [f"- ECP5 Fmax: {units_missing('ecp5_fmax_mhz', 'MHz')}. A unit that does "
+                "not fit has no Fmax. Elsewhere the critical path is in nextpnr's report in the "
+                "design's FPGA log; the ones met so far ran from the DSP blocks, which sit in "
+                "fixed columns, over long routes into carry chains, or through the pass "
+                "sequencer's stream handshake (combinational from `x.valid` and `y.ready` to "
+                "the pass state). A registered handshake (a skid buffer on `x`) would be the "
+                "next step."]
     if any(t["figure"] in ("ice40_lcs", "ice40_fmax_mhz") for t in missed):
         out += [f"- iCE40 HX8K: {units_missing('ice40_lcs', 'LCs')}. The HX8K has no DSP "
                 "blocks, so every multiplier (4 lanes of 26 x 16, and the L2 units' second "
