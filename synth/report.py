@@ -977,7 +977,8 @@ def _misses_explained(sel, trows):
         out += [f"- iCE40 HX8K: {units_missing('ice40_lcs', 'LCs')}. The HX8K has no DSP "
                 "blocks, so every multiplier (4 lanes of 26 x 16, and the L2 units' second "
                 "multiplier per lane) is built from logic cells; a 4-lane unit does not fit "
-                "7,680 cells. One lane, or lane multipliers shared between passes, would."]
+                "7,680 cells. Fewer lanes shrink the lane multipliers in proportion; "
+                "`l1bn report --full` places and routes the 1-lane units as well."]
     return out + [""]
 
 
