@@ -40,6 +40,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -50,7 +51,8 @@ from . import activity, derived, fpga, opensta, plots, yosys
 from .generate import generate
 from .tools import ToolFailed, ToolMissing, write_atomic, write_json
 
-__all__ = ["PAIRS", "SHARED", "UNITS", "sweep", "PERIOD_NS", "SEED", "evaluate", "build_report"]
+__all__ = ["PAIRS", "SHARED", "UNITS", "sweep", "PERIOD_NS", "SEED", "evaluate", "prune_stale",
+           "build_report"]
 
 #: Clock period given to ABC and OpenSTA (the figures reported are the paths found, not slack).
 PERIOD_NS = 10.0
@@ -406,6 +408,40 @@ def _design_dir(block, params, cache_root, versions):
     index.parent.mkdir(parents=True, exist_ok=True)
     write_json(index, {"dir": work.name, "block": block, "params": params})
     return work, manifest
+
+
+def prune_stale(cache_root, designs, versions):
+    """Remove the cached results of older versions of the designs in ``designs``.
+
+    A design's results live in ``<name>-<hash>`` (the hash covers its Verilog, the settings and
+    the tool versions), so every change of the RTL or of a tool leaves the old directory behind.
+    For each design of ``designs`` (``[(block, params, ...)]``) whose current directory is known,
+    the other directories of the same name are removed, with the index entries that point to
+    them. Designs outside ``designs`` (``--full`` only ones, say) keep their results.
+
+    Returns
+    -------
+    tuple
+        ``(directories removed, bytes freed)``.
+    """
+    cache_root = Path(cache_root)
+    current = {}
+    for d in designs:
+        index = cache_root / "index" / f"{_index_key(d[0], d[1], versions)}.json"
+        if index.is_file():
+            name = json.loads(index.read_text())["dir"]
+            current[name.rsplit("-", 1)[0]] = name
+    removed, freed = set(), 0
+    for path in cache_root.iterdir() if cache_root.is_dir() else ():
+        base = path.name.rsplit("-", 1)[0]
+        if path.is_dir() and base in current and path.name != current[base]:
+            freed += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            shutil.rmtree(path)
+            removed.add(path.name)
+    for index in (cache_root / "index").glob("*.json") if removed else ():
+        if json.loads(index.read_text()).get("dir") in removed:
+            index.unlink()
+    return len(removed), freed
 
 
 def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
@@ -1200,6 +1236,10 @@ def build_report(out_dir, jobs=2, designs=None, full=False):
                 results[i] = {"name": f"{block} {params}", "block": block, "params": params,
                               "latency": "?", "error": f"{type(exc).__name__}: {exc}"}
             _progress(n, len(designs), time.perf_counter() - t0, results[i])
+    pruned, freed = prune_stale(cache, designs, versions)
+    if pruned:
+        print(f"removed {pruned} cached result directories of older versions of these designs "
+              f"({freed / 1e6:.0f} MB)", file=sys.stderr, flush=True)
     good = [r for r in results if "error" not in r]
     figs = {r["name"]: unit_figures(r) for r in good if r.get("unit")}
     ratios = unit_ratios(good, figs)

