@@ -960,6 +960,33 @@ def _unit_sections(results, figs):
     return lines, trows
 
 
+#: Why each kind of target misses, and what it would take: (figures, heading, text).
+_MISS_REASONS = (
+    (("reg2reg_ns",), "Clock (OSU 0.18 um)",
+     "The long paths left are the multipliers' tiles (Booth partial products and their final "
+     "adder) and the dividers' steps; a third multiplier stage or a radix-4 divider would be the "
+     "next steps."),
+    (("ecp5_dsp",), "ECP5 DSP blocks",
+     "A product takes one 18 x 18 block per tile: a 26 x 16 lane product 2, the L2 backward "
+     "B*(x-mu) lane product (slope format by W+G+1 bits, 51 x 25 at Q16.8) 3 x 2 = 6, so that "
+     "unit needs 4 lanes x (2 + 6) = 32 with the formats of `golden/bn_unit.py`. A slope format "
+     "of at most 36 bits (2 x 2 tiles) would bring it to 24, at the cost of its documented dx "
+     "error bound."),
+    (("ecp5_fmax_mhz",), "ECP5 Fmax",
+     "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "
+     "in the design's FPGA log; the ones seen so far ran from flops to the DSP blocks, which sit "
+     "in fixed columns, and back over long routes, or through the pass sequencer's stream "
+     "handshake (combinational from `x.valid` and `y.ready` to the pass state). A registered "
+     "handshake (a skid buffer on `x`) and registers on both sides of each DSP block would be "
+     "the next steps."),
+    (("ice40_lcs", "ice40_fmax_mhz"), "iCE40 HX8K",
+     "The HX8K has no DSP blocks, so every multiplier (4 lanes of 26 x 16, and the L2 units' "
+     "second multiplier per lane) is built from logic cells; a 4-lane unit does not fit 7,680 "
+     "cells. Fewer lanes shrink the lane multipliers in proportion; `l1bn report --full` places "
+     "and routes the 1-lane units as well."),
+)
+
+
 def _misses_explained(sel, trows):
     """Why the missed targets miss, from this run's figures, and what it would take."""
     missed = [t for t in trows if t["result"].startswith("miss")]
@@ -984,37 +1011,12 @@ def _misses_explained(sel, trows):
                 "pipeline registers; the L1/L2 comparison does not depend on it (the parts that "
                 "differ are listed in the split)."]
 
-    def units_missing(figure, fmt):
-        return "; ".join((f"{t['unit']} {t['value']} {fmt}" if t["value"] != "n/a"
-                          else f"{t['unit']} {t['result']}").strip()
-                         for t in missed if t["figure"] == figure)
-
-    if any(t["figure"] == "reg2reg_ns" for t in missed):
-        out += [f"- Clock (OSU 0.18 um): {units_missing('reg2reg_ns', 'ns')}. The long paths "
-                "left are the multipliers' slices (Booth partial products and their final "
-                "adder) and the dividers' steps; a third multiplier stage or a radix-4 divider "
-                "would be the next steps."]
-    if any(t["figure"] == "ecp5_dsp" for t in missed):
-        out += [f"- ECP5 DSP blocks: {units_missing('ecp5_dsp', 'blocks')}. A product takes "
-                "one 18 x 18 block per tile: a 26 x 16 lane product 2, the L2 backward "
-                "B*(x-mu) lane product (slope format by W+G+1 bits, 51 x 25 at Q16.8) 3 x 2 = 6, "
-                "so that unit needs 4 lanes x (2 + 6) = 32 with the formats of "
-                "`golden/bn_unit.py`. A slope format of at most 36 bits (2 x 2 tiles) would "
-                "bring it to 24, at the cost of its documented dx error bound."]
-    if any(t["figure"] == "ecp5_fmax_mhz" for t in missed):
-        out += [f"- ECP5 Fmax: {units_missing('ecp5_fmax_mhz', 'MHz')}. A unit that does "
-                "not fit has no Fmax. Elsewhere the critical path is in nextpnr's report in the "
-                "design's FPGA log; the ones met so far ran from the DSP blocks, which sit in "
-                "fixed columns, over long routes into carry chains, or through the pass "
-                "sequencer's stream handshake (combinational from `x.valid` and `y.ready` to "
-                "the pass state). A registered handshake (a skid buffer on `x`) would be the "
-                "next step."]
-    if any(t["figure"] in ("ice40_lcs", "ice40_fmax_mhz") for t in missed):
-        out += [f"- iCE40 HX8K: {units_missing('ice40_lcs', 'LCs')}. The HX8K has no DSP "
-                "blocks, so every multiplier (4 lanes of 26 x 16, and the L2 units' second "
-                "multiplier per lane) is built from logic cells; a 4-lane unit does not fit "
-                "7,680 cells. Fewer lanes shrink the lane multipliers in proportion; "
-                "`l1bn report --full` places and routes the 1-lane units as well."]
+    for figures, what, why in _MISS_REASONS:
+        hits = [t for t in missed if t["figure"] in figures]
+        if hits:
+            out.append(f"- {what}: " + "; ".join(
+                f"{t['unit']} {t['target']} {t['value']} ({t['limit']})" if t["value"] != "n/a"
+                else f"{t['unit']} {t['target']}: {t['result']}" for t in hits) + ". " + why)
     return out + [""]
 
 

@@ -156,7 +156,8 @@ def test_targets():
     # The explanation names exactly the missed targets' kinds, with the measured values.
     text = "\n".join(report._misses_explained([("forward L2", r)], list(rows.values())))
     assert text.startswith("Why 3 of ")
-    assert "iCE40 HX8K: forward L2 9000 LCs." in text
+    assert "- iCE40 HX8K: forward L2 iCE40 HX8K Fmax: miss (does not fit); forward L2 iCE40 HX8K " \
+        "logic cells 9000 (<= 7680 LCs). The HX8K" in text
     assert "Clock" not in text and "ECP5" not in text
     assert report._worse({"area_um2": 0.5, "critical_ns": 1.2}) == \
         "L1 costs more in critical path, against the paper"
