@@ -64,7 +64,9 @@ One pass: ``Sg = sum dy_i`` (frac F), ``Sgd = sum dy_i * d_i`` (frac F+FS), l1 a
 * l2: ``B = div_round_away(-A*Sgd * 2**(W-F+G), s*s*m)`` (slope, frac FB; = -A*dgamma/(m*s)),
   ``E = div_round_away(-A*Sg, m)`` (const, frac FK+F); per element
   ``dx_i = saturate_data(shift_right((A*dy_i + E) * 2**(W-F+G) + B*d_i, W+2G, "half_up"))``:
-  the sum is exact at frac FB+FS, two multipliers.
+  the sum is exact at frac FB+FS, two multipliers. (The RTL adds the same integer as
+  ``A*dy_i * 2**(W-F+G) + B*x_i * 2**G + E'`` with ``E' = E * 2**(W-F+G) - mu*B`` per channel,
+  so that its lane product is B by x, not B by d.)
 
 These are the closed forms of numerics.md folded per channel (:func:`fold_backward_float` is the
 float64 version; it equals :func:`golden.reference.backward` to ~1e-15). ``s == 0`` in a

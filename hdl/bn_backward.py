@@ -43,7 +43,8 @@ def latency_formulas(*, norm, width=16, frac=8, guard=8, lanes=1, max_batch=6553
     max(W+G+2, W+M) + 3 (the A and dgamma dividers in parallel), S steps of the two serial
     multipliers of latency Ls (:func:`_product_plan`; l1 3, l2 2), Dd = 2 cycles of r1 - r3 (l1)
     and L2 = the D/E (l1: 2W+G+3 + 6) or B/E (l2: 3W-F+G+3 + 6) dividers' latency (split
-    loads); ``dx_latency`` 5.
+    loads); l2 then adds (Lp + 1) + 1 for mu*B on the first serial multiplier (Lp its latency)
+    and E' = E*2**up - mu*B; ``dx_latency`` 5.
     """
     cfg = UnitConfig(norm=norm, stats="two-pass", width=width, frac=frac, guard=guard,
                      max_batch=max_batch)
@@ -51,26 +52,30 @@ def latency_formulas(*, norm, width=16, frac=8, guard=8, lanes=1, max_batch=6553
     la = 1 if P == 1 else 2
     lat1 = max(cfg.coef.width, cfg.grad.width) + 3
     lat2 = max(cfg.const.width, 0 if norm == "l1" else cfg.slope.width) + 6   # split loads
-    steps, lat_mul = _product_plan(cfg)
+    steps, lat_mul, lat_post = _product_plan(cfg)
     diff = 2 if norm == "l1" else 0
+    post = 0 if norm == "l1" else lat_post + 2
     out = {"La": la, "dx_latency": MUL_STAGES + 3, "request_train": MUL_STAGES + la + 2,
-           "job_train": 5 + lat1 + steps * (lat_mul + 1) + diff + lat2}
+           "job_train": 5 + lat1 + steps * (lat_mul + 1) + diff + lat2 + post}
     out["formulas"] = {
         "pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "dx_latency": "5",
         "request_train": "La+4",
         "job_train": ("5 + (max(W+G+2, W+M)+3) + 3(Ls+1) + 2 + (2W+G+3 + 6), Ls = the serial "
                       "multipliers' latency (widest second factor + 2)" if norm == "l1" else
-                      "5 + (max(W+G+2, W+M)+3) + 2(Ls+1) + (3W-F+G+3 + 6), Ls = the serial "
-                      "multipliers' latency (widest second factor + 2)"),
+                      "5 + (max(W+G+2, W+M)+3) + 2(Ls+1) + (3W-F+G+3 + 6) + (Lp+1) + 1, Ls = "
+                      "the serial multipliers' latency (widest second factor + 2), Lp = the "
+                      "mu*B product's (slope width 3W-F+G+3 + 2)"),
         "serial_latency": str(lat_mul),
     }
     return out
 
 
 def _product_plan(cfg):
-    """(steps, cycles per step) of the constants job's scalar products: the second factors'
-    widths (M = clog2(max_batch), mbits = M + 1) as :meth:`BNBackward.elaborate` gives them.
-    l1: (s*m, Ssgn*Sgd), (m*sm, Sg*sm), (A*Sgd, A*(r1-r3)); l2: (s*s, A*Sgd), (m*ss, A*Sg)."""
+    """(steps, cycles per step, latency of the first multiplier) of the constants job's scalar
+    products: the second factors' widths (M = clog2(max_batch), mbits = M + 1) as
+    :meth:`BNBackward.elaborate` gives them. l1: (s*m, Ssgn*Sgd), (m*sm, Sg*sm),
+    (A*Sgd, A*(r1-r3)); l2: (s*s, A*Sgd), (m*ss, A*Sg), and after the dividers mu*B on the
+    first multiplier alone."""
     W, G, SW = cfg.width, cfg.guard, cfg.stat.width
     M = fixed.clog2(cfg.max_batch)
     mw = M + 1
@@ -79,9 +84,12 @@ def _product_plan(cfg):
     if cfg.norm == "l1":
         r1_w, r3_w = sgd_w + ssgn_w, sg_w + sm_w + 1
         b_widths = ([SW, sm_w + 1, sgd_w], [sgd_w, sm_w + 1, max(r1_w, r3_w) + 1])
+        steps = 3
     else:
-        b_widths = ([SW, 2 * (SW - 1) + 1], [sgd_w, sg_w])
-    return len(b_widths[0]), max(max(b) for b in b_widths) + 2
+        # the first multiplier's widest second factor includes B (mu*B, after the dividers)
+        b_widths = ([SW, 2 * (SW - 1) + 1, cfg.slope.width], [sgd_w, sg_w])
+        steps = 2
+    return steps, max(max(b) for b in b_widths) + 2, max(b_widths[0]) + 2
 
 
 def sequence_cycles(channels, m, *, norm, width=16, frac=8, guard=8, lanes=1,
@@ -138,9 +146,13 @@ class BNBackward(wiring.Component):
     :func:`latency_formulas` the constants. dx beats leave 5 cycles after their x beats.
 
     Datapath: per lane ONE :class:`~hdl.multiplier.Multiplier` (2 stages) shared by the passes
-    (pass 1 dy*d, pass 2 A*dy) plus a sign select of D (l1); l2 adds a second one (B*d). Per
-    channel: three :class:`~hdl.accumulator.Accumulator` (dy, dy*d, sgn), four
-    :class:`~hdl.divider.Divider` (A, dgamma, D or B, E) and registered products of the sums.
+    (pass 1 dy*d, pass 2 A*dy) plus a sign select of D (l1); l2 adds a second one, B*x: the
+    golden sum ``(A*dy + E)*2**up + B*(x*2**G - mu)`` is formed as the same integer
+    ``A*dy*2**up + B*x*2**G + E'`` with the per-channel ``E' = E*2**up - mu*B`` (exact), so the
+    lane product is slope x W bits, not slope x (W+G+1). Per channel: three
+    :class:`~hdl.accumulator.Accumulator` (dy, dy*d, sgn), four :class:`~hdl.divider.Divider`
+    (A, dgamma, D or B, E), registered products of the sums on two
+    :class:`~hdl.serial_multiplier.SerialMultiplier` (l2: and mu*B).
     """
 
     def __init__(self, *, norm, width=16, frac=8, lanes=1, max_batch=65536, guard=8, eps=None):
@@ -191,6 +203,8 @@ class BNBackward(wiring.Component):
         l1 = cfg.norm == "l1"
         DW = W + G + 1
         L = MUL_STAGES
+        up = FB - FK - F + FS           # l2: fraction bits A*dy + E lack against B*d
+        EW = max(CW + up, SW + SLW) + 1     # l2: E' = E*2**up - mu*B
 
         # --- blocks ---
         acc_g = Accumulator(width=W, lanes=P, max_count=cfg.max_batch, signed=True)
@@ -205,7 +219,7 @@ class BNBackward(wiring.Component):
         for i, b in enumerate(mul):
             m.submodules[f"mul{i}"] = b
         if not l1:
-            mul_b = [Multiplier(a_width=SLW, b_width=DW, stages=L) for _ in range(P)]
+            mul_b = [Multiplier(a_width=SLW, b_width=W, stages=L) for _ in range(P)]
             for i, b in enumerate(mul_b):
                 m.submodules[f"mul_b{i}"] = b
 
@@ -220,11 +234,12 @@ class BNBackward(wiring.Component):
         mu_c, sigma_c = context_pair(signed(SW), "mu"), context_pair(signed(SW), "sigma")
         a_c = context_pair(signed(KW), "a")
         c_c = context_pair(signed(CW if l1 else SLW), "c")      # D (l1) or B (l2)
-        e_c = context_pair(signed(CW), "e")
-        nc_c = context_pair(signed(CW + 1), "neg_d")    # -D (l1): no negation per element
-        # The dx pass reads only this bank (written with the constants): the descriptor's mean
-        # may already belong to the next channel of the context.
-        mu_dx = context_pair(signed(SW), "mu_dx")
+        e_c = context_pair(signed(CW if l1 else EW), "e")      # E (l1) or E' (l2)
+        if l1:
+            nc_c = context_pair(signed(CW + 1), "neg_d")    # -D: no negation per element
+            # The dx pass reads only this bank (written with the constants): the descriptor's
+            # mean may already belong to the next channel of the context.
+            mu_dx = context_pair(signed(SW), "mu_dx")
         m_c = [seq.m0, seq.m1]
         coef_ready = Signal(2)
         m.d.comb += [seq.dep_mid.eq(0), seq.dep_final.eq(coef_ready)]
@@ -241,9 +256,10 @@ class BNBackward(wiring.Component):
                      self.err.eq(seq.err)]
         xfer = seq.xfer
         is_p1, is_p2 = seq.kind[0], seq.kind[2]
-        mu_now = Mux(is_p2, pick(mu_dx, seq.ctx), pick(mu_c, seq.ctx))
+        # l2 pass 2 takes d = x*2**G (mu is in E'), so that d[G:G+W] = x.
+        mu_now = Mux(is_p2, pick(mu_dx, seq.ctx) if l1 else 0, pick(mu_c, seq.ctx))
 
-        # Stage 1: masked dy and d = x*2**G - mu, pass tags and the beat's channel.
+        # Stage 1: dy and d = x*2**G - mu, pass tags and the beat's channel.
         s1_dy = [Signal(signed(W), name=f"s1_dy{i}") for i in range(P)]
         s1_d = [Signal(signed(DW), name=f"s1_d{i}") for i in range(P)]
         s1_first1, s1_end1, s1_v2, s1_last2, s1_is2, s1_ctx = (Signal(name=n) for n in (
@@ -285,7 +301,7 @@ class BNBackward(wiring.Component):
                          mul[i].b.eq(s1_dy[i])]
             if not l1:
                 m.d.comb += [mul_b[i].en.eq(en), mul_b[i].a.eq(s1_c),
-                             mul_b[i].b.eq(s1_d[i])]
+                             mul_b[i].b.eq(s1_d[i][G:G + W].as_signed())]
         # Pass 1 sums.
         m.d.comb += [acc_g.en.eq(en), acc_g.first.eq(s1_first1),
                      acc_gd.en.eq(en), acc_gd.first.eq(delay(m, s1_first1, L, en, "fgd"))]
@@ -320,10 +336,12 @@ class BNBackward(wiring.Component):
                 total = mul[i].p + sel + e_now
                 shift = FK
             else:
-                up = FB - FK - F + FS
-                bits = max(KW + W + up, CW + up, SLW + W + G + 1) + 2
+                # A*dy*2**up + B*x*2**G + E': the golden model's integer, three terms each
+                # below 2**(bits-3)
+                bits = max(KW + W + up, SLW + W + G, EW) + 2
                 total = Signal(signed(bits), name=f"t{i}")
-                m.d.comb += total.eq(Cat(C(0, up), mul[i].p + e_now).as_signed() + mul_b[i].p)
+                m.d.comb += total.eq(Cat(C(0, up), mul[i].p).as_signed() + e_now
+                                     + Cat(C(0, G), mul_b[i].p).as_signed())
                 shift = FB + FS - F
             t_r = Signal(signed(len(total)), name=f"dx_sum{i}")
             with m.If(en):
@@ -395,33 +413,39 @@ class BNBackward(wiring.Component):
         m.submodules.c_div = c_div
         m.submodules.e_div = e_div
 
-        # Scalar products of the job on two serial multipliers, in steps: both start together
-        # and the step ends when both are done (plan: :func:`_product_steps`).
+        # Scalar products of the job on two serial multipliers, in steps: a step's products
+        # start together and the step ends when they are all done (plan: :func:`_product_plan`).
+        # A step is {multiplier: (destination, a, b, neg)}; destination None leaves the product
+        # in the multiplier's output register for the state after the step.
         a_r = Signal(signed(KW), name="a_r")
+        c_r = Signal.like(c_c[0], name="c_r")
 
         def sgn(v):
             return Cat(v, C(0, 1)).as_signed()
 
         if l1:
             diff = Signal(signed(max(len(r1), len(r3)) + 1), name="r1_r3")
-            steps = [[(sm, sgn(m_r), sgn(s_u), 0), (r1, ssgn, sgd, 0)],
-                     [(smm, sgn(m_r), sgn(sm), 0), (r3, sg, sgn(sm), 0)],
-                     [(num_c, a_r, sgd, 1), (num_e, a_r, diff, 0)]]
+            steps = [{0: (sm, sgn(m_r), sgn(s_u), 0), 1: (r1, ssgn, sgd, 0)},
+                     {0: (smm, sgn(m_r), sgn(sm), 0), 1: (r3, sg, sgn(sm), 0)},
+                     {0: (num_c, a_r, sgd, 1), 1: (num_e, a_r, diff, 0)}]
+            order = ["K0", "KW0", "K1", "KW1", "DIFF", "DIFF2", "K2", "KW2", "GO2", "WAIT2",
+                     "GO"]
         else:
-            steps = [[(ss, sgn(s_u), sgn(s_u), 0), (num_c, a_r, sgd, 1)],
-                     [(ssm, sgn(m_r), sgn(ss), 0), (num_e, a_r, sg, 1)]]
+            steps = [{0: (ss, sgn(s_u), sgn(s_u), 0), 1: (num_c, a_r, sgd, 1)},
+                     {0: (ssm, sgn(m_r), sgn(ss), 0), 1: (num_e, a_r, sg, 1)},
+                     {0: (None, pick(mu_c, job), c_r, 0)}]
+            order = ["K0", "KW0", "K1", "KW1", "GO2", "WAIT2", "K2", "KW2", "EP", "GO"]
         smul = []
         for k in range(2):
-            aw = max(len(st_[k][1]) for st_ in steps)
-            bw = max(len(st_[k][2]) for st_ in steps)
+            aw = max(len(st_[k][1]) for st_ in steps if k in st_)
+            bw = max(len(st_[k][2]) for st_ in steps if k in st_)
             smul.append(SerialMultiplier(a_width=aw, b_width=bw))
             m.submodules[f"scalar_mul{k}"] = smul[k]
 
-        # --- job control: one-hot ---
-        names = ["IDLE", "S_LOAD", "GO1", "WAIT1"] + [f"{p}{i}" for i in range(len(steps))
-                                                     for p in ("K", "KW")]
-        names += (["DIFF", "DIFF2"] if l1 else []) + ["GO2", "WAIT2", "GO"]
+        # --- job control: one-hot; after WAIT1 the states follow ``order`` ---
+        names = ["IDLE", "S_LOAD", "GO1", "WAIT1"] + order
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
+        after = dict(zip(order, order[1:]))
 
         def goto(cond, src, dst):
             with m.If(st[src] & cond):
@@ -443,20 +467,20 @@ class BNBackward(wiring.Component):
                          sat_r.s.eq(s_sat), sat_r.a.eq(a_div.o.payload.sat),
                          sat_r.dgamma.eq(g_div.o.payload.sat)]
         goto(both1, "WAIT1", "K0")
-        done_all = smul[0].o.valid & smul[1].o.valid
         for i, step in enumerate(steps):
-            for k, (dest, a_in, b_in, neg) in enumerate(step):
+            done = C(1, 1)
+            for k in step:
+                done = done & smul[k].o.valid
+            for k, (dest, a_in, b_in, neg) in step.items():
                 with m.If(st[f"K{i}"]):
                     m.d.comb += [smul[k].i.valid.eq(1), smul[k].i.payload.a.eq(a_in),
                                  smul[k].i.payload.b.eq(b_in), smul[k].i.payload.neg.eq(neg)]
-                with m.If(st[f"KW{i}"] & done_all):
-                    m.d.comb += smul[k].o.ready.eq(1)
-                    m.d.sync += dest.eq(smul[k].o.payload.p)
+                if dest is not None:
+                    with m.If(st[f"KW{i}"] & done):
+                        m.d.comb += smul[k].o.ready.eq(1)
+                        m.d.sync += dest.eq(smul[k].o.payload.p)
             goto(C(1, 1), f"K{i}", f"KW{i}")
-            nxt = f"K{i + 1}" if i + 1 < len(steps) else "GO2"
-            if l1 and i == 1:
-                nxt = "DIFF"
-            goto(done_all, f"KW{i}", nxt)
+            goto(done, f"KW{i}", after[f"KW{i}"])
         if l1:
             # r1 - r3 in two cycles: the low half with its borrow, then the high half.
             h = len(diff) // 2
@@ -472,13 +496,25 @@ class BNBackward(wiring.Component):
         m.d.comb += [c_div.i.valid.eq(st["GO2"]), e_div.i.valid.eq(st["GO2"])]
         goto(C(1, 1), "GO2", "WAIT2")
         both2 = c_div.o.valid & e_div.o.valid
-        m.d.comb += [c_div.o.ready.eq(st["WAIT2"] & both2), e_div.o.ready.eq(st["WAIT2"] & both2)]
-        c_r = Signal.like(c_c[0], name="c_r")
         e_r = Signal.like(e_c[0], name="e_r")
         with m.If(st["WAIT2"] & both2):
-            m.d.sync += [c_r.eq(c_div.o.payload.quot), e_r.eq(e_div.o.payload.quot),
+            m.d.sync += [c_r.eq(c_div.o.payload.quot),
                          sat_r.c.eq(c_div.o.payload.sat), sat_r.e.eq(e_div.o.payload.sat)]
-        goto(both2, "WAIT2", "GO")
+        m.d.comb += c_div.o.ready.eq(st["WAIT2"] & both2)
+        if l1:
+            m.d.comb += e_div.o.ready.eq(st["WAIT2"] & both2)
+            with m.If(st["WAIT2"] & both2):
+                m.d.sync += e_r.eq(e_div.o.payload.quot)
+        else:
+            # E' = E*2**up - mu*B (E still in the divider's output register, mu*B in the first
+            # serial multiplier's)
+            m.d.comb += e_div.o.ready.eq(st["EP"])
+            with m.If(st["EP"]):
+                m.d.comb += smul[0].o.ready.eq(1)
+                m.d.sync += e_r.eq(Cat(C(0, up), e_div.o.payload.quot).as_signed()
+                                   - smul[0].o.payload.p)
+            goto(C(1, 1), "EP", "GO")
+        goto(both2, "WAIT2", after["WAIT2"])
         grads_free = ~self.grads.valid | self.grads.ready
         with m.If(self.grads.ready):
             m.d.sync += self.grads.valid.eq(0)
@@ -487,9 +523,9 @@ class BNBackward(wiring.Component):
         for i in range(2):
             with m.If(go & (job == i)):
                 m.d.sync += [a_c[i].eq(a_r), c_c[i].eq(c_r), e_c[i].eq(e_r),
-                             mu_dx[i].eq(mu_c[i]), coef_ready[i].eq(1)]
+                             coef_ready[i].eq(1)]
                 if l1:
-                    m.d.sync += nc_c[i].eq(-c_r)
+                    m.d.sync += [nc_c[i].eq(-c_r), mu_dx[i].eq(mu_c[i])]
         with m.If(go):
             m.d.sync += [self.grads.valid.eq(1),
                          self.grads.payload.dgamma.eq(dgamma_r),

@@ -967,11 +967,11 @@ _MISS_REASONS = (
      "adder) and the dividers' steps; a third multiplier stage or a radix-4 divider would be the "
      "next steps."),
     (("ecp5_dsp",), "ECP5 DSP blocks",
-     "A product takes one 18 x 18 block per tile: a 26 x 16 lane product 2, the L2 backward "
-     "B*(x-mu) lane product (slope format by W+G+1 bits, 51 x 25 at Q16.8) 3 x 2 = 6, so that "
-     "unit needs 4 lanes x (2 + 6) = 32 with the formats of `golden/bn_unit.py`. A slope format "
-     "of at most 36 bits (2 x 2 tiles) would bring it to 24, at the cost of its documented dx "
-     "error bound."),
+     "A product takes one 18 x 18 block per tile (factors cut into slices of at most 18 bits): "
+     "a 26 x 16 lane product 2, the L2 backward B*x lane product (slope format by W bits, "
+     "51 x 16 at Q16.8) 3, the forward's scalar mu*a (25 x 26) 4. Fewer blocks would take "
+     "narrower coefficient or slope formats of `golden/bn_unit.py` (at the cost of their "
+     "documented error bounds) or fewer lanes."),
     (("ecp5_fmax_mhz",), "ECP5 Fmax",
      "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "
      "in the design's FPGA log; the ones seen so far ran from flops to the DSP blocks, which sit "
