@@ -20,7 +20,6 @@ from .registers import context_pair, delay, pick
 from .divider import Divider
 from .isqrt import Isqrt
 from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
-from .multiplier import Multiplier
 from .round_sat import saturate, shift_right_half_up
 from .scale_shift import ScaleShift
 from .serial_multiplier import SerialMultiplier
@@ -32,9 +31,11 @@ __all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "AREA_GROUPS", "latency_formula
 MODE_TRAIN = 0
 MODE_INFER = 1
 #: Submodule instance-name prefixes of each part of the unit (for area reports); the rest of the
-#: top module (sequencer, contexts, job control) is control and registers.
+#: top module (sequencer, contexts, job control) is control and registers. The serial
+#: multipliers of the per-channel products are per-channel math.
 AREA_GROUPS = {"statistics": ("acc_x", "acc_xx", "acc_d", "dev", "sq_x"),
-               "per-channel math": ("mean_div", "sigma_div", "coef_div", "isqrt", "mul_b"),
+               "per-channel math": ("mean_div", "sigma_div", "coef_div", "isqrt", "mu_a_mul",
+                                    "run_mul", "scalar_mul"),
                "datapath": ("scale_shift",)}
 
 
@@ -56,32 +57,37 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     * ``request_delay``: cycles from the last beat of the pass that completes the statistics
       (train) or from the descriptor handshake (infer) to the start of the coefficient job;
     * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
-      may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the mu*a
-      product); one job at a time;
+      may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the serial mu*a
+      product of ``Lm = max(W+G, 18) + 2`` cycles after the running mean's on the same
+      multiplier: ``X = Lm - 3 + max(0, Lm - (W+G+6))`` below); one job at a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
     cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=0, guard=guard)
     P = _check_lanes(lanes)
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
-    out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14}
+    lm = max(wg, ALPHA_FRAC + 2) + 2
+    x = lm - 3 + max(0, lm - (wg + 6))
+    out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + x}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
-            "request_infer": "1", "job_infer": "W+G+14"}
+            "request_infer": "1", "job_infer": "W+G+14+X",
+            "X": "Lm-3 + max(0, Lm-(W+G+6)), Lm = max(W+G, 18)+2 (serial mu*a)"}
     if stats == "one-pass":
         # + the serial products m*Sxx, Sx*Sx (2W+M+2 cycles), then m*m (W+M+2), and the
         # variance divider's split load (3); M = clog2(max_batch)
         W, M = cfg.width, fixed.clog2(fixed.check_int("max_batch", max_batch, 1))
-        out.update(request_train=la + 4, job_train=4 * wg + 25 + (2 * W + M + 2) + (W + M + 2))
-        text.update(request_train="La+4", job_train="4(W+G)+25 + (2W+M+2) + (W+M+2)")
+        out.update(request_train=la + 4,
+                   job_train=4 * wg + 25 + (2 * W + M + 2) + (W + M + 2) + x)
+        text.update(request_train="La+4", job_train="4(W+G)+25 + (2W+M+2) + (W+M+2) + X")
     else:
         out.update(mean_delay=wg + 4 + la)
         text.update(mean_delay="W+G+4+La")
         if norm == "l1":
-            out.update(request_train=la + 3, job_train=2 * wg + 18)
-            text.update(request_train="La+3", job_train="2(W+G)+18")
+            out.update(request_train=la + 3, job_train=2 * wg + 18 + x)
+            text.update(request_train="La+3", job_train="2(W+G)+18+X")
         else:
-            out.update(request_train=la + 4, job_train=4 * wg + 21)
-            text.update(request_train="La+4", job_train="4(W+G)+21")
+            out.update(request_train=la + 4, job_train=4 * wg + 21 + x)
+            text.update(request_train="La+4", job_train="4(W+G)+21+X")
     out["formulas"] = text
     return out
 
@@ -175,14 +181,14 @@ class BNUnit(wiring.Component):
     one-pass, P :class:`~hdl.square.Square` of x with an accumulator of x^2); pass 2: P
     :class:`~hdl.abs_sign.AbsSign` (l1) or :class:`~hdl.square.Square` (l2) of
     ``d = x * 2**G - mu`` and an accumulator; per channel: :class:`~hdl.divider.Divider` for mu,
-    sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), one
-    :class:`~hdl.multiplier.Multiplier` for ``mu * a`` and, while the ``a`` divider runs, the
-    running statistics' ``alpha_q * (old - batch)`` (one-pass also ``m * Sxx``, ``Sx**2``,
-    ``m*m`` on two :class:`~hdl.serial_multiplier.SerialMultiplier`);
+    sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), two
+    :class:`~hdl.serial_multiplier.SerialMultiplier`: the running statistics'
+    ``alpha_q * (old - batch)`` while the ``a`` divider runs, then ``mu * a`` (one-pass also
+    ``m * Sxx``, ``Sx**2``, ``m*m`` on two more);
     normalize: P :class:`~hdl.scale_shift.ScaleShift`; control: :class:`~hdl.bn_sequencer.
     PassSequencer`. Multipliers per lane (:attr:`MULTIPLIERS`): l1 one (the normalize pass),
-    l2 two (the square of pass 2 or of x, and the normalize pass); per channel one scalar
-    ``mu * a`` multiplier, one-pass also the two serial multipliers.
+    l2 two (the square of pass 2 or of x, and the normalize pass); per channel the two serial
+    multipliers, one-pass two more.
 
     Limits: ``m = 0`` is not a channel (undefined). ``alpha``/``eps`` default to 0.9 / 1e-5
     (``None`` in the registry so that module names stay plain identifiers; a given float puts a
@@ -209,9 +215,10 @@ class BNUnit(wiring.Component):
         lat = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes,
                                max_batch=max_batch)
         self.LATENCY = {k: v for k, v in lat.items()}
-        #: Multiplier instances: per lane, and per channel (mu*a; one-pass also two serial).
+        #: Multiplier instances: per lane, and per channel (serial: mu*a and the running
+        #: statistics; one-pass also m*Sxx, Sx*Sx and m*m).
         self.MULTIPLIERS = {"per_lane": 1 if norm == "l1" else 2, "lanes": P,
-                            "scalar": 3 if stats == "one-pass" else 1}
+                            "scalar": 4 if stats == "one-pass" else 2}
         self.x_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P), "last": 1})
         self.y_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P),
                                            "sat": unsigned(P), "last": 1})
@@ -284,9 +291,13 @@ class BNUnit(wiring.Component):
         if not l1:
             root = Isqrt(width=vw)
             m.submodules.isqrt = root
-        # mu * a, and alpha_q * (old - batch) for the running statistics (alpha_q: 18 bits).
-        mul_b = Multiplier(a_width=max(SW, ALPHA_FRAC + 2), b_width=KW, stages=2)
-        m.submodules.mul_b = mul_b
+        # mu * a after the a divider, and the running statistics' alpha_q * (old - batch) while
+        # it runs (mean: mu_a_mul, sigma: run_mul), on serial multipliers: a few products per
+        # channel do not need an array multiplier (alpha_q: ALPHA_FRAC + 2 bits signed).
+        mu_a_mul = SerialMultiplier(a_width=max(KW, SW + 1), b_width=max(SW, ALPHA_FRAC + 2))
+        run_mul = SerialMultiplier(a_width=SW + 1, b_width=ALPHA_FRAC + 2)
+        m.submodules.mu_a_mul = mu_a_mul
+        m.submodules.run_mul = run_mul
 
         # --- configuration stream and the two channel contexts ----------------------------------
         cp = self.channel.payload
@@ -498,60 +509,59 @@ class BNUnit(wiring.Component):
                          root.o.ready.eq(1)]
 
         # b = saturate_K(beta * 2**G - shift_right(mu * a, FS, half_up)).
-        # mu of the job, registered (settled long before B0: the a divider runs meanwhile).
+        # mu of the job, registered (settled long before MA_GO: the a divider runs meanwhile).
         mu_src = Signal(signed(SW), name="mu_src")
         m.d.sync += mu_src.eq(Mux(job_infer, pick(rm_c, job), mu_job))
-        # Registered in B3 (the rounded product) and B4 (b and its flag): short paths.
-        prod_r = Signal(signed(len(mul_b.p) - FS + 1), name="mu_a_r")
+        # Registered when the product arrives (the rounded product) and in B (b and its flag).
+        prod_r = Signal(signed(len(mu_a_mul.o.payload.p) - FS + 1), name="mu_a_r")
         b_r = Signal(signed(KW), name="b_r")
         b_sat = Signal(name="b_sat")
         b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed() - prod_r, cfg.coef)
         # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), the
         # same integer as shift_right(batch * 2**16 + alpha_q * (old - batch), 16): one product
-        # each, on mul_b while the a divider runs (A_GO: the mean's, the cycle after: sigma's;
-        # old - batch registered in S_LOAD), captured two cycles later, then summed, rounded and
-        # saturated in two registered stages, long before B5 reads them. mul_b's operands are
-        # registered (op_a, op_b): no state decoding in front of the multiplier.
+        # each (old - batch registered in S_LOAD), issued in A_GO while the a divider starts,
+        # the mean's on mu_a_mul (free again before mu * a), the sigma's on run_mul; captured
+        # when they arrive, then summed, rounded and saturated in two registered stages, long
+        # before GO reads them.
         aq = cfg.alpha_q
-        run_go, run_go2 = Signal(name="run_go"), Signal(name="run_sigma_go")
-        m.d.sync += run_go2.eq(run_go)
-        got = delay(m, Cat(run_go, run_go2), mul_b.LATENCY + 1, C(1, 1), "run_got")
 
-        def running(old, new, go, got_, name):
+        def running(old, new, prod_valid, prod_p, name):
             diff = Signal(signed(SW + 1), name=f"{name}_diff")
-            prod = Signal(signed(len(mul_b.p)), name=f"{name}_prod")
-            total = Signal(signed(len(mul_b.p) + 1), name=f"{name}_sum")
+            prod = Signal(signed(len(prod_p)), name=f"{name}_prod")
+            total = Signal(signed(len(prod_p) + 1), name=f"{name}_sum")
             value = Signal(signed(SW), name=f"{name}_r")
             flag = Signal(name=f"{name}_sat")
             v, f = saturate(shift_right_half_up(total, ALPHA_FRAC), cfg.stat)
             with m.If(st["S_LOAD"]):
                 m.d.sync += diff.eq(old - new)
-            with m.If(got_):
-                m.d.sync += prod.eq(mul_b.p)
+            with m.If(prod_valid):
+                m.d.sync += prod.eq(prod_p)
             m.d.sync += [total.eq(Cat(C(0, ALPHA_FRAC), new).as_signed() + prod),
                          value.eq(v), flag.eq(f)]
             return diff, value, flag
 
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
-        names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT"] + [f"B{i}" for i in range(6)]
+        names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT", "MA_GO", "MA_WAIT",
+                 "B", "GO"]
         names += ["MUL_WAIT", "MM_GO", "MM_WAIT"] if onepass else []
         names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
 
-        d_mean, run_mean, run_sat0 = running(pick(rm_c, job), mu_job, run_go, got[0], "run_mean")
-        d_sigma, run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, run_go2, got[1],
-                                               "run_sigma")
-        # The a divider outlasts the running products: A_WAIT covers their capture and sum.
-        assert a_div.LATENCY > mul_b.LATENCY + 4, a_div.LATENCY
-        op_a, op_b = Signal.like(mul_b.a, name="mul_b_op_a"), Signal.like(mul_b.b, name="mul_b_op_b")
-        m.d.comb += [run_go.eq(st["A_GO"]), mul_b.en.eq(1), mul_b.a.eq(op_a), mul_b.b.eq(op_b)]
-        # op_a = alpha_q or mu, as AND/OR masks: a multiplexer with a constant arm would become
-        # set/reset flops in the emitted Verilog and leave that multiplexer's bits unused.
-        mu_ext = Signal.like(op_a, name="mu_src_ext")
-        run_rep = (run_go | run_go2).replicate(len(op_a))
-        m.d.comb += mu_ext.eq(mu_src)
-        m.d.sync += [op_a.eq((mu_ext & ~run_rep) | (C(aq, len(op_a)) & run_rep)),
-                     op_b.eq(Mux(run_go, d_mean, Mux(run_go2, d_sigma, a_new)))]
+        # Both products are taken as they arrive; mu_a_mul's in MA_WAIT is mu * a.
+        m.d.comb += [mu_a_mul.o.ready.eq(1), run_mul.o.ready.eq(1)]
+        d_mean, run_mean, run_sat0 = running(pick(rm_c, job), mu_job,
+                                             mu_a_mul.o.valid & ~st["MA_WAIT"],
+                                             mu_a_mul.o.payload.p, "run_mean")
+        d_sigma, run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, run_mul.o.valid,
+                                               run_mul.o.payload.p, "run_sigma")
+        m.d.comb += [
+            mu_a_mul.i.valid.eq(st["A_GO"] | st["MA_GO"]),
+            mu_a_mul.i.payload.a.eq(Mux(st["A_GO"], d_mean, a_new)),
+            mu_a_mul.i.payload.b.eq(Mux(st["A_GO"], aq, mu_src)),
+            run_mul.i.valid.eq(st["A_GO"]),
+            run_mul.i.payload.a.eq(d_sigma),
+            run_mul.i.payload.b.eq(aq),
+        ]
 
         def goto(cond, src, dst):
             with m.If(st[src] & cond):
@@ -606,19 +616,19 @@ class BNUnit(wiring.Component):
         goto(C(1, 1), "A_GO", "A_WAIT")
         with m.If(st["A_WAIT"] & a_div.o.valid):
             m.d.sync += [a_new.eq(a_div.o.payload.quot), sat_r.a.eq(a_div.o.payload.sat)]
-        goto(a_div.o.valid, "A_WAIT", "B0")
-        # B0..B3: mu * a (operands registered in B0, the two-stage multiplier in B1 and B2),
-        # B3 rounds it, B4 forms b; the coefficients and the stats transfer in B5 (training:
-        # waiting for a free stats slot).
-        b_states = [f"B{i}" for i in range(6)]
-        for a, b in zip(b_states, b_states[1:]):
-            goto(C(1, 1), a, b)
-        with m.If(st["B3"]):
-            m.d.sync += prod_r.eq(shift_right_half_up(mul_b.p, FS))
-        with m.If(st["B4"]):
+        goto(a_div.o.valid, "A_WAIT", "MA_GO")
+        # MA_GO issues mu * a once mu_a_mul is free (the running mean's product taken), MA_WAIT
+        # waits for it and registers it rounded, B forms b; the coefficients and the stats
+        # transfer in GO (training: waiting for a free stats slot).
+        goto(mu_a_mul.i.ready, "MA_GO", "MA_WAIT")
+        with m.If(st["MA_WAIT"] & mu_a_mul.o.valid):
+            m.d.sync += prod_r.eq(shift_right_half_up(mu_a_mul.o.payload.p, FS))
+        goto(mu_a_mul.o.valid, "MA_WAIT", "B")
+        with m.If(st["B"]):
             m.d.sync += [b_r.eq(b_val), b_sat.eq(b_flag)]
+        goto(C(1, 1), "B", "GO")
         go = Signal()
-        m.d.comb += go.eq(st["B5"] & (job_infer | stats_free))
+        m.d.comb += go.eq(st["GO"] & (job_infer | stats_free))
         for i in range(2):
             with m.If(go & (job == i)):
                 m.d.sync += [a_c[i].eq(a_new), b_c[i].eq(b_r), coef_ready[i].eq(1)]
@@ -632,7 +642,7 @@ class BNUnit(wiring.Component):
                 self.stats.payload.sat.eq(Cat(sat_r.sigma, sat_r.s, sat_r.a, b_sat,
                                               run_sat0 | run_sat1)),
             ]
-        goto(job_infer | stats_free, "B5", "IDLE")
+        goto(job_infer | stats_free, "GO", "IDLE")
         return m
 
 

@@ -969,8 +969,8 @@ _MISS_REASONS = (
     (("ecp5_dsp",), "ECP5 DSP blocks",
      "A product takes one 18 x 18 block per tile (factors cut into slices of at most 18 bits): "
      "a 26 x 16 lane product 2, the L2 backward B*x lane product (slope format by W bits, "
-     "51 x 16 at Q16.8) 3, the forward's scalar mu*a (25 x 26) 4. Fewer blocks would take "
-     "narrower coefficient or slope formats of `golden/bn_unit.py` (at the cost of their "
+     "51 x 16 at Q16.8) 3; the per-channel products are serial and take none. Fewer blocks "
+     "would take narrower coefficient or slope formats of `golden/bn_unit.py` (at the cost of their "
      "documented error bounds) or fewer lanes."),
     (("ecp5_fmax_mhz",), "ECP5 Fmax",
      "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "

@@ -17,16 +17,16 @@ DESIGNS = (
     ("l1-p4-w16", dict(norm="l1", stats="two-pass", width=16, frac=8, lanes=4)),
     ("l2-p4-w16", dict(norm="l2", stats="two-pass", width=16, frac=8, lanes=4)),
     ("l2one-p1-w16", dict(norm="l2", stats="one-pass", width=16, frac=8, lanes=1)),
-    ("l1-p4-w8", dict(norm="l1", stats="two-pass", width=8, frac=4, lanes=4)),
+    ("l1-p4-w8-g4", dict(norm="l1", stats="two-pass", width=8, frac=4, lanes=4, guard=4)),
     ("l2-p1-w32", dict(norm="l2", stats="two-pass", width=32, frac=16, lanes=1)),
 )
 #: The cocotb tests of sim/tb_bn_unit.py, and which designs run each (all run on both simulators).
 TESTCASES = {
-    "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8", "l2-p1-w32"),
-    "shapes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8", "l2-p1-w32"),
-    "saturation": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8",
+    "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
+    "shapes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
+    "saturation": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4",
                    "l2-p1-w32"),
-    "stalls": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8", "l2-p1-w32"),
+    "stalls": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
     "back_to_back": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16"),
     "throughput": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16"),
     "bad_last": ("l1-p1-w16", "l2-p4-w16"),
@@ -69,10 +69,17 @@ def test_module_name_and_defaults():
 
 def test_schedule_formulas():
     f = latency_formulas(norm="l1", width=16, guard=8, lanes=1)
-    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 18
+    # the serial mu*a takes Lm = 24 + 2 cycles, after the running mean's product (done by then):
+    # X = Lm - 3 cycles more than the old two-stage multiplier's chain
+    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 18 + 23
+    assert f["job_infer"] == 24 + 14 + 23
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
     # + serial m*Sxx / Sx*Sx (2*16 + 10 + 2) and m*m (16 + 10 + 2) cycles, M = clog2(1000) = 10
-    assert f["job_train"] == 96 + 25 + 44 + 28 and "mean_delay" not in f
+    assert f["job_train"] == 96 + 25 + 44 + 28 + 23 and "mean_delay" not in f
+    # Narrow formats: Lm = 18 + 2 outlasts the a divider (W+G+5 = 13 cycles): MA_GO waits for
+    # the running mean's product, 20 - (8 + 6) = 6 cycles
+    f = latency_formulas(norm="l1", width=4, guard=4, lanes=1)
+    assert f["job_train"] == 16 + 18 + (20 - 3) + 6
     # One channel, three passes of 2 beats: mean and coefficient waits are not hidden.
     r = sequence_cycles(1, 7, "train", norm="l2", lanes=4)
     f = latency_formulas(norm="l2", lanes=4)
