@@ -23,9 +23,10 @@ __all__ = ["BNBackward", "AREA_GROUPS", "latency_formulas", "sequence_cycles"]
 
 MUL_STAGES = 2
 #: Submodule instance-name prefixes of each part of the unit (for area reports); the rest of the
-#: top module (sequencer, contexts, job control, the scalar products) is control and registers.
+#: top module (sequencer, contexts, job control, the registered products) is control and
+#: registers.
 AREA_GROUPS = {"statistics": ("acc_g", "acc_gd", "acc_sgn"),
-               "per-channel math": ("a_div", "dgamma_div", "c_div", "e_div"),
+               "per-channel math": ("a_div", "dgamma_div", "c_div", "e_div", "scalar_mul"),
                "datapath": ("mul",)}
 
 

