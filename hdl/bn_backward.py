@@ -62,10 +62,10 @@ def latency_formulas(*, norm, width=16, frac=8, guard=8, lanes=1, max_batch=6553
         "pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "dx_latency": "5",
         "request_train": "La+4",
         "job_train": ("5 + (max(W+G+2, W+M)+3) + 3(Ls+1) + 2 + (2W+G+3 + 6), Ls = the serial "
-                      "multipliers' latency (widest second factor + 2)" if norm == "l1" else
+                      "multipliers' latency (widest second factor + 1)" if norm == "l1" else
                       "5 + (max(W+G+2, W+M)+3) + 2(Ls+1) + (3W-F+G+3 + 6) + (Lp+1) + 1, Ls = "
-                      "the serial multipliers' latency (widest second factor + 2), Lp = the "
-                      "mu*B product's (slope width 3W-F+G+3 + 2)"),
+                      "the serial multipliers' latency (widest second factor + 1), Lp = the "
+                      "mu*B product's (slope width 3W-F+G+3 + 1)"),
         "serial_latency": str(lat_mul),
     }
     return out
@@ -90,7 +90,7 @@ def _product_plan(cfg):
         # the first multiplier's widest second factor includes B (mu*B, after the dividers)
         b_widths = ([SW, 2 * (SW - 1) + 1, cfg.slope.width], [sgd_w, sg_w])
         steps = 2
-    return steps, max(max(b) for b in b_widths) + 2, max(b_widths[0]) + 2
+    return steps, max(max(b) for b in b_widths) + 1, max(b_widths[0]) + 1
 
 
 def sequence_cycles(channels, m, *, norm, width=16, frac=8, guard=8, lanes=1,

@@ -58,7 +58,7 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
       (train) or from the descriptor handshake (infer) to the start of the coefficient job;
     * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
       may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the serial mu*a
-      product of ``Lm = max(W+G, 18) + 2`` cycles after the running mean's on the same
+      product of ``Lm = max(W+G, 18) + 1`` cycles after the running mean's on the same
       multiplier: ``X = Lm - 3 + max(0, Lm - (W+G+6))`` below); one job at a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
@@ -66,19 +66,19 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     P = _check_lanes(lanes)
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
-    lm = max(wg, ALPHA_FRAC + 2) + 2
+    lm = max(wg, ALPHA_FRAC + 2) + 1
     x = lm - 3 + max(0, lm - (wg + 6))
     out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + x}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
             "request_infer": "1", "job_infer": "W+G+14+X",
-            "X": "Lm-3 + max(0, Lm-(W+G+6)), Lm = max(W+G, 18)+2 (serial mu*a)"}
+            "X": "Lm-3 + max(0, Lm-(W+G+6)), Lm = max(W+G, 18)+1 (serial mu*a)"}
     if stats == "one-pass":
-        # + the serial products m*Sxx, Sx*Sx (2W+M+2 cycles), then m*m (W+M+2), and the
+        # + the serial products m*Sxx, Sx*Sx (2W+M+1 cycles), then m*m (W+M+1), and the
         # variance divider's split load (3); M = clog2(max_batch)
         W, M = cfg.width, fixed.clog2(fixed.check_int("max_batch", max_batch, 1))
         out.update(request_train=la + 4,
-                   job_train=4 * wg + 25 + (2 * W + M + 2) + (W + M + 2) + x)
-        text.update(request_train="La+4", job_train="4(W+G)+25 + (2W+M+2) + (W+M+2) + X")
+                   job_train=4 * wg + 25 + (2 * W + M + 1) + (W + M + 1) + x)
+        text.update(request_train="La+4", job_train="4(W+G)+25 + (2W+M+1) + (W+M+1) + X")
     else:
         out.update(mean_delay=wg + 4 + la)
         text.update(mean_delay="W+G+4+La")
@@ -519,25 +519,21 @@ class BNUnit(wiring.Component):
         b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed() - prod_r, cfg.coef)
         # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), the
         # same integer as shift_right(batch * 2**16 + alpha_q * (old - batch), 16): one product
-        # each (old - batch registered in S_LOAD), issued in A_GO while the a divider starts,
-        # the mean's on mu_a_mul (free again before mu * a), the sigma's on run_mul; captured
-        # when they arrive, then summed, rounded and saturated in two registered stages, long
-        # before GO reads them.
+        # each of old - batch, issued in A_GO while the a divider starts, the mean's on mu_a_mul
+        # (free again before mu * a), the sigma's on run_mul; summed with batch * 2**16 as it
+        # arrives, then rounded and saturated in a registered stage, long before GO reads them.
         aq = cfg.alpha_q
 
         def running(old, new, prod_valid, prod_p, name):
             diff = Signal(signed(SW + 1), name=f"{name}_diff")
-            prod = Signal(signed(len(prod_p)), name=f"{name}_prod")
             total = Signal(signed(len(prod_p) + 1), name=f"{name}_sum")
             value = Signal(signed(SW), name=f"{name}_r")
             flag = Signal(name=f"{name}_sat")
             v, f = saturate(shift_right_half_up(total, ALPHA_FRAC), cfg.stat)
-            with m.If(st["S_LOAD"]):
-                m.d.sync += diff.eq(old - new)
+            m.d.comb += diff.eq(old - new)
             with m.If(prod_valid):
-                m.d.sync += prod.eq(prod_p)
-            m.d.sync += [total.eq(Cat(C(0, ALPHA_FRAC), new).as_signed() + prod),
-                         value.eq(v), flag.eq(f)]
+                m.d.sync += total.eq(Cat(C(0, ALPHA_FRAC), new).as_signed() + prod_p)
+            m.d.sync += [value.eq(v), flag.eq(f)]
             return diff, value, flag
 
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).

@@ -22,9 +22,9 @@ class SerialMultiplier(wiring.Component):
     Algorithm (signed shift-and-add, LSB first, no magnitudes): the load cycle registers the
     factors; then ``b_width`` steps each add ``a`` (or subtract it, for the sign bit of ``b``,
     whose weight is negative; ``neg`` swaps add and subtract) to the high half of the partial
-    product when the next bit of ``b`` is 1, and shift the whole right arithmetically; a last
-    cycle moves the result into the output register. The only adder is an
-    ``a_width + 2``-bit add/subtract. Exact, no rounding: ``p`` has ``a_width + b_width`` bits,
+    product when the next bit of ``b`` is 1, and shift the whole right arithmetically. The
+    partial product's registers are the output (no copy): they hold still until the product is
+    taken. The only adder is an ``a_width + 2``-bit add/subtract. Exact, no rounding: ``p`` has ``a_width + b_width`` bits,
     which hold every product (``|p| <= 2**(a_width + b_width - 2)``).
 
     Parameters
@@ -40,7 +40,7 @@ class SerialMultiplier(wiring.Component):
     o : ``Out(stream.Signature(StructLayout({"p": signed(a_width + b_width)})))``
         The product, held until taken.
 
-    Latency: ``o.valid`` rises ``LATENCY = b_width + 2`` cycles after the input handshake.
+    Latency: ``o.valid`` rises ``LATENCY = b_width + 1`` cycles after the input handshake.
     Throughput: one product per ``LATENCY`` cycles; ``i.ready = idle & (~o.valid | o.ready)``
     (:func:`hdl.sequencer.sequence`).
     """
@@ -52,7 +52,7 @@ class SerialMultiplier(wiring.Component):
         except ValueError:
             self._MustUse__silence = True   # never built: no "created but never used" warning
             raise
-        self.LATENCY = self.CYCLES_PER_RESULT = b_width + 2
+        self.LATENCY = self.CYCLES_PER_RESULT = b_width + 1
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"a": signed(a_width),
                                                         "b": signed(b_width), "neg": 1}))),
@@ -62,7 +62,7 @@ class SerialMultiplier(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         aw, bw = self.a_width, self.b_width
-        load, busy, last = sequence(m, self.i, self.o, bw + 1)
+        load, busy, _last = sequence(m, self.i, self.o, bw)
         a_r = Signal(signed(aw), name="a_r")
         hi = Signal(signed(aw + 2), name="hi")         # high part of the partial product
         lo = Signal(unsigned(bw), name="lo")           # remaining bits of b, low product bits
@@ -76,10 +76,9 @@ class SerialMultiplier(wiring.Component):
         sub = neg ^ ~left.any()
         total = Signal(signed(aw + 2), name="total")
         m.d.comb += total.eq(Mux(lo[0], Mux(sub, hi - a_r, hi + a_r), hi))
-        with m.If(busy & ~last):
+        with m.If(busy):
             m.d.sync += [hi.eq(total >> 1), lo.eq(Cat(lo[1:], total[0]))]
             with m.If(left.any()):
                 m.d.sync += left.eq(left - 1)
-        with m.If(last):
-            m.d.sync += self.o.payload.p.eq(Cat(lo, hi).as_signed())
+        m.d.comb += self.o.payload.p.eq(Cat(lo, hi).as_signed())
         return m
