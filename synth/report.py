@@ -975,10 +975,12 @@ _MISS_REASONS = (
     (("ecp5_fmax_mhz",), "ECP5 Fmax",
      "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "
      "in the design's FPGA log; the ones seen so far ran from flops to the DSP blocks, which sit "
-     "in fixed columns, and back over long routes, or through the pass sequencer's stream "
-     "handshake (combinational from `x.valid` and `y.ready` to the pass state). A registered "
-     "handshake (a skid buffer on `x`) and registers on both sides of each DSP block would be "
-     "the next steps."),
+     "in fixed columns, and back over long routes, through the pass sequencer's stream "
+     "handshake (combinational from `x.valid` and `y.ready` to the pass state), or (backward "
+     "L2) from the registered dx sum through its rounding carry chain and saturation. A "
+     "registered handshake (a skid buffer on `x`), registers on both sides of each DSP block, "
+     "and the rounding half folded into the per-channel E (so that the dx stage only shifts and "
+     "saturates) would be the next steps."),
     (("ice40_lcs", "ice40_fmax_mhz"), "iCE40 HX8K",
      "The HX8K has no DSP blocks, so every multiplier (4 lanes of 26 x 16, and the L2 units' "
      "second multiplier per lane) is built from logic cells; a 4-lane unit does not fit 7,680 "
