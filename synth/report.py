@@ -848,7 +848,7 @@ def _explain(ratios, results):
         f"{_r(two.get('area_um2'))}, energy per element {_r(two.get('energy_per_element_pj'))} "
         f"(two-pass) at {w}, against the blocks alone, where the square and the root are "
         f"everything" + _split_text(results, "forward L1", "forward L2 two-pass") + ".",
-        f"- Backward: L1 replaces L2's second multiplier per lane (B * d) by a sign select of "
+        f"- Backward: L1 replaces L2's second multiplier per lane (B * x) by a sign select of "
         f"D but adds an accumulator of sgn(x - mu); both have four per-channel dividers. "
         f"Measured L1/L2 area "
         f"{_r(back.get('area_um2'))}, critical path {_r(back.get('critical_ns'))}, energy per "
