@@ -17,7 +17,7 @@ from .registers import context_pair, delay, pick
 from .divider import Divider
 from .multiplier import Multiplier
 from .serial_multiplier import SerialMultiplier
-from .round_sat import saturate, shift_right_half_up
+from .round_sat import round_saturate, saturate
 
 __all__ = ["BNBackward", "AREA_GROUPS", "latency_formulas", "sequence_cycles"]
 
@@ -347,9 +347,7 @@ class BNBackward(wiring.Component):
             t_r = Signal(signed(len(total)), name=f"dx_sum{i}")
             with m.If(en):
                 m.d.sync += t_r.eq(total)
-            sh = Signal(signed(len(t_r) - shift + 1), name=f"dx_sh{i}")
-            m.d.comb += sh.eq(shift_right_half_up(t_r, shift))
-            v, sat = saturate(sh, cfg.data)
+            v, sat = round_saturate(t_r, shift, cfg.data)
             with m.If(en):
                 m.d.sync += [dx_r[i].eq(v), dxs_r[i].eq(sat)]
         m.d.comb += [self.dx.valid.eq(out_v), self.dx.payload.last.eq(out_last)]

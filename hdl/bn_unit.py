@@ -20,7 +20,7 @@ from .registers import context_pair, delay, pick
 from .divider import Divider
 from .isqrt import Isqrt
 from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
-from .round_sat import saturate, shift_right_half_up
+from .round_sat import round_saturate, saturate, shift_right_half_up
 from .scale_shift import ScaleShift
 from .serial_multiplier import SerialMultiplier
 from .square import Square
@@ -529,7 +529,7 @@ class BNUnit(wiring.Component):
             total = Signal(signed(len(prod_p) + 1), name=f"{name}_sum")
             value = Signal(signed(SW), name=f"{name}_r")
             flag = Signal(name=f"{name}_sat")
-            v, f = saturate(shift_right_half_up(total, ALPHA_FRAC), cfg.stat)
+            v, f = round_saturate(total, ALPHA_FRAC, cfg.stat)
             m.d.comb += diff.eq(old - new)
             with m.If(prod_valid):
                 m.d.sync += total.eq(Cat(C(0, ALPHA_FRAC), new).as_signed() + prod_p)

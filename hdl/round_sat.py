@@ -13,7 +13,7 @@ instead of comparing values of different widths.
 
 from amaranth import Cat, Mux
 
-__all__ = ["add_shifted", "shift_right_half_up", "saturate"]
+__all__ = ["add_shifted", "shift_right_half_up", "saturate", "round_saturate"]
 
 
 def add_shifted(x, y, shift):
@@ -51,3 +51,37 @@ def saturate(value, fmt):
     fits = top.all() | ~top.any()
     bound = Mux(value[-1], fmt.min_code, fmt.max_code)
     return Mux(fits, value[:w], bound), ~fits
+
+
+def round_saturate(value, n, fmt):
+    """``saturate(shift_right_half_up(value, n), fmt)`` without the wide rounding adder.
+
+    With ``hi = value >> n`` and the rounding bit ``r`` (the dropped bits are at least one half),
+    the rounded value is ``hi + r``. Only its low ``w = fmt.width`` bits are ever output, so the
+    adder is ``w`` bits wide: ``hi[:w] + r``. Whether the rounded value fits is decided from
+    ``hi``'s bits beside it: the carry into bit ``w - 1`` is ``c = r & all(hi[:w-1])``, and
+    ``hi + r`` fits when ``(hi >> (w-1)) + c`` is 0 or -1, that is when ``hi``'s bits from
+    ``w - 1`` up are all equal (``c = 0``) or those from ``w`` up are all ones (``c = 1``: ``hi``
+    is -1 or -2 there). Out of range, the rounded value has ``hi``'s sign. Bit for bit the same
+    ``(clamped, flag)`` as the two-step form; the logic depth is a ``w``-bit adder beside an
+    AND tree, instead of an adder as wide as ``hi`` followed by the range test.
+    """
+    if not fmt.signed:
+        raise ValueError("round_saturate needs a signed format")
+    if n == 0:
+        return saturate(value, fmt)
+    w = fmt.width
+    hi = value[n:].as_signed()
+    r = value[:n] >= (1 << (n - 1))
+    if len(hi) < w:
+        return saturate(hi + r, fmt)
+    low = (hi[:w] + r)[:w]
+    if len(hi) == w:
+        # hi fits; hi + r overflows only from the largest code.
+        over = r & ~hi[-1] & hi[:w - 1].all()
+        return Mux(over, fmt.max_code, low), over
+    c = r & hi[:w - 1].all()
+    top = hi[w - 1:]
+    fits = Mux(c, hi[w:].all(), top.all() | ~top.any())
+    bound = Mux(hi[-1], fmt.min_code, fmt.max_code)
+    return Mux(fits, low, bound), ~fits

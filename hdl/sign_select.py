@@ -9,7 +9,7 @@ from golden.sign_select import formats
 
 from .block import BlockSpec
 from .multiplier import Multiplier, check_stages
-from .round_sat import saturate, shift_right_half_up
+from .round_sat import round_saturate
 
 __all__ = ["SignSelect"]
 
@@ -85,8 +85,9 @@ class SignSelect(wiring.Component):
         else:
             m.submodules.multiplier = mul = self.multiplier
             m.d.comb += [mul.en.eq(self.en), mul.a.eq(self.xhat), mul.b.eq(self.k)]
-            exact = shift_right_half_up(mul.p, self.frac)
-        term, sat = saturate(exact, self.formats["term"])
+            exact = mul.p
+        term, sat = round_saturate(exact, 0 if self.norm == "l1" else self.frac,
+                                   self.formats["term"])
         with m.If(self.en):
             m.d.sync += [self.term.eq(term), self.sat.eq(sat)]
         return m
