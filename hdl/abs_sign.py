@@ -51,9 +51,13 @@ class AbsSign(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         neg = self.d[-1]
+        # |d| = (d - neg) ^ neg per bit (-d = ~(d - 1)): d plus neg in every bit is one adder
+        # whose carry needs only d's bit and neg, and the XOR folds into its sum function (on
+        # an FPGA one LUT per bit beside the carry chain), instead of a negator and a mux.
+        ones = neg.replicate(self.width)
         with m.If(self.en):
             m.d.sync += [
-                self.mag.eq(Mux(neg, -self.d, self.d)),
+                self.mag.eq((self.d + ones.as_signed())[:self.width] ^ ones),
                 self.sgn.eq(Mux(neg, -1, self.d != 0)),
             ]
         return m

@@ -35,7 +35,7 @@ MODE_INFER = 1
 #: multipliers of the per-channel products are per-channel math.
 AREA_GROUPS = {"statistics": ("acc_x", "acc_xx", "acc_d", "dev", "sq_x"),
                "per-channel math": ("mean_div", "sigma_div", "coef_div", "isqrt", "mu_a_mul",
-                                    "run_mul", "scalar_mul"),
+                                    "scalar_mul"),
                "datapath": ("scale_shift",)}
 
 
@@ -58,8 +58,9 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
       (train) or from the descriptor handshake (infer) to the start of the coefficient job;
     * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
       may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the serial mu*a
-      product of ``Lm = max(W+G, 18) + 1`` cycles after the running mean's on the same
-      multiplier: ``X = Lm - 3 + max(0, Lm - (W+G+6))`` below); one job at a time;
+      product of ``Lm = max(W+G, 18) + 1`` cycles after the running mean's and the running
+      sigma's on the same multiplier: ``X = Lm - 3 + max(0, 2Lm - (W+G+6))`` below); one job at
+      a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
     cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=0, guard=guard)
@@ -67,11 +68,11 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
     lm = max(wg, ALPHA_FRAC + 2) + 1
-    x = lm - 3 + max(0, lm - (wg + 6))
+    x = lm - 3 + max(0, 2 * lm - (wg + 6))
     out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + x}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
             "request_infer": "1", "job_infer": "W+G+14+X",
-            "X": "Lm-3 + max(0, Lm-(W+G+6)), Lm = max(W+G, 18)+1 (serial mu*a)"}
+            "X": "Lm-3 + max(0, 2Lm-(W+G+6)), Lm = max(W+G, 18)+1 (serial mu*a)"}
     if stats == "one-pass":
         # + the serial products m*Sxx, Sx*Sx (2W+M+1 cycles), then m*m (W+M+1), and the
         # variance divider's split load (3); M = clog2(max_batch)
@@ -181,14 +182,14 @@ class BNUnit(wiring.Component):
     one-pass, P :class:`~hdl.square.Square` of x with an accumulator of x^2); pass 2: P
     :class:`~hdl.abs_sign.AbsSign` (l1) or :class:`~hdl.square.Square` (l2) of
     ``d = x * 2**G - mu`` and an accumulator; per channel: :class:`~hdl.divider.Divider` for mu,
-    sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), two
+    sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), one
     :class:`~hdl.serial_multiplier.SerialMultiplier`: the running statistics'
-    ``alpha_q * (old - batch)`` while the ``a`` divider runs, then ``mu * a`` (one-pass also
-    ``m * Sxx``, ``Sx**2``, ``m*m`` on two more);
+    ``alpha_q * (old - batch)`` (mean, then sigma) while the ``a`` divider runs, then ``mu * a``
+    (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` on two more);
     normalize: P :class:`~hdl.scale_shift.ScaleShift`; control: :class:`~hdl.bn_sequencer.
     PassSequencer`. Multipliers per lane (:attr:`MULTIPLIERS`): l1 one (the normalize pass),
-    l2 two (the square of pass 2 or of x, and the normalize pass); per channel the two serial
-    multipliers, one-pass two more.
+    l2 two (the square of pass 2 or of x, and the normalize pass); per channel one serial
+    multiplier, one-pass two more.
 
     Limits: ``m = 0`` is not a channel (undefined). ``alpha``/``eps`` default to 0.9 / 1e-5
     (``None`` in the registry so that module names stay plain identifiers; a given float puts a
@@ -215,10 +216,10 @@ class BNUnit(wiring.Component):
         lat = latency_formulas(norm=norm, stats=stats, width=width, guard=guard, lanes=lanes,
                                max_batch=max_batch)
         self.LATENCY = {k: v for k, v in lat.items()}
-        #: Multiplier instances: per lane, and per channel (serial: mu*a and the running
-        #: statistics; one-pass also m*Sxx, Sx*Sx and m*m).
+        #: Multiplier instances: per lane, and per channel (serial: the running statistics and
+        #: mu*a on one; one-pass also m*Sxx, Sx*Sx and m*m on two more).
         self.MULTIPLIERS = {"per_lane": 1 if norm == "l1" else 2, "lanes": P,
-                            "scalar": 4 if stats == "one-pass" else 2}
+                            "scalar": 3 if stats == "one-pass" else 1}
         self.x_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P), "last": 1})
         self.y_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P),
                                            "sat": unsigned(P), "last": 1})
@@ -291,13 +292,11 @@ class BNUnit(wiring.Component):
         if not l1:
             root = Isqrt(width=vw)
             m.submodules.isqrt = root
-        # mu * a after the a divider, and the running statistics' alpha_q * (old - batch) while
-        # it runs (mean: mu_a_mul, sigma: run_mul), on serial multipliers: a few products per
-        # channel do not need an array multiplier (alpha_q: ALPHA_FRAC + 2 bits signed).
+        # The running statistics' alpha_q * (old - batch) (mean, then sigma) while the a divider
+        # runs, then mu * a, on one serial multiplier: a few products per channel do not need
+        # an array multiplier (alpha_q: ALPHA_FRAC + 2 bits signed).
         mu_a_mul = SerialMultiplier(a_width=max(KW, SW + 1), b_width=max(SW, ALPHA_FRAC + 2))
-        run_mul = SerialMultiplier(a_width=SW + 1, b_width=ALPHA_FRAC + 2)
         m.submodules.mu_a_mul = mu_a_mul
-        m.submodules.run_mul = run_mul
 
         # --- configuration stream and the two channel contexts ----------------------------------
         cp = self.channel.payload
@@ -434,8 +433,12 @@ class BNUnit(wiring.Component):
 
         # --- per-channel math: the coefficient job of context `job` ------------------------------
         job, job_infer = Signal(name="job"), Signal(name="job_infer")
-        sigma_r = Signal(signed(SW), name="sigma_r")
-        a_new = Signal(signed(KW), name="a_new")
+        # The job's go: its coefficients (and statistics) leave in GO.
+        go = Signal(name="go")
+        # a (and l1's sigma) are read from the divider's output, held there until GO takes
+        # it; l2's sigma is the isqrt's, registered.
+        a_new = a_div.o.payload.quot
+        sigma_r = sig_div.o.payload.quot if l1 else Signal(signed(SW), name="sigma_r")
         sat_r = Signal(self.sat_layout, name="sat_r")
         mu_job = pick(mu_c, job)
         m_job = pick(m_c, job)
@@ -461,18 +464,18 @@ class BNUnit(wiring.Component):
                 m.d.sync += [mu_c[i].eq(mu_div.o.payload.quot), mean_ready[i].eq(1)]
 
         eps_q = cfg.eps_q
+        s_r = Signal(unsigned(SW), name="s_r")     # registered in S_LOAD (s >= 0)
         # s: l1 saturate_S(sigma + eps_q) (inference: running sigma), l2 sigma itself.
         sig_src = Mux(job_infer, pick(rs_c, job), sigma_r)
         if l1:
             s_val, s_sat = saturate(sig_src + C(eps_q, SW + 1), cfg.stat)
         else:
             s_val, s_sat = sig_src, C(0, 1)
-        s_r = Signal(unsigned(SW), name="s_r")     # registered in S_LOAD (s >= 0)
         m.d.comb += [
             a_div.i.payload.num.eq(pick(gamma_c, job)),
             a_div.i.payload.den.eq(s_r),
-            a_div.o.ready.eq(1),
-            sig_div.o.ready.eq(1),
+            a_div.o.ready.eq(go),
+            sig_div.o.ready.eq(go if l1 else 1),
         ]
         # The divider's numerators here are non-negative sums. Their sign bit is driven by a state
         # bit that is 0 whenever the divider takes an input: a constant 0 would let Yosys narrow
@@ -508,34 +511,6 @@ class BNUnit(wiring.Component):
             m.d.comb += [root.i.payload.radicand.eq(var_r + C(eps_q << FS, vw)),
                          root.o.ready.eq(1)]
 
-        # b = saturate_K(beta * 2**G - shift_right(mu * a, FS, half_up)).
-        # mu of the job, registered (settled long before MA_GO: the a divider runs meanwhile).
-        mu_src = Signal(signed(SW), name="mu_src")
-        m.d.sync += mu_src.eq(Mux(job_infer, pick(rm_c, job), mu_job))
-        # Registered when the product arrives (the rounded product) and in B (b and its flag).
-        prod_r = Signal(signed(len(mu_a_mul.o.payload.p) - FS + 1), name="mu_a_r")
-        b_r = Signal(signed(KW), name="b_r")
-        b_sat = Signal(name="b_sat")
-        b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed() - prod_r, cfg.coef)
-        # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), the
-        # same integer as shift_right(batch * 2**16 + alpha_q * (old - batch), 16): one product
-        # each of old - batch, issued in A_GO while the a divider starts, the mean's on mu_a_mul
-        # (free again before mu * a), the sigma's on run_mul; summed with batch * 2**16 as it
-        # arrives, then rounded and saturated in a registered stage, long before GO reads them.
-        aq = cfg.alpha_q
-
-        def running(old, new, prod_valid, prod_p, name):
-            diff = Signal(signed(SW + 1), name=f"{name}_diff")
-            total = Signal(signed(len(prod_p) + 1), name=f"{name}_sum")
-            value = Signal(signed(SW), name=f"{name}_r")
-            flag = Signal(name=f"{name}_sat")
-            v, f = round_saturate(total, ALPHA_FRAC, cfg.stat)
-            m.d.comb += diff.eq(old - new)
-            with m.If(prod_valid):
-                m.d.sync += total.eq(Cat(C(0, ALPHA_FRAC), new).as_signed() + prod_p)
-            m.d.sync += [value.eq(v), flag.eq(f)]
-            return diff, value, flag
-
         # Job control: a one-hot state register (flat conditions keep the Verilog lint-clean).
         names = ["IDLE", "SIG_GO", "SIG_WAIT", "S_LOAD", "A_GO", "A_WAIT", "MA_GO", "MA_WAIT",
                  "B", "GO"]
@@ -543,21 +518,54 @@ class BNUnit(wiring.Component):
         names += [] if l1 else ["SQRT_GO", "SQRT_WAIT"]
         st = {n: Signal(name=f"job_{n.lower()}", init=(n == "IDLE")) for n in names}
 
-        # Both products are taken as they arrive; mu_a_mul's in MA_WAIT is mu * a.
-        m.d.comb += [mu_a_mul.o.ready.eq(1), run_mul.o.ready.eq(1)]
-        d_mean, run_mean, run_sat0 = running(pick(rm_c, job), mu_job,
-                                             mu_a_mul.o.valid & ~st["MA_WAIT"],
-                                             mu_a_mul.o.payload.p, "run_mean")
-        d_sigma, run_sigma, run_sat1 = running(pick(rs_c, job), sigma_r, run_mul.o.valid,
-                                               run_mul.o.payload.p, "run_sigma")
+        # b = saturate_K(beta * 2**G - shift_right(mu * a, FS, half_up)), registered in B from
+        # the product held in mu_a_mul (taken in B); mu is the job's (inference: running) mean.
+        mu_src = Mux(job_infer, pick(rm_c, job), mu_job)
+        b_r = Signal(signed(KW), name="b_r")
+        b_sat = Signal(name="b_sat")
+        b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed()
+                                 - shift_right_half_up(mu_a_mul.o.payload.p, FS), cfg.coef)
+        # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), the
+        # same integer as shift_right(batch * 2**16 + alpha_q * (old - batch), 16): one product
+        # each of old - batch on mu_a_mul, the mean's issued in A_GO while the a divider starts,
+        # the sigma's as soon as the mean's is out (run2 pending, sig_fly in flight); each is
+        # summed with batch * 2**16 as it arrives (one adder, `run_sum`; `run_sig` says whose),
+        # then rounded and saturated in a registered stage into its own register, long before
+        # GO reads them.
+        aq = cfg.alpha_q
+        run2, sig_fly, run_sig = Signal(name="run2"), Signal(name="sig_fly"), Signal(name="run_sig")
+        d_mean, d_sigma = Signal(signed(SW + 1), name="d_mean"), Signal(signed(SW + 1),
+                                                                          name="d_sigma")
+        run_total = Signal(signed(len(mu_a_mul.o.payload.p) + 1), name="run_sum")
+        run_mean, run_sigma = Signal(signed(SW), name="run_mean_r"), Signal(signed(SW),
+                                                                             name="run_sigma_r")
+        run_sat0, run_sat1 = Signal(name="run_mean_sat"), Signal(name="run_sigma_sat")
+        m.d.comb += [d_mean.eq(pick(rm_c, job) - mu_job), d_sigma.eq(pick(rs_c, job) - sigma_r)]
+        with m.If(mu_a_mul.o.valid & ~st["MA_WAIT"] & ~st["B"]):
+            m.d.sync += [run_total.eq(Cat(C(0, ALPHA_FRAC), Mux(sig_fly, sigma_r, mu_job))
+                                      .as_signed() + mu_a_mul.o.payload.p),
+                         run_sig.eq(sig_fly)]
+        run_v, run_f = round_saturate(run_total, ALPHA_FRAC, cfg.stat)
+        with m.If(run_sig):
+            m.d.sync += [run_sigma.eq(run_v), run_sat1.eq(run_f)]
+        with m.Else():
+            m.d.sync += [run_mean.eq(run_v), run_sat0.eq(run_f)]
+
+
+        # Products are taken as they arrive: the running mean's, the running sigma's; mu * a is
+        # held from MA_WAIT and taken in B.
         m.d.comb += [
-            mu_a_mul.i.valid.eq(st["A_GO"] | st["MA_GO"]),
-            mu_a_mul.i.payload.a.eq(Mux(st["A_GO"], d_mean, a_new)),
-            mu_a_mul.i.payload.b.eq(Mux(st["A_GO"], aq, mu_src)),
-            run_mul.i.valid.eq(st["A_GO"]),
-            run_mul.i.payload.a.eq(d_sigma),
-            run_mul.i.payload.b.eq(aq),
+            mu_a_mul.o.ready.eq(~st["MA_WAIT"]),
+            mu_a_mul.i.valid.eq(st["A_GO"] | run2 | st["MA_GO"]),
+            mu_a_mul.i.payload.a.eq(Mux(st["A_GO"], d_mean, Mux(run2, d_sigma, a_new))),
+            mu_a_mul.i.payload.b.eq(Mux(st["A_GO"] | run2, aq, mu_src)),
         ]
+        with m.If(st["A_GO"]):
+            m.d.sync += run2.eq(1)
+        with m.If(run2 & mu_a_mul.i.ready):
+            m.d.sync += [run2.eq(0), sig_fly.eq(1)]
+        with m.If(sig_fly & mu_a_mul.o.valid):
+            m.d.sync += sig_fly.eq(0)
 
         def goto(cond, src, dst):
             with m.If(st[src] & cond):
@@ -591,8 +599,7 @@ class BNUnit(wiring.Component):
         sig_done = st["SIG_WAIT"] & sig_div.o.valid
         if l1:
             with m.If(sig_done):
-                m.d.sync += [sigma_r.eq(sig_div.o.payload.quot),
-                             sat_r.eq(Cat(sig_div.o.payload.sat, C(0, 4)))]
+                m.d.sync += sat_r.eq(Cat(sig_div.o.payload.sat, C(0, 4)))
             goto(sig_div.o.valid, "SIG_WAIT", "S_LOAD")
         else:
             with m.If(sig_done):
@@ -611,19 +618,16 @@ class BNUnit(wiring.Component):
         m.d.comb += a_div.i.valid.eq(st["A_GO"])
         goto(C(1, 1), "A_GO", "A_WAIT")
         with m.If(st["A_WAIT"] & a_div.o.valid):
-            m.d.sync += [a_new.eq(a_div.o.payload.quot), sat_r.a.eq(a_div.o.payload.sat)]
+            m.d.sync += sat_r.a.eq(a_div.o.payload.sat)
         goto(a_div.o.valid, "A_WAIT", "MA_GO")
-        # MA_GO issues mu * a once mu_a_mul is free (the running mean's product taken), MA_WAIT
-        # waits for it and registers it rounded, B forms b; the coefficients and the stats
+        # MA_GO issues mu * a once mu_a_mul is free (both running products issued, the sigma's
+        # taken), MA_WAIT waits for it, B forms b from it; the coefficients and the stats
         # transfer in GO (training: waiting for a free stats slot).
-        goto(mu_a_mul.i.ready, "MA_GO", "MA_WAIT")
-        with m.If(st["MA_WAIT"] & mu_a_mul.o.valid):
-            m.d.sync += prod_r.eq(shift_right_half_up(mu_a_mul.o.payload.p, FS))
+        goto(mu_a_mul.i.ready & ~run2, "MA_GO", "MA_WAIT")
         goto(mu_a_mul.o.valid, "MA_WAIT", "B")
         with m.If(st["B"]):
             m.d.sync += [b_r.eq(b_val), b_sat.eq(b_flag)]
         goto(C(1, 1), "B", "GO")
-        go = Signal()
         m.d.comb += go.eq(st["GO"] & (job_infer | stats_free))
         for i in range(2):
             with m.If(go & (job == i)):
