@@ -976,16 +976,18 @@ _MISS_REASONS = (
      "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "
      "in the design's FPGA log; the ones seen so far ran from flops to the DSP blocks, which sit "
      "in fixed columns, and back over long routes, through the pass sequencer's stream "
-     "handshake (combinational from `x.valid` and `y.ready` to the pass state), or (backward "
-     "L2) from the registered dx sum through its rounding carry chain and saturation. A "
-     "registered handshake (a skid buffer on `x`), registers on both sides of each DSP block, "
-     "and the rounding half folded into the per-channel E (so that the dx stage only shifts and "
-     "saturates) would be the next steps."),
+     "handshake (combinational from `x.valid` and `y.ready` to the pass state), or through a "
+     "divider's step. A registered handshake (a skid buffer on `x`), registers on both sides of "
+     "each DSP block and a radix-4 divider would be the next steps."),
     (("ice40_lcs", "ice40_fmax_mhz"), "iCE40 HX8K",
-     "The HX8K has no DSP blocks, so every multiplier (4 lanes of 26 x 16, and the L2 units' "
-     "second multiplier per lane) is built from logic cells; a 4-lane unit does not fit 7,680 "
-     "cells. Fewer lanes shrink the lane multipliers in proportion; `l1bn report --full` places "
-     "and routes the 1-lane units as well."),
+     "The HX8K has no DSP blocks, so every lane multiplier is built from logic cells: a 26 x 16 "
+     "two-stage Booth multiplier is about 870 LUTs (measured with this flow's Yosys steps on "
+     "`Multiplier(a_width=26, b_width=16)`), so 4 lanes take 3,500 of the 7,680 cells. The forward L1 unit, with one multiplier per lane and its per-channel products on "
+     "one serial multiplier, fits; the L2 units have a second multiplier per lane (8 in all, "
+     "about 7,000 LUTs: the device is full before the statistics, dividers and contexts), and "
+     "the backward units add a second set of channel constants, the dx stage and (L2) 51 x 16 "
+     "B*x lane products. Fewer lanes shrink the lane multipliers in proportion; `l1bn report "
+     "--full` places and routes the 1-lane units as well."),
 )
 
 
