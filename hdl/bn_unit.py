@@ -58,9 +58,12 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
       (train) or from the descriptor handshake (infer) to the start of the coefficient job;
     * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
       may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the serial mu*a
-      product of ``Lm = max(W+G, 18) + 1`` cycles after the running mean's and the running
-      sigma's on the same multiplier: ``X = Lm - 3 + max(0, 2Lm - (W+G+6))`` below); one job at
-      a time;
+      product of ``Lm = max(W+G, 18) + 1`` cycles: ``X = Lm - 3 + R`` below, where ``R`` is
+      the wait for the training job's two running-statistics products on the same multiplier:
+      one-pass ``max(0, 2Lm - (W+G+6))`` (both issued from A_GO), two-pass
+      ``max(0, max(1, Lm - D1) + Lm - (W+G+6))`` (the mean's issued when the job starts, D1
+      cycles before A_GO: ``W+G+5`` for l1, ``3(W+G)+8`` for l2); inference jobs have none,
+      ``R = 0``); one job at a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
     cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=0, guard=guard)
@@ -68,11 +71,20 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     wg = cfg.width + cfg.guard
     la = 1 if P == 1 else 2
     lm = max(wg, ALPHA_FRAC + 2) + 1
-    x = lm - 3 + max(0, 2 * lm - (wg + 6))
-    out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + x}
+    if stats == "one-pass":
+        wait = max(0, 2 * lm - (wg + 6))
+        text_r = "max(0, 2Lm-(W+G+6))"
+    else:
+        d1 = wg + 5 if norm == "l1" else 3 * wg + 8
+        wait = max(0, max(1, lm - d1) + lm - (wg + 6))
+        text_r = ("max(0, max(1, Lm-D1) + Lm-(W+G+6)), D1 = "
+                  + ("W+G+5" if norm == "l1" else "3(W+G)+8"))
+    x = lm - 3 + wait
+    out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + lm - 3}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
-            "request_infer": "1", "job_infer": "W+G+14+X",
-            "X": "Lm-3 + max(0, 2Lm-(W+G+6)), Lm = max(W+G, 18)+1 (serial mu*a)"}
+            "request_infer": "1", "job_infer": "W+G+14+Lm-3",
+            "X": "Lm-3 + R, Lm = max(W+G, 18)+1 (serial mu*a)",
+            "R": text_r + " (the running statistics' products)"}
     if stats == "one-pass":
         # + the serial products m*Sxx, Sx*Sx (2W+M+1 cycles), then m*m (W+M+1), and the
         # variance divider's split load (3); M = clog2(max_batch)
@@ -525,15 +537,18 @@ class BNUnit(wiring.Component):
         b_sat = Signal(name="b_sat")
         b_val, b_flag = saturate(Cat(C(0, G), pick(beta_c, job)).as_signed()
                                  - shift_right_half_up(mu_a_mul.o.payload.p, FS), cfg.coef)
-        # Running statistics: shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16), the
-        # same integer as shift_right(batch * 2**16 + alpha_q * (old - batch), 16): one product
-        # each of old - batch on mu_a_mul, the mean's issued in A_GO while the a divider starts,
-        # the sigma's as soon as the mean's is out (run2 pending, sig_fly in flight); each is
-        # summed with batch * 2**16 as it arrives (one adder, `run_sum`; `run_sig` says whose),
-        # then rounded and saturated in a registered stage into its own register, long before
-        # GO reads them.
+        # Running statistics (training jobs): shift_right(alpha_q * old + (2**16 - alpha_q) *
+        # batch, 16), the same integer as shift_right(batch * 2**16 + alpha_q * (old - batch),
+        # 16): one product each of old - batch on mu_a_mul, issued as soon as the batch value is
+        # known and the multiplier free (pending in run1 / run2; sig_fly: the sigma's in
+        # flight): the mean's when the job starts (two-pass: the mean came before the deviation
+        # pass) or in A_GO (one-pass: after the job's mean division), the sigma's after A_GO. Each
+        # is summed with batch * 2**16 as it arrives (one adder, `run_sum`; `run_sig` says
+        # whose), then rounded and saturated in a registered stage into its own register, long
+        # before GO reads them.
         aq = cfg.alpha_q
-        run2, sig_fly, run_sig = Signal(name="run2"), Signal(name="sig_fly"), Signal(name="run_sig")
+        run1, run2 = Signal(name="run1"), Signal(name="run2")
+        sig_fly, run_sig = Signal(name="sig_fly"), Signal(name="run_sig")
         d_mean, d_sigma = Signal(signed(SW + 1), name="d_mean"), Signal(signed(SW + 1),
                                                                           name="d_sigma")
         run_total = Signal(signed(len(mu_a_mul.o.payload.p) + 1), name="run_sum")
@@ -556,13 +571,17 @@ class BNUnit(wiring.Component):
         # held from MA_WAIT and taken in B.
         m.d.comb += [
             mu_a_mul.o.ready.eq(~st["MA_WAIT"]),
-            mu_a_mul.i.valid.eq(st["A_GO"] | run2 | st["MA_GO"]),
-            mu_a_mul.i.payload.a.eq(Mux(st["A_GO"], d_mean, Mux(run2, d_sigma, a_new))),
-            mu_a_mul.i.payload.b.eq(Mux(st["A_GO"] | run2, aq, mu_src)),
+            mu_a_mul.i.valid.eq(run1 | run2 | st["MA_GO"]),
+            mu_a_mul.i.payload.a.eq(Mux(run1, d_mean, Mux(run2, d_sigma, a_new))),
+            mu_a_mul.i.payload.b.eq(Mux(run1 | run2, aq, mu_src)),
         ]
-        with m.If(st["A_GO"]):
+        with m.If(st["S_LOAD"] & ~job_infer if onepass else take & ~pend_infer):
+            m.d.sync += run1.eq(1)
+        with m.If(st["A_GO"] & ~job_infer):
             m.d.sync += run2.eq(1)
-        with m.If(run2 & mu_a_mul.i.ready):
+        with m.If(run1 & mu_a_mul.i.ready):
+            m.d.sync += run1.eq(0)
+        with m.If(run2 & ~run1 & mu_a_mul.i.ready):
             m.d.sync += [run2.eq(0), sig_fly.eq(1)]
         with m.If(sig_fly & mu_a_mul.o.valid):
             m.d.sync += sig_fly.eq(0)
@@ -623,7 +642,7 @@ class BNUnit(wiring.Component):
         # MA_GO issues mu * a once mu_a_mul is free (both running products issued, the sigma's
         # taken), MA_WAIT waits for it, B forms b from it; the coefficients and the stats
         # transfer in GO (training: waiting for a free stats slot).
-        goto(mu_a_mul.i.ready & ~run2, "MA_GO", "MA_WAIT")
+        goto(mu_a_mul.i.ready & ~run1 & ~run2, "MA_GO", "MA_WAIT")
         goto(mu_a_mul.o.valid, "MA_WAIT", "B")
         with m.If(st["B"]):
             m.d.sync += [b_r.eq(b_val), b_sat.eq(b_flag)]

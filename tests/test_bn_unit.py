@@ -69,17 +69,19 @@ def test_module_name_and_defaults():
 
 def test_schedule_formulas():
     f = latency_formulas(norm="l1", width=16, guard=8, lanes=1)
-    # the serial mu*a takes Lm = 24 + 1 cycles, after the running mean's and sigma's products
-    # (2 Lm = 50 cycles, 50 - (24 + 6) = 20 more than the a divider): X = Lm - 3 + 20
-    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 18 + 42
-    assert f["job_infer"] == 24 + 14 + 42
+    # the serial mu*a takes Lm = 24 + 1 cycles; the running mean's product, issued when the job
+    # starts, is done by A_GO (D1 = 29 cycles later), the sigma's 1 + 25 cycles after A_GO,
+    # before the a divider (24 + 6): X = Lm - 3
+    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 18 + 22
+    assert f["job_infer"] == 24 + 14 + 22
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
     # + serial m*Sxx / Sx*Sx (2*16 + 10 + 1) and m*m (16 + 10 + 1) cycles, M = clog2(1000) = 10
     assert f["job_train"] == 96 + 25 + 43 + 27 + 42 and "mean_delay" not in f
-    # Narrow formats: Lm = 18 + 1: MA_GO waits for the running products, 2*19 - (8 + 6) = 24
-    # cycles
+    # Narrow formats: Lm = 18 + 1 outlasts D1 = 8 + 5 by 6 cycles: MA_GO waits for the running
+    # sigma's product, 6 + 19 - (8 + 6) = 11 cycles; inference jobs do not
     f = latency_formulas(norm="l1", width=4, guard=4, lanes=1)
-    assert f["job_train"] == 16 + 18 + (19 - 3) + 24
+    assert f["job_train"] == 16 + 18 + (19 - 3) + 11
+    assert f["job_infer"] == 8 + 14 + (19 - 3)
     # One channel, three passes of 2 beats: mean and coefficient waits are not hidden.
     r = sequence_cycles(1, 7, "train", norm="l2", lanes=4)
     f = latency_formulas(norm="l2", lanes=4)
