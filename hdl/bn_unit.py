@@ -62,7 +62,7 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
       the wait for the training job's two running-statistics products on the same multiplier:
       one-pass ``max(0, 2Lm - (W+G+6))`` (both issued from A_GO), two-pass
       ``max(0, max(1, Lm - D1) + Lm - (W+G+6))`` (the mean's issued when the job starts, D1
-      cycles before A_GO: ``W+G+5`` for l1, ``3(W+G)+8`` for l2); inference jobs have none,
+      cycles before A_GO: ``W+G+5`` for l1, ``3(W+G)+11`` for l2); inference jobs have none,
       ``R = 0``); one job at a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
@@ -75,10 +75,10 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
         wait = max(0, 2 * lm - (wg + 6))
         text_r = "max(0, 2Lm-(W+G+6))"
     else:
-        d1 = wg + 5 if norm == "l1" else 3 * wg + 8
+        d1 = wg + 5 if norm == "l1" else 3 * wg + 11
         wait = max(0, max(1, lm - d1) + lm - (wg + 6))
         text_r = ("max(0, max(1, Lm-D1) + Lm-(W+G+6)), D1 = "
-                  + ("W+G+5" if norm == "l1" else "3(W+G)+8"))
+                  + ("W+G+5" if norm == "l1" else "3(W+G)+11"))
     x = lm - 3 + wait
     out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + lm - 3}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
@@ -99,8 +99,9 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
             out.update(request_train=la + 3, job_train=2 * wg + 18 + x)
             text.update(request_train="La+3", job_train="2(W+G)+18+X")
         else:
-            out.update(request_train=la + 4, job_train=4 * wg + 21 + x)
-            text.update(request_train="La+4", job_train="4(W+G)+21+X")
+            # + the variance divider's split load (3)
+            out.update(request_train=la + 4, job_train=4 * wg + 24 + x)
+            text.update(request_train="La+4", job_train="4(W+G)+24+X")
     out["formulas"] = text
     return out
 
@@ -298,8 +299,10 @@ class BNUnit(wiring.Component):
             sig_div = Divider(width=2 * W + 2 * M + 2 * G, frac=0, den_width=2 * M + 1,
                               den_frac=0, quot_width=vw, quot_frac=0, split_load=True)
         else:
+            # The widest numerator of the two-pass units: its load (|num| and the overflow
+            # compare) is split over four cycles, as the one-pass unit's.
             sig_div = Divider(width=2 * (W + G) + M + 1, frac=0, den_width=M + 1, den_frac=0,
-                              quot_width=vw, quot_frac=0)
+                              quot_width=vw, quot_frac=0, split_load=True)
         m.submodules.sigma_div = sig_div
         if not l1:
             root = Isqrt(width=vw)
