@@ -22,10 +22,12 @@ from . import fixed
 __all__ = ["formats", "divide"]
 
 
-def formats(width, frac, den_width=None, den_frac=None, quot_width=None, quot_frac=None):
+def formats(width, frac, den_width=None, den_frac=None, quot_width=None, quot_frac=None,
+            num_signed=True):
     """Formats of the block and its shift: ``({"num", "den", "quot"}: Fmt, shift)``.
 
-    ``num = Q(width, frac)``; ``den = UQ(den_width, den_frac)`` (default ``UQ(width, frac)``);
+    ``num = Q(width, frac)`` (``UQ(width, frac)`` when not ``num_signed``: a numerator known
+    to be non-negative, such as a sum of squares); ``den = UQ(den_width, den_frac)`` (default ``UQ(width, frac)``);
     ``quot = Q(quot_width, quot_frac)`` (default ``Q(width, frac)``). The defaults make the block
     a divider in one format, ``q = n / d`` (e.g. ``1 / (sigma + eps)`` with ``n`` = 1.0); the
     batch mean ``sum / m`` uses ``den_frac = 0`` (an integer count).
@@ -35,7 +37,7 @@ def formats(width, frac, den_width=None, den_frac=None, quot_width=None, quot_fr
     ValueError
         A bad width or fraction, or ``shift = quot_frac + den_frac - frac < 0``.
     """
-    num = fixed.Fmt(fixed.check_int("width", width, 2), frac)
+    num = fixed.Fmt(fixed.check_int("width", width, 2), frac, signed=bool(num_signed))
     den = fixed.Fmt(width if den_width is None else den_width,
                     frac if den_frac is None else den_frac, signed=False)
     quot = fixed.Fmt(fixed.check_int("quot_width", width if quot_width is None else quot_width, 2),

@@ -62,7 +62,7 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
       the wait for the training job's two running-statistics products on the same multiplier:
       one-pass ``max(0, 2Lm - (W+G+6))`` (both issued from A_GO), two-pass
       ``max(0, max(1, Lm - D1) + Lm - (W+G+6))`` (the mean's issued when the job starts, D1
-      cycles before A_GO: ``W+G+5`` for l1, ``3(W+G)+11`` for l2); inference jobs have none,
+      cycles before A_GO: ``W+G+5`` for l1, ``3(W+G)+8`` for l2); inference jobs have none,
       ``R = 0``); one job at a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
@@ -75,10 +75,10 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
         wait = max(0, 2 * lm - (wg + 6))
         text_r = "max(0, 2Lm-(W+G+6))"
     else:
-        d1 = wg + 5 if norm == "l1" else 3 * wg + 11
+        d1 = wg + 5 if norm == "l1" else 3 * wg + 8
         wait = max(0, max(1, lm - d1) + lm - (wg + 6))
         text_r = ("max(0, max(1, Lm-D1) + Lm-(W+G+6)), D1 = "
-                  + ("W+G+5" if norm == "l1" else "3(W+G)+11"))
+                  + ("W+G+5" if norm == "l1" else "3(W+G)+8"))
     x = lm - 3 + wait
     out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + lm - 3}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
@@ -86,12 +86,12 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
             "X": "Lm-3 + R, Lm = max(W+G, 18)+1 (serial mu*a)",
             "R": text_r + " (the running statistics' products)"}
     if stats == "one-pass":
-        # + the serial products m*Sxx, Sx*Sx (2W+M+1 cycles), then m*m (W+M+1), and the
-        # variance divider's split load (3); M = clog2(max_batch)
+        # + the serial products m*Sxx, Sx*Sx (2W+M+1 cycles), then m*m (W+M+1);
+        # M = clog2(max_batch)
         W, M = cfg.width, fixed.clog2(fixed.check_int("max_batch", max_batch, 1))
         out.update(request_train=la + 4,
-                   job_train=4 * wg + 25 + (2 * W + M + 1) + (W + M + 1) + x)
-        text.update(request_train="La+4", job_train="4(W+G)+25 + (2W+M+1) + (W+M+1) + X")
+                   job_train=4 * wg + 22 + (2 * W + M + 1) + (W + M + 1) + x)
+        text.update(request_train="La+4", job_train="4(W+G)+22 + (2W+M+1) + (W+M+1) + X")
     else:
         out.update(mean_delay=wg + 4 + la)
         text.update(mean_delay="W+G+4+La")
@@ -99,9 +99,8 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
             out.update(request_train=la + 3, job_train=2 * wg + 18 + x)
             text.update(request_train="La+3", job_train="2(W+G)+18+X")
         else:
-            # + the variance divider's split load (3)
-            out.update(request_train=la + 4, job_train=4 * wg + 24 + x)
-            text.update(request_train="La+4", job_train="4(W+G)+24+X")
+            out.update(request_train=la + 4, job_train=4 * wg + 21 + x)
+            text.update(request_train="La+4", job_train="4(W+G)+21+X")
     out["formulas"] = text
     return out
 
@@ -292,17 +291,17 @@ class BNUnit(wiring.Component):
                         quot_frac=cfg.coef.frac)
         m.submodules.coef_div = a_div
         vw = 2 * (W + G) + 1          # variance quotient width (signed; var >= 0)
+        # sigma's (l1) or the variance's numerator is a non-negative sum: an unsigned numerator,
+        # so the load cycle is only the overflow compare (no |num| carry chain).
         if l1:
-            sig_div = Divider(width=W + G + M + 1, frac=0, den_width=M + 1, den_frac=0,
-                              quot_width=SW, quot_frac=0)
+            sig_div = Divider(width=W + G + M, frac=0, den_width=M + 1, den_frac=0,
+                              quot_width=SW, quot_frac=0, num_signed=False)
         elif onepass:
-            sig_div = Divider(width=2 * W + 2 * M + 2 * G, frac=0, den_width=2 * M + 1,
-                              den_frac=0, quot_width=vw, quot_frac=0, split_load=True)
+            sig_div = Divider(width=2 * W + 2 * M + 2 * G - 1, frac=0, den_width=2 * M + 1,
+                              den_frac=0, quot_width=vw, quot_frac=0, num_signed=False)
         else:
-            # The widest numerator of the two-pass units: its load (|num| and the overflow
-            # compare) is split over four cycles, as the one-pass unit's.
-            sig_div = Divider(width=2 * (W + G) + M + 1, frac=0, den_width=M + 1, den_frac=0,
-                              quot_width=vw, quot_frac=0, split_load=True)
+            sig_div = Divider(width=2 * (W + G) + M, frac=0, den_width=M + 1, den_frac=0,
+                              quot_width=vw, quot_frac=0, num_signed=False)
         m.submodules.sigma_div = sig_div
         if not l1:
             root = Isqrt(width=vw)
@@ -492,13 +491,8 @@ class BNUnit(wiring.Component):
             a_div.o.ready.eq(go),
             sig_div.o.ready.eq(go if l1 else 1),
         ]
-        # The divider's numerators here are non-negative sums. Their sign bit is driven by a state
-        # bit that is 0 whenever the divider takes an input: a constant 0 would let Yosys narrow
-        # the divider's overflow compare to unequal widths (verilator WIDTHEXPAND).
-        zero_at_load = Signal()
         if not onepass:
-            m.d.comb += [sig_div.i.payload.num.eq(Cat(sd_p, zero_at_load).as_signed()),
-                         sig_div.i.payload.den.eq(m_job)]
+            m.d.comb += [sig_div.i.payload.num.eq(sd_p), sig_div.i.payload.den.eq(m_job)]
         else:
             prod_mxx = Signal(2 * W - 1 + 2 * M + 1, name="m_sxx")
             prod_xx = Signal(2 * (W + M), name="sx_sq")
@@ -519,7 +513,7 @@ class BNUnit(wiring.Component):
                          mul_x.i.payload.b.eq(sgn(sxx_p)),
                          mul_y.i.payload.a.eq(Mux(issue, sx_p, sgn(m_job))),
                          mul_y.i.payload.b.eq(Mux(issue, sx_p, sgn(m_job)))]
-            m.d.comb += [sig_div.i.payload.num.eq(Cat(C(0, 2 * G), num, zero_at_load).as_signed()),
+            m.d.comb += [sig_div.i.payload.num.eq(Cat(C(0, 2 * G), num)),
                          sig_div.i.payload.den.eq(mm[:2 * M + 1])]
         if not l1:
             var_r = Signal(vw - 1, name="var_r")
@@ -593,7 +587,6 @@ class BNUnit(wiring.Component):
             with m.If(st[src] & cond):
                 m.d.sync += [st[src].eq(0), st[dst].eq(1)]
 
-        m.d.comb += zero_at_load.eq(st["IDLE"])
         stats_free = ~self.stats.valid | self.stats.ready
         with m.If(self.stats.ready):
             m.d.sync += self.stats.valid.eq(0)

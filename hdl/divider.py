@@ -15,7 +15,8 @@ __all__ = ["Divider"]
 class Divider(wiring.Component):
     """``quot = round(num * 2**shift / den)``, saturated, by sequential radix-2 restoring division.
 
-    Formats (:func:`golden.divider.formats`): ``num = Q(width, frac)`` signed,
+    Formats (:func:`golden.divider.formats`): ``num = Q(width, frac)`` signed (unsigned with
+    ``num_signed=False``),
     ``den = UQ(den_width, den_frac)`` unsigned, ``quot = Q(quot_width, quot_frac)`` signed;
     ``shift = quot_frac + den_frac - frac >= 0`` makes the codes' quotient the real quotient. The
     defaults (``None``) are ``den = UQ(width, frac)`` and ``quot = Q(width, frac)``: division in one
@@ -57,6 +58,10 @@ class Divider(wiring.Component):
         Spread the load cycle's long paths over four cycles, for wide numerators: register the
         inputs, form ``|num|`` in two halves (low half and its carry, then the high half), then
         the overflow test and the first remainder. Three more cycles of latency. Default False.
+    num_signed : bool
+        ``num`` is two's complement (default); False: unsigned, ``UQ(width, frac)``, for a
+        numerator known to be non-negative (a sum of magnitudes or squares): no sign, no
+        ``|num|``, and the load cycle is only the overflow compare.
 
     Latency: ``o.valid`` rises ``LATENCY = quot_width + 3`` cycles after the input handshake (load,
     ``quot_width + 1`` steps, round), three more with ``split_load``. Throughput: one quotient per ``LATENCY`` cycles;
@@ -65,8 +70,10 @@ class Divider(wiring.Component):
     """
 
     def __init__(self, *, width, frac, den_width=None, den_frac=None, quot_width=None,
-                 quot_frac=None, split_load=False):
-        self.formats, self.shift = formats(width, frac, den_width, den_frac, quot_width, quot_frac)
+                 quot_frac=None, split_load=False, num_signed=True):
+        self.formats, self.shift = formats(width, frac, den_width, den_frac, quot_width, quot_frac,
+                                           num_signed)
+        self.num_signed = bool(num_signed)
         self.num_width = self.formats["num"].width
         self.den_width = self.formats["den"].width
         self.quot_width = self.formats["quot"].width
@@ -74,7 +81,8 @@ class Divider(wiring.Component):
         self.LATENCY = self.CYCLES_PER_RESULT = self.quot_width + 3 + 3 * self.split_load
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
-                "num": signed(self.num_width), "den": unsigned(self.den_width)}))),
+                "num": signed(self.num_width) if self.num_signed else unsigned(self.num_width),
+                "den": unsigned(self.den_width)}))),
             "o": Out(stream.Signature(data.StructLayout({
                 "quot": signed(self.quot_width), "sat": 1}))),
         })
@@ -93,13 +101,13 @@ class Divider(wiring.Component):
         nw = self.num_width
         dividend = Signal(nw + s + 1)
         if split:
-            num_r = Signal(signed(nw), name="num_r")
+            num_r = Signal(self.i.payload.num.shape(), name="num_r")
             den_r = Signal(dw, name="den_r")
             with m.If(load):
                 m.d.sync += [num_r.eq(num), den_r.eq(den)]
             d1, d2, start = Signal(name="neg_lo"), Signal(name="neg_hi"), Signal(name="prep")
             m.d.sync += [d1.eq(load), d2.eq(d1), start.eq(d2)]
-            neg_in = num_r[-1]
+            neg_in = num_r[-1] if self.num_signed else C(0, 1)
             h = nw // 2
             flipped = num_r.as_unsigned() ^ neg_in.replicate(nw)
             low = Signal(h + 1, name="mag_low")         # low half of |num| and its carry
@@ -113,10 +121,14 @@ class Divider(wiring.Component):
             m.d.comb += dividend.eq(Cat(C(0, s + 1), mag_r))
         else:
             start = load
-            neg_in = num[-1]
             mag_in = Signal(nw)
-            m.d.comb += [mag_in.eq(Mux(neg_in, -num, num)),
-                         dividend.eq(Cat(C(0, s + 1), mag_in))]
+            if self.num_signed:
+                neg_in = num[-1]
+                m.d.comb += mag_in.eq(Mux(neg_in, -num, num))
+            else:
+                neg_in = C(0, 1)
+                m.d.comb += mag_in.eq(num)
+            m.d.comb += dividend.eq(Cat(C(0, s + 1), mag_in))
         high = dividend[q + 1:]
         neg, ovf = Signal(), Signal()
         # high >= den, compared at equal widths (the wider operand's extra bits tested apart).

@@ -76,7 +76,7 @@ def test_schedule_formulas():
     assert f["job_infer"] == 24 + 14 + 22
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
     # + serial m*Sxx / Sx*Sx (2*16 + 10 + 1) and m*m (16 + 10 + 1) cycles, M = clog2(1000) = 10
-    assert f["job_train"] == 96 + 25 + 43 + 27 + 42 and "mean_delay" not in f
+    assert f["job_train"] == 96 + 22 + 43 + 27 + 42 and "mean_delay" not in f
     # Narrow formats: Lm = 18 + 1 outlasts D1 = 8 + 5 by 6 cycles: MA_GO waits for the running
     # sigma's product, 6 + 19 - (8 + 6) = 11 cycles; inference jobs do not
     f = latency_formulas(norm="l1", width=4, guard=4, lanes=1)

@@ -119,23 +119,10 @@ def test_rtl_matches_model(build_root, simulator, params, testcase):
         assert summary["results"] == 2**(f["num"].width + f["den"].width)
 
 
-def test_split_load_same_quotients_three_cycles_later():
-    """``split_load=True`` (the units' wide divisions): the quotients and flags of the golden
-    model, ``LATENCY`` three more than without (Amaranth simulation, fixed seed)."""
+def _amaranth_quotients(dut, nums, dens):
+    """``(quot, sat, cycles)`` of each division, one at a time (Amaranth simulation)."""
     from amaranth.sim import Simulator
 
-    from hdl.divider import Divider
-
-    rng = np.random.default_rng(SEED)
-    kw = dict(width=12, frac=3, den_width=7, den_frac=2, quot_width=9, quot_frac=4)
-    dut = Divider(**kw, split_load=True)
-    assert dut.LATENCY == kw["quot_width"] + 3 + 3
-    fm, shift = formats(**kw)
-    nums = [fm["num"].min_code, fm["num"].max_code, 0, -1] + \
-        [int(v) for v in rng.integers(fm["num"].min_code, fm["num"].max_code + 1, 60)]
-    dens = [1, fm["den"].max_code, 0, 3] + \
-        [int(v) for v in rng.integers(0, fm["den"].max_code + 1, 60)]
-    want_q, want_s = divide(np.array(nums), np.array(dens), shift, fm["quot"])
     got = []
 
     async def bench(ctx):
@@ -158,6 +145,44 @@ def test_split_load_same_quotients_three_cycles_later():
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+    return got
+
+
+def _check_against_golden(dut, kw, nums, dens, num_signed=True):
+    fm, shift = formats(**kw, num_signed=num_signed)
+    want_q, want_s = divide(np.array(nums), np.array(dens), shift, fm["quot"])
+    got = _amaranth_quotients(dut, nums, dens)
     for (q, sat, cycles), wq, ws, n, d in zip(got, want_q, want_s, nums, dens):
         assert (q, sat) == (int(wq), int(ws)), f"{n}/{d} (seed {SEED})"
         assert cycles == dut.LATENCY
+
+
+def test_split_load_same_quotients_three_cycles_later():
+    """``split_load=True`` (the units' wide divisions): the quotients and flags of the golden
+    model, ``LATENCY`` three more than without (Amaranth simulation, fixed seed)."""
+    from hdl.divider import Divider
+
+    rng = np.random.default_rng(SEED)
+    kw = dict(width=12, frac=3, den_width=7, den_frac=2, quot_width=9, quot_frac=4)
+    dut = Divider(**kw, split_load=True)
+    assert dut.LATENCY == kw["quot_width"] + 3 + 3
+    fm, _ = formats(**kw)
+    nums = [fm["num"].min_code, fm["num"].max_code, 0, -1] + \
+        [int(v) for v in rng.integers(fm["num"].min_code, fm["num"].max_code + 1, 60)]
+    dens = [1, fm["den"].max_code, 0, 3] + \
+        [int(v) for v in rng.integers(0, fm["den"].max_code + 1, 60)]
+    _check_against_golden(dut, kw, nums, dens)
+
+
+@pytest.mark.parametrize("split_load", [False, True])
+def test_unsigned_numerator_exhaustive(split_load):
+    """``num_signed=False`` (the units' non-negative sums): every numerator and denominator of
+    a 6-bit UQ numerator and 4-bit denominator, quotients in range and saturated, ``den = 0``."""
+    from hdl.divider import Divider
+
+    kw = dict(width=6, frac=0, den_width=4, den_frac=0, quot_width=5, quot_frac=1)
+    dut = Divider(**kw, split_load=split_load, num_signed=False)
+    assert dut.formats["num"].signed is False and dut.formats["num"].max_code == 63
+    pairs = [(n, d) for n in range(64) for d in range(16)]
+    _check_against_golden(dut, kw, [n for n, _ in pairs], [d for _, d in pairs],
+                          num_signed=False)
