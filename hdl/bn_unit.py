@@ -4,9 +4,7 @@ in flight (interleaved passes).
 Bit for bit :func:`golden.bn_unit.forward_train` and :func:`golden.bn_unit.forward_infer`.
 """
 
-import math
-
-from amaranth import C, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
