@@ -15,7 +15,8 @@ class AbsSign(wiring.Component):
     """Magnitude and sign of a two's-complement value, registered.
 
     ``mag = |d|`` and ``sgn = sgn(d)`` with ``sgn(0) = 0`` (see :func:`golden.fixed.sign`).
-    No multiplier: one negation (an incrementer) and a multiplexer.
+    No multiplier: ``|d| = (d - neg) ^ neg`` bit by bit, one adder (``d`` plus the sign bit in
+    every position) and an XOR.
 
     Parameters
     ----------

@@ -57,11 +57,11 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
       may stream (dividers of ``quot_width + 3`` cycles, the isqrt of ``W+G+1``, the serial mu*a
       product of ``Lm = max(W+G, 18) + 1`` cycles: ``X = Lm - 3 + R`` below, where ``R`` is
-      the wait for the training job's two running-statistics products on the same multiplier:
-      one-pass ``max(0, 2Lm - (W+G+6))`` (both issued from A_GO), two-pass
-      ``max(0, max(1, Lm - D1) + Lm - (W+G+6))`` (the mean's issued when the job starts, D1
-      cycles before A_GO: ``W+G+5`` for l1, ``3(W+G)+8`` for l2); inference jobs have none,
-      ``R = 0``); one job at a time;
+      the wait for the training job's two running-statistics products on the same multiplier,
+      ``max(0, max(1, Lm - D1) + Lm - (W+G+6))``: the mean's is issued D1 cycles before A_GO
+      (when the job starts, two-pass: ``W+G+5`` for l1, ``3(W+G)+8`` for l2; when the job's
+      mean division ends, one-pass: ``2(W+G)+3W+2M+8``), the sigma's after A_GO; inference
+      jobs have none, ``R = 0``); one job at a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (5).
     """
     cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=0, guard=guard)
@@ -70,13 +70,12 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     la = 1 if P == 1 else 2
     lm = max(wg, ALPHA_FRAC + 2) + 1
     if stats == "one-pass":
-        wait = max(0, 2 * lm - (wg + 6))
-        text_r = "max(0, 2Lm-(W+G+6))"
+        W, M = cfg.width, fixed.clog2(fixed.check_int("max_batch", max_batch, 1))
+        d1, text_d1 = 2 * wg + 3 * W + 2 * M + 8, "2(W+G)+3W+2M+8"
     else:
-        d1 = wg + 5 if norm == "l1" else 3 * wg + 8
-        wait = max(0, max(1, lm - d1) + lm - (wg + 6))
-        text_r = ("max(0, max(1, Lm-D1) + Lm-(W+G+6)), D1 = "
-                  + ("W+G+5" if norm == "l1" else "3(W+G)+8"))
+        d1, text_d1 = (wg + 5, "W+G+5") if norm == "l1" else (3 * wg + 8, "3(W+G)+8")
+    wait = max(0, max(1, lm - d1) + lm - (wg + 6))
+    text_r = f"max(0, max(1, Lm-D1) + Lm-(W+G+6)), D1 = {text_d1}"
     x = lm - 3 + wait
     out = {"La": la, "y_latency": 5, "request_infer": 1, "job_infer": wg + 14 + lm - 3}
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": "5",
@@ -86,7 +85,6 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     if stats == "one-pass":
         # + the serial products m*Sxx, Sx*Sx (2W+M+1 cycles), then m*m (W+M+1);
         # M = clog2(max_batch)
-        W, M = cfg.width, fixed.clog2(fixed.check_int("max_batch", max_batch, 1))
         out.update(request_train=la + 4,
                    job_train=4 * wg + 22 + (2 * W + M + 1) + (W + M + 1) + x)
         text.update(request_train="La+4", job_train="4(W+G)+22 + (2W+M+1) + (W+M+1) + X")
@@ -194,8 +192,9 @@ class BNUnit(wiring.Component):
     ``d = x * 2**G - mu`` and an accumulator; per channel: :class:`~hdl.divider.Divider` for mu,
     sigma (l1) / variance (l2) and ``a``, :class:`~hdl.isqrt.Isqrt` (l2), one
     :class:`~hdl.serial_multiplier.SerialMultiplier`: the running statistics'
-    ``alpha_q * (old - batch)`` (mean, then sigma) while the ``a`` divider runs, then ``mu * a``
-    (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` on two more);
+    ``alpha_q * (old - batch)`` of training jobs (the mean's as soon as the mean is known, the
+    sigma's after A_GO), then ``mu * a`` (one-pass also ``m * Sxx``, ``Sx**2``, ``m*m`` on two
+    more);
     normalize: P :class:`~hdl.scale_shift.ScaleShift`; control: :class:`~hdl.bn_sequencer.
     PassSequencer`. Multipliers per lane (:attr:`MULTIPLIERS`): l1 one (the normalize pass),
     l2 two (the square of pass 2 or of x, and the normalize pass); per channel one serial
@@ -537,7 +536,8 @@ class BNUnit(wiring.Component):
         # 16): one product each of old - batch on mu_a_mul, issued as soon as the batch value is
         # known and the multiplier free (pending in run1 / run2; sig_fly: the sigma's in
         # flight): the mean's when the job starts (two-pass: the mean came before the deviation
-        # pass) or in A_GO (one-pass: after the job's mean division), the sigma's after A_GO. Each
+        # pass) or when the job's mean division ends (one-pass: only training jobs divide), the
+        # sigma's after A_GO. Each
         # is summed with batch * 2**16 as it arrives (one adder, `run_sum`; `run_sig` says
         # whose), then rounded and saturated in a registered stage into its own register, long
         # before GO reads them.
@@ -561,7 +561,6 @@ class BNUnit(wiring.Component):
         with m.Else():
             m.d.sync += [run_mean.eq(run_v), run_sat0.eq(run_f)]
 
-
         # Products are taken as they arrive: the running mean's, the running sigma's; mu * a is
         # held from MA_WAIT and taken in B.
         m.d.comb += [
@@ -570,7 +569,7 @@ class BNUnit(wiring.Component):
             mu_a_mul.i.payload.a.eq(Mux(run1, d_mean, Mux(run2, d_sigma, a_new))),
             mu_a_mul.i.payload.b.eq(Mux(run1 | run2, aq, mu_src)),
         ]
-        with m.If(st["S_LOAD"] & ~job_infer if onepass else take & ~pend_infer):
+        with m.If(mu_div.o.valid if onepass else take & ~pend_infer):
             m.d.sync += run1.eq(1)
         with m.If(st["A_GO"] & ~job_infer):
             m.d.sync += run2.eq(1)

@@ -50,7 +50,7 @@ class Divider(wiring.Component):
     Members
     -------
     i : ``In(stream.Signature(StructLayout({"num": signed(width), "den": unsigned(den_width)})))``
-        Numerator and denominator.
+        Numerator (``unsigned(width)`` with ``num_signed=False``) and denominator.
     o : ``Out(stream.Signature(StructLayout({"quot": signed(quot_width), "sat": 1})))``
         Quotient and saturation flag, held until taken.
 
@@ -58,6 +58,7 @@ class Divider(wiring.Component):
         Spread the load cycle's long paths over four cycles, for wide numerators: register the
         inputs, form ``|num|`` in two halves (low half and its carry, then the high half), then
         the overflow test and the first remainder. Three more cycles of latency. Default False.
+        Only for a signed numerator (``ValueError`` otherwise: there is no ``|num|`` to split).
     num_signed : bool
         ``num`` is two's complement (default); False: unsigned, ``UQ(width, frac)``, for a
         numerator known to be non-negative (a sum of magnitudes or squares): no sign, no
@@ -74,6 +75,10 @@ class Divider(wiring.Component):
         self.formats, self.shift = formats(width, frac, den_width, den_frac, quot_width, quot_frac,
                                            num_signed)
         self.num_signed = bool(num_signed)
+        if split_load and not self.num_signed:
+            self._MustUse__silence = True   # never built: no "created but never used" warning
+            raise ValueError("split_load needs a signed numerator (num_signed=True): an unsigned "
+                             "one has no |num| to split")
         self.num_width = self.formats["num"].width
         self.den_width = self.formats["den"].width
         self.quot_width = self.formats["quot"].width
@@ -94,20 +99,20 @@ class Divider(wiring.Component):
         load, busy, last = sequence(m, self.i, self.o, q + 2 + 3 * split)
         num, den = self.i.payload.num, self.i.payload.den
 
-        # Load: sign, magnitude, the dividend 2*A split into its high part A >> Q (the first
-        # partial remainder) and its Q + 1 low bits (shifted in, one per step). With split_load
-        # the inputs are registered, |num| = (num ^ s) + s is formed in two halves over the next
-        # two cycles, and the rest happens in the third (``start``).
+        # Load: sign, magnitude (num itself when unsigned), the dividend 2*A split into its high
+        # part A >> Q (the first partial remainder) and its Q + 1 low bits (shifted in, one per
+        # step). With split_load the inputs are registered, |num| = (num ^ s) + s is formed in
+        # two halves over the next two cycles, and the rest happens in the third (``start``).
         nw = self.num_width
         dividend = Signal(nw + s + 1)
         if split:
-            num_r = Signal(self.i.payload.num.shape(), name="num_r")
+            num_r = Signal(signed(nw), name="num_r")
             den_r = Signal(dw, name="den_r")
             with m.If(load):
                 m.d.sync += [num_r.eq(num), den_r.eq(den)]
             d1, d2, start = Signal(name="neg_lo"), Signal(name="neg_hi"), Signal(name="prep")
             m.d.sync += [d1.eq(load), d2.eq(d1), start.eq(d2)]
-            neg_in = num_r[-1] if self.num_signed else C(0, 1)
+            neg_in = num_r[-1]
             h = nw // 2
             flipped = num_r.as_unsigned() ^ neg_in.replicate(nw)
             low = Signal(h + 1, name="mag_low")         # low half of |num| and its carry

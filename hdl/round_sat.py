@@ -40,7 +40,8 @@ def saturate(value, fmt):
     """``(clamped, flag)``: signed ``value`` clamped to signed ``fmt``'s range; 1 where clamped.
 
     ``value`` fits when its bits from ``fmt.width - 1`` up are all equal (a sign extension);
-    otherwise its sign says which bound. ``clamped`` has ``fmt.width`` bits.
+    otherwise its sign says which bound. ``clamped`` is ``signed(fmt.width)`` (or ``value``
+    itself when it is no wider), so it may be assigned to a wider signal.
     """
     if not fmt.signed:
         raise ValueError("saturate needs a signed format")
@@ -50,7 +51,7 @@ def saturate(value, fmt):
     top = value[w - 1:]
     fits = top.all() | ~top.any()
     bound = Mux(value[-1], fmt.min_code, fmt.max_code)
-    return Mux(fits, value[:w], bound), ~fits
+    return Mux(fits, value[:w].as_signed(), bound), ~fits
 
 
 def round_saturate(value, n, fmt):
@@ -65,9 +66,16 @@ def round_saturate(value, n, fmt):
     is -1 or -2 there). Out of range, the rounded value has ``hi``'s sign. Bit for bit the same
     ``(clamped, flag)`` as the two-step form; the logic depth is a ``w``-bit adder beside an
     AND tree, instead of an adder as wide as ``hi`` followed by the range test.
+
+    ``value`` must be signed and ``n >= 0`` (``ValueError`` otherwise); ``clamped`` is
+    ``signed(fmt.width)``, or narrower when ``hi + r`` always fits.
     """
     if not fmt.signed:
         raise ValueError("round_saturate needs a signed format")
+    if not value.shape().signed:
+        raise ValueError("round_saturate needs a signed value")
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
     if n == 0:
         return saturate(value, fmt)
     w = fmt.width
@@ -75,7 +83,7 @@ def round_saturate(value, n, fmt):
     r = value[:n] >= (1 << (n - 1))
     if len(hi) < w:
         return saturate(hi + r, fmt)
-    low = (hi[:w] + r)[:w]
+    low = (hi[:w] + r)[:w].as_signed()
     if len(hi) == w:
         # hi fits; hi + r overflows only from the largest code.
         over = r & ~hi[-1] & hi[:w - 1].all()

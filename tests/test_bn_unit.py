@@ -19,10 +19,14 @@ DESIGNS = (
     ("l2one-p1-w16", dict(norm="l2", stats="one-pass", width=16, frac=8, lanes=1)),
     ("l1-p4-w8-g4", dict(norm="l1", stats="two-pass", width=8, frac=4, lanes=4, guard=4)),
     ("l2-p1-w32", dict(norm="l2", stats="two-pass", width=32, frac=16, lanes=1)),
+    # narrow L2: the running sigma's product outlasts the a divider (R > 0 in the job formula)
+    ("l2-p4-w8-g4", dict(norm="l2", stats="two-pass", width=8, frac=4, lanes=4, guard=4)),
+    ("l2one-p4-w8-g4", dict(norm="l2", stats="one-pass", width=8, frac=4, lanes=4, guard=4)),
 )
 #: The cocotb tests of sim/tb_bn_unit.py, and which designs run each (all run on both simulators).
 TESTCASES = {
-    "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
+    "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32",
+              "l2-p4-w8-g4", "l2one-p4-w8-g4"),
     "shapes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
     "saturation": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4",
                    "l2-p1-w32"),
@@ -76,7 +80,12 @@ def test_schedule_formulas():
     assert f["job_infer"] == 24 + 14 + 22
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
     # + serial m*Sxx / Sx*Sx (2*16 + 10 + 1) and m*m (16 + 10 + 1) cycles, M = clog2(1000) = 10
-    assert f["job_train"] == 96 + 22 + 43 + 27 + 42 and "mean_delay" not in f
+    # the running products: the mean's starts when the job's mean division ends, D1 = 48 + 48
+    # + 20 + 8 cycles before A_GO; the sigma's 1 + 25 cycles after A_GO: R = 0, X = Lm - 3
+    assert f["job_train"] == 96 + 22 + 43 + 27 + 22 and "mean_delay" not in f
+    # l2 two-pass, W + G = 4: Lm = 19, D1 = 3*4 + 8 = 20: the sigma's product 1 + 19 cycles
+    # after A_GO, 10 cycles after the a divider (4 + 6): R = 10
+    assert latency_formulas(norm="l2", width=4, guard=0, lanes=1)["job_train"] == 16 + 21 + 16 + 10
     # Narrow formats: Lm = 18 + 1 outlasts D1 = 8 + 5 by 6 cycles: MA_GO waits for the running
     # sigma's product, 6 + 19 - (8 + 6) = 11 cycles; inference jobs do not
     f = latency_formulas(norm="l1", width=4, guard=4, lanes=1)

@@ -12,12 +12,13 @@ from hdl.round_sat import round_saturate, saturate, shift_right_half_up
 
 def _evaluate(width, out_width, exprs):
     """Every code of a signed ``width``-bit value through ``exprs(value)``: pairs of (value,
-    flag) expressions, read as the RTL registers them (``signed(out_width)``, one bit)."""
+    flag) expressions, the values read into signals two bits wider than ``out_width`` (a
+    result must be a signed value, whatever it is assigned to), the flags into one bit."""
     m = Module()
     value = Signal(signed(width))
     outs = []
     for i, e in enumerate(exprs(value)):
-        o = Signal(signed(out_width) if i % 2 == 0 else 1, name=f"o{i}")
+        o = Signal(signed(out_width + 2) if i % 2 == 0 else 1, name=f"o{i}")
         m.d.comb += o.eq(e)
         outs.append(o)
     codes = range(-(1 << (width - 1)), 1 << (width - 1))
@@ -36,7 +37,8 @@ def _evaluate(width, out_width, exprs):
 
 # (input width, shift, output width): the rounded value narrower than, as wide as and wider
 # than the output; a one-bit shift; no shift; a one-bit wider output than the shifted value.
-CASES = [(9, 3, 4), (7, 3, 4), (6, 3, 4), (9, 1, 4), (8, 0, 4), (9, 4, 2), (10, 2, 8), (8, 5, 4)]
+CASES = [(9, 3, 4), (8, 3, 4), (7, 3, 4), (6, 3, 4), (9, 1, 4), (8, 0, 4), (9, 4, 2), (10, 2, 8),
+         (8, 5, 4)]
 
 
 @pytest.mark.parametrize("width,n,out_width", CASES)
@@ -53,6 +55,10 @@ def test_round_saturate_equals_golden(width, n, out_width):
     assert flags.any() or width - n <= out_width      # saturation is exercised where possible
 
 
-def test_round_saturate_rejects_unsigned_format():
+def test_round_saturate_rejects_bad_arguments():
     with pytest.raises(ValueError, match="round_saturate needs a signed format"):
         round_saturate(Signal(signed(8)), 2, fixed.Fmt(4, 0, signed=False))
+    with pytest.raises(ValueError, match="round_saturate needs a signed value"):
+        round_saturate(Signal(8), 2, fixed.Fmt(4, 0))
+    with pytest.raises(ValueError, match="n must be non-negative, got -1"):
+        round_saturate(Signal(signed(8)), -1, fixed.Fmt(4, 0))
