@@ -997,13 +997,18 @@ def _misses_explained(sel, trows):
     if not missed:
         return []
     out = [f"Why {len(missed)} of {len(trows)} targets are missed, and what it would take:", ""]
-    biggest = []
+    biggest, lane = [], []
+    budgets = {norm: t.limit for t in derived.TARGETS if t.figure == "area_mm2"
+               for norm in t.applies}
     for lab, r in sel:
         a = r.get(AREAS, {})
         if _complete(a) and a.get("groups"):
             g, v = max(a["groups"].items(), key=lambda kv: kv[1]["area_um2"])
             biggest.append(f"{lab} {a['area_um2'] / 1e6:.2f} mm^2, largest part {g} "
                            f"{v['fraction']:.0%}")
+            arith = sum(a["groups"].get(k, {}).get("area_um2", 0)
+                        for k in ("statistics", "datapath")) / 1e6
+            lane.append(f"{lab} {arith:.2f} of {budgets[r['params']['norm']]:g}")
     if biggest:
         out += ["- Area: " + "; ".join(biggest) + ". The normalize datapath is P multipliers of "
                 "the coefficient width W+G+2 by W (26 x 16 bits at Q16.8, chosen for the error "
@@ -1013,7 +1018,10 @@ def _misses_explained(sel, trows):
                 "narrower coefficient format (fewer guard bits G, at the cost of the documented "
                 "error bounds), one time-shared divider instead of three or four, and fewer "
                 "pipeline registers; the L1/L2 comparison does not depend on it (the parts that "
-                "differ are listed in the split)."]
+                "differ are listed in the split). The lane arithmetic alone (statistics and "
+                "datapath of the split, whose widths the formats fix), in mm^2 of the budget: "
+                + "; ".join(lane) + ": where it exceeds the budget, no saving in the per-channel "
+                "math or the control reaches it without narrower formats."]
 
     for figures, what, why in _MISS_REASONS:
         hits = [t for t in missed if t["figure"] in figures]

@@ -159,6 +159,14 @@ def test_targets():
     assert "- iCE40 HX8K: forward L2 iCE40 HX8K Fmax: miss (does not fit); forward L2 iCE40 HX8K " \
         "logic cells 9000 (<= 7680 LCs). The HX8K" in text
     assert "Clock" not in text and "ECP5" not in text
+    # With an area split: the lane arithmetic (statistics + datapath) against the norm's budget.
+    r["areas"] = {"area_um2": 1.2e6, "groups": {
+        "statistics": {"area_um2": 0.5e6, "fraction": 0.42},
+        "datapath": {"area_um2": 0.6e6, "fraction": 0.5},
+        "control/registers": {"area_um2": 0.1e6, "fraction": 0.08}}}
+    text = "\n".join(report._misses_explained([("forward L2", r)], list(rows.values())))
+    assert "- Area: forward L2 1.20 mm^2, largest part datapath 50%." in text
+    assert "in mm^2 of the budget: forward L2 1.10 of 1: where it exceeds" in text
     assert report._worse({"area_um2": 0.5, "critical_ns": 1.2}) == \
         "L1 costs more in critical path, against the paper"
     assert report._worse({"area_um2": 0.5, "energy_per_element_pj": 0.9}).startswith("L1 is cheaper")
