@@ -537,10 +537,9 @@ class BNUnit(wiring.Component):
         # known and the multiplier free (pending in run1 / run2; sig_fly: the sigma's in
         # flight): the mean's when the job starts (two-pass: the mean came before the deviation
         # pass) or when the job's mean division ends (one-pass: only training jobs divide), the
-        # sigma's after A_GO. Each
-        # is summed with batch * 2**16 as it arrives (one adder, `run_sum`; `run_sig` says
-        # whose), then rounded and saturated in a registered stage into its own register, long
-        # before GO reads them.
+        # sigma's after A_GO. Each is summed with batch * 2**16 as it arrives (one adder,
+        # `run_sum`; `run_sig` says whose), then rounded and saturated in a registered stage into
+        # its own register, long before GO reads them.
         aq = cfg.alpha_q
         run1, run2 = Signal(name="run1"), Signal(name="run2")
         sig_fly, run_sig = Signal(name="sig_fly"), Signal(name="run_sig")
