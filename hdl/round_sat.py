@@ -83,11 +83,9 @@ def round_saturate(value, n, fmt):
     r = value[:n] >= (1 << (n - 1))
     if len(hi) < w:
         return saturate(hi + r, fmt)
-    low = (hi[:w] + r)[:w].as_signed()
     if len(hi) == w:
-        # hi fits; hi + r overflows only from the largest code.
-        over = r & ~hi[-1] & hi[:w - 1].all()
-        return Mux(over, fmt.max_code, low), over
+        hi = Cat(hi, hi[-1]).as_signed()     # one sign bit more: the general test below applies
+    low = (hi[:w] + r)[:w].as_signed()
     c = r & hi[:w - 1].all()
     top = hi[w - 1:]
     fits = Mux(c, hi[w:].all(), top.all() | ~top.any())
