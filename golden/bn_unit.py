@@ -239,6 +239,33 @@ class UnitConfig:
         return fixed.Fmt(self.width + self.guard + 2, self.frac + self.guard)
 
     @property
+    def mant_width(self):
+        """MW: bits of the normalize gain's mantissa in :mod:`golden.bn_forward` (18 up to
+        W = 16, else W + 2): its relative error 2**-MW costs at most 2**(W - MW) <= 1/4 LSB of y."""
+        return 18 if self.width <= 16 else self.width + 2
+
+    @property
+    def lane_exp(self):
+        """e_c = MW - W - 2: the lanes' smallest gain exponent (gains >= 2**(W+2) are clamped)."""
+        return self.mant_width - self.width - 2
+
+    @property
+    def root_width(self):
+        """Bits of the l2 training root ``isqrt(q * 4**j)`` (MW + 8)."""
+        return self.mant_width + 8
+
+    @property
+    def bias(self):
+        """B = Q(W+2+G, G): the lanes' bias b' = beta - a*(mu - mu_F), saturated at four times
+        the data range."""
+        return fixed.Fmt(self.width + 2 + self.guard, self.guard)
+
+    @property
+    def lane_max(self):
+        """Largest lane product magnitude ``2**(W+2+G) - 1`` (a larger one saturates y anyway)."""
+        return (1 << (self.width + 2 + self.guard)) - 1
+
+    @property
     def grad(self):
         """Q(W + clog2(max_batch), F): dgamma and dbeta."""
         return fixed.Fmt(self.width + fixed.clog2(self.max_batch), self.frac)
