@@ -81,6 +81,7 @@ import math
 import numpy as np
 
 from . import fixed
+from .centred_scale import centred_scale
 from .bn_unit import (ALPHA_FRAC, _arr, _check_code, _check_codes, _rdiv, _sat, _shr)
 
 __all__ = ["MIN_GUARD", "batch_stats", "forward_train", "forward_infer", "norm_div"]
@@ -145,14 +146,10 @@ def _bias(cfg, gamma, beta, mant, e, r, m):
 
 
 def _lanes(cfg, x, mu_f, mant_l, e_l, neg_gamma, bias):
-    """``(y, sat flags)`` of step 6 for the codes ``x``."""
-    w, g = cfg.width, cfg.guard
-    d = _arr(x, w + 2) - mu_f
-    sh = g - e_l
-    p = _arr(np.abs(d), w + cfg.mant_width + abs(sh) + 2) * mant_l
-    q = np.minimum(p << sh if sh >= 0 else p >> -sh, cfg.lane_max)
-    z = np.where((d < 0) != neg_gamma, -q, q)
-    return fixed.saturate_flags(fixed.shift_right(z + bias, g, "half_up"), cfg.data)
+    """``(y, sat flags)`` of step 6 (:func:`golden.centred_scale.centred_scale`) for codes x."""
+    d = _arr(x, cfg.width + 2) - mu_f
+    return centred_scale(d, mant_l, e_l - cfg.lane_exp, neg_gamma, bias, width=cfg.width,
+                         frac=cfg.frac, guard=cfg.guard, mant_width=cfg.mant_width)
 
 
 def _train_stats(cfg, x):
