@@ -22,16 +22,18 @@ Training (one channel of m values)
      ``sigma = div_round_away(N * 2**G, m*m)`` (S, the mean absolute deviation, no eps).
    * l2 two-pass: ``V = m * sum d_i**2 - r**2``; one-pass: ``V = m * sum x_i**2 - Sx**2``: the same
      integer, ``m**2`` times the biased variance. ``q = V * 2**(2G) + eps_q * 2**FS * m**2`` (so that
-     ``sqrt(q)/m`` is ``sqrt(var + eps)`` in S codes); ``sigma = (isqrt(4q) + m) // (2m)``
-     (= ``sqrt(q)/m`` rounded half up).
+     ``sqrt(q)/m`` is ``sqrt(var + eps)`` in S codes). One root serves sigma and the gain:
+     ``R = isqrt(floor(q * 4**j))`` normalized to ``[2**(n-1), 2**n)``, ``n`` =
+     :attr:`~golden.bn_unit.UnitConfig.root_width` = ``max(MW + 8, W + G + 3)``;
+     ``sigma = (X + m) // (2m)`` with ``X = R * 2**(1-j)`` (a right shift for ``j > 1``): exactly
+     ``sqrt(q)/m`` rounded half up when ``j >= 1``, within ``1/2 + 2**(W+G-n) <= 5/8`` LSB always.
 4. Gain ``a = gamma/s`` in data codes per data code, held as sign, mantissa and exponent,
    ``|a| ~ mant * 2**-e`` with ``mant`` in ``[2**(MW-1), 2**MW)`` (``MW`` =
    :attr:`~golden.bn_unit.UnitConfig.mant_width`: 18 up to W = 16):
 
    * l1: ``mant = round_half_up(|gamma| * m**2 * 2**G * 2**e / (N * 2**G + eps_q * m**2))``: one
      rounding of exact integers, relative error <= 2**-MW;
-   * l2: ``|gamma| * m * 2**G / sqrt(q)`` from ``R = isqrt(floor(q * 4**j))`` normalized to
-     ``[2**(n-1), 2**n)``, ``n = MW + 8``, then one rounding of ``|gamma| * m * 2**G * 2**j / R``:
+   * l2: ``|gamma| * m * 2**G / sqrt(q)`` as one rounding of ``|gamma| * m * 2**G * 2**j / R``:
      relative error <= 2**-MW + 2**-(n-1);
    * ``gamma = 0``: ``mant = 0``. A zero denominator (l1: N = 0 and eps_q = 0; l2: q = 0), an
      infinite gain, counts as saturated (``sat["a"]``).
@@ -60,7 +62,8 @@ whose eps is inside), then steps 5-6.
 Error bounds (against :mod:`golden.reference` on the same codes, with eps = eps_q * 2**-FS and
 alpha = alpha_q * 2**-16; unconditional)
 ------------------------------------------------------------------------------------------------
-* mean <= 1/2 LSB of S; sigma <= 1/2 LSB of S (unless it saturates S, counted).
+* mean <= 1/2 LSB of S; sigma <= 1/2 LSB of S for l1, 5/8 for l2 (unless it saturates S,
+  counted).
 * y (training and inference) <= 1/2 + 2**(W-MW) * (1 + 2**-(n-2)) + 2**(1-G) <= 1 LSB wherever
   the reference y lies inside the data format. Sketch: let ``y* = a(d - t) + beta`` (exact).
   If ``|y*| <= R = 2**(W-1)`` codes and ``d != 0``, then ``|a(d - t)| <= 2R`` and, as ``|d - t| >=
@@ -82,39 +85,24 @@ import numpy as np
 
 from . import fixed
 from .centred_scale import centred_scale
-from .bn_unit import (ALPHA_FRAC, _arr, _check_code, _check_codes, _rdiv, _sat, _shr)
+from .norm_divider import norm_div
+from .bn_config import ALPHA_FRAC, _arr, _check_code, _check_codes, _rdiv, _sat, _shr
 
-__all__ = ["MIN_GUARD", "batch_stats", "forward_train", "forward_infer", "norm_div"]
-
-
-def norm_div(num, den, mw):
-    """``(mant, e, n_sat)``: ``num / den`` (integers ``>= 0``) as ``mant * 2**-e`` with
-    ``mant = round_half_up(num * 2**e / den)`` in ``[2**(mw-1), 2**mw)``.
-
-    One rounding: the relative error is at most ``2**-mw``. ``num == 0`` gives ``(0, 0, 0)``;
-    ``den == 0 < num`` gives ``(0, None, 1)``, an infinite quotient.
-    """
-    if num == 0:
-        return 0, 0, 0
-    if den == 0:
-        return 0, None, 1
-    e = mw - 1 - (num.bit_length() - den.bit_length())
-    if (num << max(e, 0)) < ((den << max(-e, 0)) << (mw - 1)):
-        e += 1                       # num * 2**e / den < 2**(mw-1): one more bit
-    mant = _rdiv(num << max(e, 0), den << max(-e, 0))
-    if mant == 1 << mw:              # rounded up to the next power of two
-        mant, e = mant >> 1, e - 1
-    return mant, e, 0
+__all__ = ["MIN_GUARD", "batch_stats", "forward_train", "forward_infer", "root"]
 
 
-def _rsqrt_operands(num, q, n):
-    """``(num', den')`` with ``num'/den' = num / sqrt(q)`` within a relative ``2**-(n-1)``:
-    ``den' = isqrt(floor(q * 4**j))`` in ``[2**(n-1), 2**n)`` (``q > 0``), the power of two
-    ``2**j`` moved to the side where it is an integer."""
+def root(q, n):
+    """``(R, j)``: ``R = isqrt(floor(q * 4**j))`` with j chosen so that ``R`` lies in
+    ``[2**(n-1), 2**n)`` (``q > 0``; ``R ~ sqrt(q) * 2**j`` within a relative ``2**-(n-1)``)."""
     j = n - (q.bit_length() + 1) // 2
-    qn = q << (2 * j) if j >= 0 else q >> (-2 * j)
-    root = math.isqrt(qn)
-    return (num << j, root) if j >= 0 else (num, root << -j)
+    return math.isqrt(q << (2 * j) if j >= 0 else q >> (-2 * j)), j
+
+
+def _root_sigma(r, j, m):
+    """l2 sigma ``round(sqrt(q)/m)`` from the normalized root: exact for ``j >= 1``; for
+    ``j <= 0`` the root's floor adds less than ``2**-j / m <= 2**(W+G-n)`` LSB."""
+    x = r >> (j - 1) if j >= 1 else r << (1 - j)
+    return (x + m) // (2 * m)
 
 
 def _gain(cfg, num, den=None, q=None):
@@ -122,7 +110,10 @@ def _gain(cfg, num, den=None, q=None):
     e_l)`` and the clamp's saturation count."""
     mw = cfg.mant_width
     if q is not None:
-        num, den = (num, 0) if q == 0 else _rsqrt_operands(num, q, cfg.root_width)
+        den = 0
+        if q:
+            r, j = root(q, cfg.root_width)
+            num, den = (num << j, r) if j >= 0 else (num, r << -j)
     mant, e, n_inf = norm_div(num, den, mw)
     ec = cfg.lane_exp
     if n_inf or (mant and e < ec):
@@ -181,7 +172,7 @@ def _train_stats(cfg, x):
             v = m * sxx - sx * sx
         q = (v << 2 * g) + (cfg.eps_q << cfg.stat.frac) * m * m
         sums.update(spread=v, q=q)
-        sigma, n_sig = _sat((math.isqrt(4 * q) + m) // (2 * m), cfg.stat)
+        sigma, n_sig = _sat(_root_sigma(*root(q, cfg.root_width), m) if q else 0, cfg.stat)
         gain = {"scale": m << g, "q": q}
     return {"m": m, "mean": _rdiv(sx << g, m), "mu_f": mu_f, "r": r, "sigma": sigma,
             "sums": sums, "gain": gain, "sat": {"sigma": n_sig}}

@@ -2,54 +2,19 @@
 
 Pure NumPy on integer codes; the Amaranth RTL mirrors it bit for bit. Every rounding and
 saturation rule used here is one of :mod:`golden.fixed` (``div_round_away``, ``shift_right``
-``"half_up"``, ``isqrt``, ``saturate``); the float64 reference it is checked against is
-:mod:`golden.reference` (conventions in ``/work/shared/notes/numerics.md``).
+``"half_up"``, ``saturate``); the float64 reference it is checked against is
+:mod:`golden.reference` (its docstring gives the conventions).
 
-Parameters and formats (:class:`UnitConfig`)
---------------------------------------------
-``norm`` in {"l1", "l2"}; ``stats`` in {"two-pass", "one-pass"} (one-pass only for l2); data
-width ``W``, fraction ``F``; guard bits ``G`` (default 8); ``M = clog2(max_batch)``.
+Parameters and formats: :mod:`golden.bn_config` (:class:`UnitConfig`). The forward pass
+(training, inference, running statistics) is :mod:`golden.bn_forward`, re-exported here; its
+error bounds hold for every input. This module adds the backward pass and :func:`run`, the
+array-level wrapper of both.
 
-=========  ==============================  =====================================================
-name       format                          holds
-=========  ==============================  =====================================================
-data       Q(W, F)                         x, y, dy, dx, gamma, beta
-stat  S    Q(W+G, F+G), ``FS = F+G``       mu, sigma, s, running mean / sigma, eps_q
-coef  K    Q(W+G+2, F+G), ``FK = F+G``     a = gamma/s (= the backward ``A``), b
-grad       Q(W+M, F)                       dgamma, dbeta
-const      Q(2(W-F)+3 + FK+F, FK+F)        backward D (l1) and E (both)
-slope      Q(2W-F+3 + FB, FB), ``FB=W+G``  backward B (l2)
-alpha      UQ(17, 16)                      alpha_q = round(alpha * 2**16) (half_up)
-=========  ==============================  =====================================================
-
-eps_q = quantize(eps, S, "half_up") (eps >= 0; ValueError if it saturates S). The reference is
-compared with eps = eps_q * 2**-FS and alpha = alpha_q * 2**-16 (the unit's own parameters).
-:attr:`UnitConfig.widths` gives accumulator widths that hold the worst case for ``max_batch``.
-
-Forward, training (per channel of m values, all integers are codes)
--------------------------------------------------------------------
-1. ``Sx = sum x_i`` (exact); ``mu = div_round_away(Sx * 2**G, m)`` (S).
-2. ``d_i = x_i * 2**G - mu`` (exact, FS fraction bits, W+G+1 bits signed).
-3. l1: ``Sd = sum |d_i|``; ``sigma = div_round_away(Sd, m)``; ``s = saturate_S(sigma + eps_q)``.
-   l2 two-pass: ``Sq = sum d_i**2`` (exact, 2FS frac); ``var = div_round_away(Sq, m)``;
-   ``sigma = saturate_S(isqrt(var + eps_q * 2**FS))`` (floor; eps inside the root); ``s = sigma``.
-   l2 one-pass: ``Sx`` and ``Sxx = sum x_i**2`` from one pass; ``var = div_round_away((m*Sxx -
-   Sx**2) * 2**(2G), m*m)`` (exact numerator); sigma, s as two-pass; mu as in step 1.
-4. ``a = div_round_away(gamma * 2**(F + 2G), s)`` saturated to K (``s == 0``: K's bound of
-   gamma's sign, ``gamma == 0`` giving the positive bound, counted: the rule of
-   :mod:`golden.divider`); ``b = saturate_K(beta * 2**G - shift_right(mu * a, FS, "half_up"))``.
-5. ``y_i = saturate_data(shift_right(a * x_i + b * 2**F, FK, "half_up"))`` (= ``y = a*x + b``,
-   the :mod:`golden.scale_shift` datapath with coefficients in K).
-6. Running statistics (Algorithm 1, alpha = weight of the OLD value; torch momentum = 1 - alpha):
-   ``new = shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16, "half_up")`` for mean and
-   sigma (the batch sigma of step 3: l1 the mean absolute deviation without eps, l2
-   sqrt(var + eps)). A convex combination of two S codes: it cannot saturate.
-
-Forward, inference: ``s_run = saturate_S(running_sigma + eps_q)`` (l1) or ``running_sigma``
-(l2); steps 4-5 with ``mu = running_mean``.
-
-Backward (inputs x, dy, gamma and the forward's mu and sigma codes; s and A = a as in steps 3-4)
-------------------------------------------------------------------------------------------------
+Backward (inputs x, dy, gamma and the forward's mean and sigma codes, ``mu`` and ``sigma``)
+--------------------------------------------------------------------------------------------
+``s = saturate_S(sigma + eps_q)`` (l1) or ``sigma`` (l2); ``A = div_round_away(gamma *
+2**(FK-F+FS), s)`` saturated to K (``s == 0``: K's bound of gamma's sign);
+``d_i = x_i * 2**G - mu`` (exact, FS fraction bits).
 One pass: ``Sg = sum dy_i`` (frac F), ``Sgd = sum dy_i * d_i`` (frac F+FS), l1 also
 ``Ssgn = sum sgn(d_i)`` (sgn(0) = 0). Outputs, each with ONE rounding from exact integers
 (``div_round_away``, so |error| <= 1/2 LSB of its format before any saturation):
@@ -84,15 +49,7 @@ Rigorous forms (no first-order approximation) are the ``*_bound`` helpers of
 below use real values, eps_S = 2**-FS, a = gamma/s, xhat = (x - mu)/s, g = |gamma|/s**2,
 mg = mean(dy * xhat) = dgamma/m:
 
-* mu: <= 1/2 LSB of S. sigma: l1 <= 1 LSB of S (1/2 rounding + 1/2 from mu), l2 < 1 LSB
-  (floor of the root; one-pass and two-pass alike). dbeta: exact. Unconditional.
-* y:  <= 1/2 + 2**-(G+1) * (1 + |x - mu| + |a| * (1 + 2|xhat|)).
-  CONDITION for 2 LSB: |x - mu| + |a|(1 + 2|xhat|) <~ 3 * 2**G. The roundings of mu and s
-  (1/2 and 1 LSB of S) are amplified by the gain a = gamma/s, the rounding of a (1/2 LSB of K)
-  by |x - mu|. Fails for tiny s relative to gamma (gain above ~2**(G-2)) and, at W=32/F=16,
-  for |x - mu| above ~3 * 2**G (K has only G more fraction bits than x).
-* inference y: <= 1/2 + 2**-(G+1) * (1 + |x - running_mean|) (no statistics are rounded):
-  < 1 LSB whenever |x - running_mean| < 2**G, i.e. always for W - F <= G.
+* dbeta: exact. Unconditional.
 * dgamma: <= 1/2 + 2**-G * (|dgamma| + |sum dy|/2) / s. CONDITION for 1 LSB:
   |dgamma| + |sum dy|/2 <~ 2**(G-1) * s. dgamma is a sum of m terms carrying the relative
   error eps_S/s of s, and the error eps_S/2 of mu times sum(dy).
@@ -105,374 +62,28 @@ mg = mean(dy * xhat) = dgamma/m:
   sgn(x_i - mu): they differ only if m > 2**(G+1) and some x_i lies within eps_S/2 of the true
   mean; the reference itself jumps there (the |.| kink) and dx differs by up to ~|D|.
 
-Measured worst errors (LSB; the tests' seeds; W16: 1500 channels, W8: 400, W32: 150;
-m in 1..1000; Gaussian, ReLU, skewed, sparse and constant channels; gamma of both signs).
-"cond" is the worst error where the condition holds (share of samples in brackets), "all" the
-worst over every unsaturated sample; l2 one-pass equals two-pass on these data.
-
-========  =================  =================  =================  ===================
-quantity  variant            Q16.8 (W16 F8)     Q8.4 (W8 F4)       Q32.16 (W32 F16)
-========  =================  =================  =================  ===================
-mean      l1, l2             0.500              0.495              0.499
-sigma     l1 / l2            0.924 / 0.999      0.846 / 0.998      0.808 / 0.997
-y         l1 cond (share)    1.24 (97.5%)       1.00 (100%)        1.65 (88.7%)
-y         l2 cond (share)    1.37 (99.5%)       0.71 (100%)        1.79 (90.9%)
-y         l1 / l2 all        15.5 / 4.2         1.00 / 0.71        34.8 / 10.8
-y infer   l1 / l2 cond       0.58 / 0.55        0.50 / 0.50        0.75 / 0.72 (62.5%)
-dx        l1 cond (share)    3.00 (82.4%)       3.00 (99.9%)       2.35 (59.2%)
-dx        l2 cond (share)    3.48 (77.7%)       1.93 (100%)        3.70 (61.0%)
-dx        l1 / l2 all        3953 / 192         3.00 / 6.9         1.0e6 / 997
-dgamma    l1 cond (share)    0.70 (43.2%)       0.62 (73.7%)       0.47 (45.3%)
-dgamma    l2 cond (share)    0.68 (66.4%)       0.77 (82.2%)       0.67 (68.7%)
-dgamma    l1 / l2 all        1875 / 137         28.6 / 6.0         5469 / 187
-dbeta     all                0                  0                  0
-========  =================  =================  =================  ===================
-
-The "all" extremes are channels with s of a fraction to a few LSB of x and gains |a| of
-hundreds to ~2e4, where dx itself reaches 1e4..4e8 LSB (norm-wise relative error of dx
-<= 0.5% on fully unsaturated channels). Targeted tests document
-the regimes: tiny sigma with gain 2**5..2**8.9 (y ~3.5, dx ~80-120, dgamma ~8-23 LSB), biased dy
-over m = 1000 (dgamma ~80 LSB), W=32 data with |x - mu| ~ 1e4 (y ~24 LSB), and the l1 sign
-kink (m = 601, 300 values at mu_q).
-
-Constant channel: sigma = 0 and s = eps_q (l1) or isqrt(eps_q * 2**FS) (l2). With the default
-eps at Q16.8 (eps_q = 1 LSB of S) a = gamma/s saturates K for l1, and b = beta - mu*a saturates
-for both norms unless mu*a fits: counted, and y is then not beta. With an eps that keeps a and b
-in range, y == beta exactly.
+These bounds still depend on the gain: the backward does not yet meet an unconditional
+contract (the forward does, :mod:`golden.bn_forward`). The tests measure and print the worst
+errors under and outside the conditions (``tests/test_bn_unit_model.py``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import fixed
+from .bn_config import (ALPHA_FMT, ALPHA_FRAC, STATS, UnitConfig, _arr, _check_code,
+                        _check_codes, _divide, _sat)
+from .bn_forward import batch_stats, forward_infer, forward_train
 from .reference import NORMS
 
-__all__ = ["STATS", "ALPHA_FMT", "UnitConfig", "batch_stats", "forward_train", "forward_infer",
-           "backward", "fold_backward_float", "run"]
-
-STATS = ("two-pass", "one-pass")
-ALPHA_FRAC = 16
-#: Format of alpha_q: unsigned, 16 fraction bits, 1.0 representable.
-ALPHA_FMT = fixed.Fmt(ALPHA_FRAC + 1, ALPHA_FRAC, signed=False)
-
-
-def _check_real(name, value, lo, hi=math.inf):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) and lo <= value <= hi
-    if not ok:
-        rng = f">= {lo:g}" if hi == math.inf else f"in [{lo:g}, {hi:g}]"
-        raise ValueError(f"{name} must be a finite real number {rng}, got {value!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class UnitConfig:
-    """Parameters of one BN unit; validates them and derives every format.
-
-    Raises
-    ------
-    ValueError
-        Naming the parameter: ``norm`` not in NORMS; ``stats`` not in STATS or "one-pass" with
-        l1; ``width`` not an int in [2, 64]; ``frac`` not an int in [0, width - 1]; ``guard``
-        not an int in [0, 32]; ``max_batch`` not an int in [1, 2**32]; ``alpha`` not a finite
-        real in [0, 1]; ``eps`` not a finite real >= 0 or too large for S.
-    """
-
-    norm: str
-    stats: str
-    width: int
-    frac: int
-    guard: int = 8
-    max_batch: int = 65536
-    alpha: float = 0.9
-    eps: float = 1e-5
-    alpha_q: int = field(init=False, repr=False, compare=False)
-    eps_q: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        if not isinstance(self.norm, str) or self.norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
-        if not isinstance(self.stats, str) or self.stats not in STATS:
-            raise ValueError(f"stats must be one of {STATS}, got {self.stats!r}")
-        if self.stats == "one-pass" and self.norm != "l2":
-            raise ValueError("stats 'one-pass' needs norm 'l2' (l1 needs mu before |x - mu|)")
-        width = fixed.check_int("width", self.width, 2, 64)
-        frac = fixed.check_int("frac", self.frac, 0, width - 1)
-        guard = fixed.check_int("guard", self.guard, 0, 32)
-        max_batch = fixed.check_int("max_batch", self.max_batch, 1, 1 << 32)
-        alpha = _check_real("alpha", self.alpha, 0.0, 1.0)
-        eps = _check_real("eps", self.eps, 0.0)
-        for name, v in (("width", width), ("frac", frac), ("guard", guard),
-                        ("max_batch", max_batch), ("alpha", alpha), ("eps", eps)):
-            object.__setattr__(self, name, v)
-        aq, _ = fixed.quantize(alpha, ALPHA_FMT, "half_up")
-        stat = fixed.Fmt(width + guard, frac + guard)
-        if eps > stat.max_value:
-            raise ValueError(f"eps must fit the statistics format {stat.name} "
-                             f"(<= {stat.max_value:g}), got {eps!r}")
-        eq, n = fixed.quantize(eps, stat, "half_up")
-        if n:
-            raise ValueError(f"eps must fit the statistics format {stat.name}, got {eps!r}")
-        object.__setattr__(self, "alpha_q", int(aq))
-        object.__setattr__(self, "eps_q", int(eq))
-
-    # --- formats -------------------------------------------------------------------------------
-    @property
-    def data(self):
-        """Q(W, F): x, y, dy, dx, gamma, beta."""
-        return fixed.Fmt(self.width, self.frac)
-
-    @property
-    def stat(self):
-        """S = Q(W+G, F+G): mu, sigma, s, running statistics, eps_q."""
-        return fixed.Fmt(self.width + self.guard, self.frac + self.guard)
-
-    @property
-    def coef(self):
-        """K = Q(W+G+2, F+G): a (= backward A) and b."""
-        return fixed.Fmt(self.width + self.guard + 2, self.frac + self.guard)
-
-    @property
-    def mant_width(self):
-        """MW: bits of the normalize gain's mantissa in :mod:`golden.bn_forward` (18 up to
-        W = 16, else W + 2): its relative error 2**-MW costs at most 2**(W - MW) <= 1/4 LSB of y."""
-        return 18 if self.width <= 16 else self.width + 2
-
-    @property
-    def lane_exp(self):
-        """e_c = MW - W - 2: the lanes' smallest gain exponent (gains >= 2**(W+2) are clamped)."""
-        return self.mant_width - self.width - 2
-
-    @property
-    def root_width(self):
-        """Bits of the l2 training root ``isqrt(q * 4**j)`` (MW + 8)."""
-        return self.mant_width + 8
-
-    @property
-    def bias(self):
-        """B = Q(W+2+G, G): the lanes' bias b' = beta - a*(mu - mu_F), saturated at four times
-        the data range."""
-        return fixed.Fmt(self.width + 2 + self.guard, self.guard)
-
-    @property
-    def lane_max(self):
-        """Largest lane product magnitude ``2**(W+2+G) - 1`` (a larger one saturates y anyway)."""
-        return (1 << (self.width + 2 + self.guard)) - 1
-
-    @property
-    def grad(self):
-        """Q(W + clog2(max_batch), F): dgamma and dbeta."""
-        return fixed.Fmt(self.width + fixed.clog2(self.max_batch), self.frac)
-
-    @property
-    def const(self):
-        """Q(2(W-F) + 3 + FK + F, FK + F): backward D (l1) and E."""
-        f = self.coef.frac + self.frac
-        return fixed.Fmt(2 * (self.width - self.frac) + 3 + f, f)
-
-    @property
-    def slope(self):
-        """Q(2W - F + 3 + FB, FB) with FB = W + G: backward B (l2)."""
-        fb = self.width + self.guard
-        return fixed.Fmt(2 * self.width - self.frac + 3 + fb, fb)
-
-    @property
-    def formats(self):
-        return {"data": self.data, "stat": self.stat, "coef": self.coef, "grad": self.grad,
-                "const": self.const, "slope": self.slope, "alpha": ALPHA_FMT}
-
-    @property
-    def widths(self):
-        """Bits of every accumulator / intermediate for batches up to ``max_batch``.
-
-        Signed unless named ``abs``/``sq``/``num`` (unsigned); each holds its worst case.
-        """
-        w, g, mb = self.width, self.guard, self.max_batch
-        return {
-            "sum_x": fixed.sum_width(w, mb),
-            "d": w + g + 1,
-            "sum_abs_d": fixed.sum_width(w + g, mb),          # unsigned, |d| < 2**(W+G)
-            "sum_sq_d": fixed.sum_width(2 * (w + g), mb),     # unsigned
-            "sum_sq_x": fixed.sum_width(2 * w - 1, mb),       # unsigned, x**2 <= 2**(2W-2)
-            "onepass_num": 2 * w - 1 + 2 * fixed.clog2(mb),   # unsigned m*Sxx - Sx**2
-            "sum_dy": fixed.sum_width(w, mb),
-            "sum_dy_d": fixed.sum_width(2 * w + g, mb),
-            "sum_sgn": fixed.sum_width(2, mb),
-        }
-
-
-# --- scalar helpers (Python ints, exact at any width) -------------------------------------------
-
-def _obj(v):
-    return np.array([v], dtype=object)
-
-
-def _sat(v, fmt):
-    c, n = fixed.saturate(_obj(int(v)), fmt)
-    return int(c[0]), n
-
-
-def _shr(v, n):
-    return int(fixed.shift_right(_obj(int(v)), n, "half_up")[0])
-
-
-def _rdiv(num, den):
-    return int(fixed.div_round_away(_obj(int(num)), _obj(int(den)))[0])
-
-
-def _divide(num, den, fmt):
-    """``(q, n_sat)``: ``div_round_away(num, den)`` saturated to ``fmt``; ``den == 0`` saturates
-    with ``num``'s sign (``num == 0`` -> max), counted (the rule of :mod:`golden.divider`)."""
-    if den < 0:
-        raise ValueError("den must be non-negative")
-    if den == 0:
-        return (fmt.max_code if num >= 0 else fmt.min_code), 1
-    return _sat(_rdiv(num, den), fmt)
-
-
-def _check_code(name, v, fmt, nonneg=False):
-    return fixed.check_int(name, v, 0 if nonneg else fmt.min_code, fmt.max_code)
-
-
-def _check_codes(name, a, cfg):
-    """1-D integer codes of the data format, ``1 <= len <= max_batch``; returns int64."""
-    a = np.asarray(a)
-    if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of codes, got shape {a.shape}")
-    if a.size > cfg.max_batch:
-        raise ValueError(f"{name} has {a.size} values, more than max_batch = {cfg.max_batch}")
-    if a.dtype != object and a.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer codes, got dtype {a.dtype}")
-    fmt = cfg.data
-    if a.dtype == object and not all(isinstance(v, (int, np.integer)) for v in a):
-        raise ValueError(f"{name} must hold integer codes")
-    if int(np.min(a)) < fmt.min_code or int(np.max(a)) > fmt.max_code:
-        raise ValueError(f"{name} codes must lie in [{fmt.min_code}, {fmt.max_code}] ({fmt.name})")
-    return a.astype(np.int64)
-
-
-def _arr(a, bits):
-    """``a`` as int64 if ``bits`` fit, else an object array of Python ints."""
-    return fixed.codes(a, bits)
+__all__ = ["STATS", "ALPHA_FRAC", "ALPHA_FMT", "UnitConfig", "batch_stats", "forward_train",
+           "forward_infer", "backward", "fold_backward_float", "run"]
 
 
 # --- the unit --------------------------------------------------------------------------------
-
-def _stats(cfg, x):
-    """Steps 1-3 on validated int64 codes ``x``: mu, d, sigma, s and the sums."""
-    w, f, g = cfg.width, cfg.frac, cfg.guard
-    fs, stat = cfg.stat.frac, cfg.stat
-    m = x.size
-    lm = fixed.clog2(m)
-    sx = int(np.sum(_arr(x, w + lm)))
-    mu = _rdiv(sx << g, m)
-    d = _arr(x, w + g + 2) * (1 << g) - mu
-    sums = {"sum_x": sx}
-    if cfg.norm == "l1":
-        sd = int(np.sum(np.abs(d)))
-        sums["sum_abs_d"] = sd
-        sigma, n_sig = _sat(_rdiv(sd, m), stat)
-        s, n_s = _sat(sigma + cfg.eps_q, stat)
-    else:
-        if cfg.stats == "two-pass":
-            dd = _arr(d, 2 * (w + g + 1) + lm)
-            sq = int(np.sum(dd * dd))
-            sums["sum_sq_d"] = sq
-            var = _rdiv(sq, m)
-        else:
-            xx = _arr(x, 2 * w + lm)
-            sxx = int(np.sum(xx * xx))
-            num = m * sxx - sx * sx
-            sums["sum_sq_x"], sums["onepass_num"] = sxx, num
-            var = _rdiv(num << (2 * g), m * m)
-        sums["var"] = var
-        root = int(fixed.isqrt(_obj(var + (cfg.eps_q << fs)))[0])
-        sigma, n_sig = _sat(root, stat)
-        s, n_s = sigma, 0
-    return {"m": m, "mu": mu, "d": d, "sigma": sigma, "s": s, "sums": sums,
-            "sat": {"sigma": n_sig, "s": n_s}}
-
-
-def _scale_shift(cfg, x, gamma, beta, mu, s):
-    """Steps 4-5: a, b and y codes with their saturation counts."""
-    f, g, fk, fs = cfg.frac, cfg.guard, cfg.coef.frac, cfg.stat.frac
-    a, n_a = _divide(gamma << (fk - f + fs), s, cfg.coef)
-    b, n_b = _sat((beta << (fk - f)) - _shr(mu * a, fs), cfg.coef)
-    p = _arr(x, 2 * cfg.width + g + 4) * a + (b << f)
-    y, flags = fixed.saturate_flags(fixed.shift_right(p, fk, "half_up"), cfg.data)
-    return y, a, b, {"a": n_a, "b": n_b, "y": int(np.count_nonzero(flags))}
-
-
-def _update(cfg, old, batch):
-    aq = cfg.alpha_q
-    v = aq * old + ((1 << ALPHA_FRAC) - aq) * batch
-    return _sat(_shr(v, ALPHA_FRAC), cfg.stat)
-
-
-def batch_stats(cfg, x):
-    """Batch statistics of one channel (steps 1-3): dict with ``mean``, ``sigma``, ``s`` codes,
-    the sums and the saturation counts."""
-    x = _check_codes("x", x, cfg)
-    st = _stats(cfg, x)
-    return {"mean": st["mu"], "sigma": st["sigma"], "s": st["s"], "sums": st["sums"],
-            "sat": dict(st["sat"])}
-
-
-def forward_train(cfg, x, gamma, beta, running_mean, running_sigma):
-    """Training forward pass of one channel.
-
-    Parameters
-    ----------
-    cfg : UnitConfig
-    x : 1-D integer codes of ``cfg.data`` (m values, 1 <= m <= max_batch)
-    gamma, beta : int codes of ``cfg.data``
-    running_mean, running_sigma : int codes of ``cfg.stat`` (running_sigma >= 0)
-
-    Returns
-    -------
-    dict
-        ``y`` (int64 codes), ``mean``, ``sigma``, ``running_mean``, ``running_sigma`` (S codes),
-        internals ``s``, ``a``, ``b``, ``sums``, and ``sat`` (per-stage saturation counts:
-        sigma, s, a, b, y, running) with their total ``n_sat``.
-    """
-    x = _check_codes("x", x, cfg)
-    gamma = _check_code("gamma", gamma, cfg.data)
-    beta = _check_code("beta", beta, cfg.data)
-    rm = _check_code("running_mean", running_mean, cfg.stat)
-    rs = _check_code("running_sigma", running_sigma, cfg.stat, nonneg=True)
-    st = _stats(cfg, x)
-    y, a, b, sat = _scale_shift(cfg, x, gamma, beta, st["mu"], st["s"])
-    new_mean, n1 = _update(cfg, rm, st["mu"])
-    new_sigma, n2 = _update(cfg, rs, st["sigma"])
-    sat = {**st["sat"], **sat, "running": n1 + n2}
-    return {"y": y, "mean": st["mu"], "sigma": st["sigma"], "running_mean": new_mean,
-            "running_sigma": new_sigma, "s": st["s"], "a": a, "b": b, "sums": st["sums"],
-            "sat": sat, "n_sat": sum(sat.values())}
-
-
-def forward_infer(cfg, x, gamma, beta, running_mean, running_sigma):
-    """Inference forward pass of one channel: y = a*x + b with a = gamma/s_run,
-    b = beta - running_mean*a (steps 4-5). Returns dict ``y``, ``s``, ``a``, ``b``, ``sat``,
-    ``n_sat``."""
-    x = _check_codes("x", x, cfg)
-    gamma = _check_code("gamma", gamma, cfg.data)
-    beta = _check_code("beta", beta, cfg.data)
-    rm = _check_code("running_mean", running_mean, cfg.stat)
-    rs = _check_code("running_sigma", running_sigma, cfg.stat, nonneg=True)
-    if cfg.norm == "l1":
-        s, n_s = _sat(rs + cfg.eps_q, cfg.stat)
-    else:
-        s, n_s = rs, 0
-    y, a, b, sat = _scale_shift(cfg, x, gamma, beta, rm, s)
-    sat = {"s": n_s, **sat}
-    return {"y": y, "s": s, "a": a, "b": b, "sat": sat, "n_sat": sum(sat.values())}
-
 
 def backward(cfg, x, dy, gamma, mean, sigma):
     """Backward pass of one channel from the forward's ``mean`` and ``sigma`` codes.

@@ -6,7 +6,7 @@ of them, any gamma and beta, several eps, guard bits and formats, m from 1 to ma
 check is the unconditional contract of the module docstring, measured on the same quantized
 inputs with the unit's own eps and alpha codes:
 
-* batch mean and sigma within 1/2 LSB of S;
+* batch mean within 1/2 LSB of S, sigma within 1/2 (l1) or 5/8 (l2) LSB of S;
 * y (training and inference) within 1 LSB wherever the reference lies inside the data format,
   and saturated with the reference's sign where it lies outside (``|y - clip(y_ref)| <= 1``);
 * running statistics within 1 LSB of S of Algorithm 1.
@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from golden import fixed, reference as ref
-from golden.bn_forward import (MIN_GUARD, batch_stats, forward_infer, forward_train,
-                               norm_div)
+from golden.bn_forward import MIN_GUARD, batch_stats, forward_infer, forward_train
+from golden.norm_divider import norm_div
 from golden.bn_unit import UnitConfig
 
 VARIANTS = (("l1", "two-pass"), ("l2", "two-pass"), ("l2", "one-pass"))
@@ -127,7 +127,8 @@ def check_channel(cfg, x, gamma, beta, rm, rs):
     slop = _slop(cfg)
     assert abs(f["mean"] * stat.lsb - mu_t) / stat.lsb <= 0.5 + slop, ("mean", f["mean"], mu_t)
     if not f["sat"]["sigma"]:
-        assert abs(f["sigma"] * stat.lsb - sig_t) / stat.lsb <= 0.5 + slop, \
+        bound = 0.5 if cfg.norm == "l1" else 0.625
+        assert abs(f["sigma"] * stat.lsb - sig_t) / stat.lsb <= bound + slop, \
             ("sigma", f["sigma"], sig_t / stat.lsb)
     s = float(ref.denominator(sig_t, cfg.norm, eps))
     worst = 0.0

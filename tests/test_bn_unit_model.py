@@ -1,4 +1,5 @@
-"""Tests of golden.bn_unit, the bit-accurate model of the complete L1BN / L2BN units.
+"""Tests of golden.bn_unit's backward pass and array wrapper (the forward numerics are
+tests/test_bn_forward.py).
 
 Every error is measured against golden.reference evaluated on the SAME quantized inputs
 (dequantized codes), with the unit's own quantized parameters eps = eps_q * 2**-FS and
@@ -9,11 +10,11 @@ Each bound is tested twice:
 
 * the rigorous a-priori bound (``*_bound`` helpers below, derived in the docstrings) holds on
   every unsaturated sample, whatever the data;
-* the named LSB bound (mean, sigma: 1 LSB of S; y: 2 LSB; dx: 4 LSB; dgamma, dbeta: 1 LSB) holds
-  where its CONDITION holds: the rigorous bound is at most the named one. The conditions are
-  gain conditions (see golden/bn_unit.py): the rounding of mu and s (1/2 and 1 LSB of S) is
-  amplified by a = gamma/s (y), by gamma/s**2 times the gradient (dx) and by the size of the
-  sums (dgamma). The failure regimes are documented by dedicated tests with measured errors.
+* the named LSB bound (dx: 4 LSB; dgamma, dbeta: 1 LSB) holds where its CONDITION holds: the
+  rigorous bound is at most the named one. The conditions are gain conditions (see
+  golden/bn_unit.py): the rounding of mu and s (1/2 and 1 LSB of S) is amplified by
+  gamma/s**2 times the gradient (dx) and by the size of the sums (dgamma). The failure regimes
+  are documented by dedicated tests with measured errors.
 """
 
 import functools
@@ -81,25 +82,6 @@ def draw_channel(rng, w, f):
 
 # --- rigorous error bounds (LSB of the result) ---------------------------------------------------
 
-def y_bound(cfg, xr, mu_t, s_t, gamma_r, a_q, s_q):
-    """|y - y_ref| <= this, in LSB of Q(W, F), when nothing saturates.
-
-    y = round(a_q*x + b) with b = beta - mu_q*a_q + e_b, so
-    y - y_ref = (a_q - gamma/s)(x - mu) + a_q (mu - mu_q) + e_b + e_y and
-    a_q - gamma/s = e_a + gamma (s - s_q)/(s s_q), with |e_y| <= 2**-(F+1),
-    |e_a|, |e_b| <= 2**-(FK+1), |mu - mu_q| <= eps_S/2 and |s - s_q| <= eps_S.
-    """
-    e_s, e_k, lsb = cfg.stat.lsb, cfg.coef.lsb, cfg.data.lsb
-    dxm = np.abs(xr - mu_t)
-    gain = np.divide(abs(gamma_r) * dxm * e_s, s_t * s_q, out=np.zeros_like(dxm), where=dxm > 0)
-    return 0.5 + (e_k / 2 * (1 + dxm) + abs(a_q) * e_s / 2 + gain) / lsb
-
-
-def infer_bound(cfg, xr, rm_r):
-    """Inference: the statistics are exact inputs, only a, b and y are rounded."""
-    return 0.5 + cfg.coef.lsb / 2 * (1 + np.abs(xr - rm_r)) / cfg.data.lsb
-
-
 def dgamma_bound(cfg, dg_ref, sg_r, s_q):
     """dgamma = round(Sgd_q / s_q), Sgd_q = Sgd + (mu - mu_q) Sg, Sgd = dgamma_ref * s."""
     e_s = cfg.stat.lsb
@@ -159,39 +141,14 @@ def evaluate(cfg, ch):
     out = {}
 
     f = forward_train(cfg, x, gamma, beta, ch["rm"], ch["rs"])
-    y_ref, st = ref.forward_train(xr[:, None], [gr], [br], cfg.norm, eps_r)
+    st = ref.forward_train(xr[:, None], [gr], [br], cfg.norm, eps_r)[1]
     mu_t, sig_t = st.mean[0], st.sigma[0]
     s_t = float(ref.denominator(sig_t, cfg.norm, eps_r))
-    mu_q, s_q, a_q = f["mean"] * e_s, f["s"] * e_s, f["a"] * cfg.coef.lsb
-    out["mean"] = abs(mu_q - mu_t) / e_s
-    if f["sat"]["sigma"] == 0:
-        out["sigma"] = abs(f["sigma"] * e_s - sig_t) / e_s
-    if f["sat"]["s"] + f["sat"]["a"] + f["sat"]["b"] == 0:
-        keep = (f["y"] > data.min_code) & (f["y"] < data.max_code)
-        err = np.abs(f["y"] * lsb - y_ref[:, 0]) / lsb
-        bnd = y_bound(cfg, xr, mu_t, s_t, gr, a_q, s_q)
-        out["y"] = (err[keep], bnd[keep])
-
-    # Running statistics: exact rounding of the quantized-alpha update, and the reference.
-    al = cfg.alpha_q / 2 ** 16
-    new = np.array([f["running_mean"], f["running_sigma"]], dtype=np.float64)
-    old = np.array([ch["rm"], ch["rs"]], dtype=np.float64)
-    bat = np.array([f["mean"], f["sigma"]], dtype=np.float64)
-    out["running_exact"] = np.max(np.abs(new - (al * old + (1 - al) * bat)))
-    rmr, rsr = ref.update_running([ch["rm"] * e_s], [ch["rs"] * e_s], [mu_t], [sig_t], al)
-    out["running_ref"] = max(abs(new[0] * e_s - rmr[0]), abs(new[1] * e_s - rsr[0])) / e_s
-
-    # Inference with the channel's random running statistics.
-    fi = forward_infer(cfg, x, gamma, beta, ch["rm"], ch["rs"])
-    if fi["n_sat"] - fi["sat"]["y"] == 0:
-        yi_ref = ref.forward_infer(xr[:, None], [gr], [br], [ch["rm"] * e_s], [ch["rs"] * e_s],
-                                   cfg.norm, eps_r)[:, 0]
-        keep = (fi["y"] > data.min_code) & (fi["y"] < data.max_code)
-        out["y_infer"] = ((np.abs(fi["y"] * lsb - yi_ref) / lsb)[keep],
-                          infer_bound(cfg, xr, ch["rm"] * e_s)[keep])
+    mu_q = f["mean"] * e_s
 
     if s_t > 0:
         b = backward(cfg, x, dy, gamma, f["mean"], f["sigma"])
+        s_q = b["s"] * e_s
         dx_ref, dg_ref, db_ref = ref.backward(dyr[:, None], xr[:, None], [gr], cfg.norm, eps_r)
         dg_ref, db_ref = dg_ref[0], db_ref[0]
         out["dbeta"] = abs(b["dbeta"] * lsb - db_ref) / lsb
@@ -252,34 +209,7 @@ SWEEP_IDS = [f"w{w}f{f}" for w, f in SWEEPS]
 
 @pytest.mark.parametrize("wf", list(SWEEPS), ids=SWEEP_IDS)
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
-def test_statistics_within_1_lsb(wf, variant):
-    seed, n, res = sweep(*wf)
-    r = res[variant]
-    msg = _report(*wf, seed, n, variant, "mean", r["mean"])
-    assert np.max(r["mean"]) <= 0.5 + SLOP, msg
-    msg = _report(*wf, seed, n, variant, "sigma", r["sigma"])
-    assert np.max(r["sigma"]) <= 1.0 + SLOP, msg
-    if variant[0] == "l2":
-        assert np.max(r["sigma"]) < 1.0, msg
-
-
-@pytest.mark.parametrize("wf", list(SWEEPS), ids=SWEEP_IDS)
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
-def test_running_statistics(wf, variant):
-    seed, n, res = sweep(*wf)
-    r = res[variant]
-    msg = _report(*wf, seed, n, variant, "running (vs quantized alpha, unit's batch stats)",
-                  r["running_exact"])
-    assert np.max(r["running_exact"]) <= 0.5, msg
-    # Against the reference: 1/2 rounding + (1 - alpha) * (1 LSB of the batch statistics).
-    msg = _report(*wf, seed, n, variant, "running (vs reference)", r["running_ref"])
-    assert np.max(r["running_ref"]) <= 0.5 + 1.0 + SLOP, msg
-
-
-@pytest.mark.parametrize("wf", list(SWEEPS), ids=SWEEP_IDS)
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
-@pytest.mark.parametrize("name, target", [("y", 2.0), ("y_infer", 1.0), ("dx", 4.0),
-                                          ("dgamma", 1.0)])
+@pytest.mark.parametrize("name, target", [("dx", 4.0), ("dgamma", 1.0)])
 def test_error_bounds(wf, variant, name, target):
     """Rigorous bound everywhere; the named bound where the gain condition holds."""
     seed, n, res = sweep(*wf)
@@ -301,14 +231,6 @@ def test_dbeta_exact(wf, variant):
     assert np.max(res[variant]["dbeta"]) == 0.0, msg
 
 
-def test_inference_y_within_1_lsb_at_q8_8():
-    """At W=16/F=8 |x - mu_run| < 2**8 = 2**G, so the inference bound is < 1 LSB always."""
-    seed, n, res = sweep(16, 8)
-    for variant in VARIANTS:
-        err, _ = res[variant]["y_infer"]
-        assert np.max(err) < 1.0, f"seed={seed} {variant}: {np.max(err)}"
-
-
 # --- documented failure regimes -------------------------------------------------------------------
 
 def _tiny_sigma_channels(rng, cfg, n):
@@ -318,7 +240,8 @@ def _tiny_sigma_channels(rng, cfg, n):
         m = int(rng.integers(3, 200))
         x = rng.integers(-3, 4, m) * rng.integers(0, 2, m) + rng.integers(-50, 50)
         x[0] += 1  # never constant
-        s = batch_stats(cfg, x)["s"] * cfg.stat.lsb
+        sigma = batch_stats(cfg, x)["sigma"]
+        s = (sigma + cfg.eps_q if cfg.norm == "l1" else sigma) * cfg.stat.lsb
         gamma = rng.choice([-1, 1]) * s * 2.0 ** rng.uniform(5, 8.9)
         gamma = int(np.clip(round(gamma / cfg.data.lsb), 1, cfg.data.max_code))
         dy = rng.integers(-300, 300, m)
@@ -331,9 +254,8 @@ def _tiny_sigma_channels(rng, cfg, n):
 def test_regime_tiny_sigma_high_gain(variant):
     """Gain condition violated: s of a few LSB of x with |gamma|/s up to 2**8.
 
-    The roundings of mu (1/2 LSB of S) and s (1 LSB of S) are multiplied by |a| and |a xhat|
-    for y and by ~|gamma|/s**2 * |dy| for dx: the named bounds fail here (y > 2 LSB, dx > 4 LSB),
-    while the rigorous bounds still hold.
+    The roundings of mu (1/2 LSB of S) and s (1 LSB of S) are multiplied by ~|gamma|/s**2 * |dy|
+    for dx: the named bound fails here (dx > 4 LSB), while the rigorous bound still holds.
     """
     seed = 4242
     cfg = UnitConfig(*variant, 16, 8)
@@ -341,12 +263,12 @@ def test_regime_tiny_sigma_high_gain(variant):
     worst = {}
     for ch in _tiny_sigma_channels(rng, cfg, 200):
         for k, v in evaluate(cfg, ch).items():
-            if k in ("y", "dx", "dgamma"):
+            if k in ("dx", "dgamma"):
                 err, bnd = v
                 assert np.all(err <= bnd + SLOP), f"seed={seed} {variant} {k}"
                 worst[k] = max(worst.get(k, 0.0), float(np.max(err, initial=0.0)))
     print(f"seed={seed} {variant} tiny sigma, gain 2**5..2**8: worst errors (LSB) {worst}")
-    assert worst["y"] > 2.0 and worst["dx"] > 4.0, worst
+    assert worst["dx"] > 4.0, worst
 
 
 def test_regime_dgamma_large_sums():
@@ -368,26 +290,6 @@ def test_regime_dgamma_large_sums():
             worst[variant] = max(worst.get(variant, 0.0), float(err))
     print(f"seed={seed} dgamma with sum(dy) ~ 400 * m, m = 1000: worst errors (LSB) {worst}")
     assert max(worst.values()) > 1.0, worst
-
-
-def test_regime_wide_data_at_w32():
-    """W=32/F=16: K has only G = 8 fraction bits more than x, so a's rounding (1/2 LSB of K)
-    times |x - mu| reaches |x - mu| * 2**-(G+1) LSB of y: y within 2 LSB needs
-    |x - mu| <~ 3 * 2**G even at a moderate gain; the rigorous bound holds."""
-    seed = 3232
-    rng = np.random.default_rng(seed)
-    cfg = UnitConfig("l2", "two-pass", 32, 16)
-    worst = 0.0
-    for _ in range(20):
-        xr = rng.normal(0, 4000.0, 300)
-        x = fixed.quantize(xr, cfg.data)[0]
-        ch = {"x": x, "dy": x // 4096, "gamma": int(rng.integers(1000, 4000)) << 16, "beta": 0,
-              "rm": 0, "rs": 1 << 24}
-        err, bnd = evaluate(cfg, ch)["y"]
-        assert np.all(err <= bnd + SLOP)
-        worst = max(worst, float(np.max(err)))
-    print(f"seed={seed} W=32/F=16, |x - mu| up to ~16000: worst y error {worst:.2f} LSB")
-    assert worst > 2.0
 
 
 def test_regime_l1_sign_at_the_kink():
@@ -445,8 +347,9 @@ def test_folded_backward_matches_reference_float(norm):
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
 @pytest.mark.parametrize("wf", [(16, 8), (32, 16)], ids=["w16", "w32"])
 def test_integer_constants_are_one_rounding_of_the_closed_forms(variant, wf):
-    """Every rounded quantity equals its exact rational value (from the unit's own integers)
-    rounded once: |code - exact| <= 1/2, and dx is A*dy + D*sgn + E (B*d) rounded once."""
+    """Every rounded backward quantity equals its exact rational value (from the unit's own
+    integers) rounded once: |code - exact| <= 1/2, and dx is A*dy + D*sgn + E (B*d) rounded
+    once."""
     seed = 5150
     rng = np.random.default_rng(seed)
     cfg = UnitConfig(*variant, *wf)
@@ -459,24 +362,11 @@ def test_integer_constants_are_one_rounding_of_the_closed_forms(variant, wf):
         m = x.size
         xs = [int(v) for v in x]
         fw = forward_train(cfg, x, gamma, ch["beta"], ch["rm"], ch["rs"])
-        assert abs(fw["mean"] - Fraction(sum(xs) << g, m)) <= half
-        if cfg.norm == "l1":
-            assert abs(fw["sigma"] - Fraction(sum(abs((v << g) - fw["mean"]) for v in xs), m)) \
-                <= half
-        else:
-            exact_var = Fraction(m * sum(v * v for v in xs) - sum(xs) ** 2, m * m) * 4 ** g
-            if cfg.stats == "two-pass":
-                exact_var += (Fraction(sum(xs) << g, m) - fw["mean"]) ** 2
-            assert abs(fw["sums"]["var"] - exact_var) <= half
-            root = fw["sums"]["var"] + (cfg.eps_q << fs)
-            assert fw["sigma"] == min(math.isqrt(root), cfg.stat.max_code)
-        if fw["n_sat"] - fw["sat"]["y"]:
-            continue
-        s, a = fw["s"], fw["a"]
-        assert abs(a - Fraction(gamma << (f + 2 * g), s)) <= half
         b = backward(cfg, x, dy, gamma, fw["mean"], fw["sigma"])
         if b["n_sat"] - b["sat"]["dx"]:
             continue
+        s, a = b["s"], b["A"]
+        assert abs(a - Fraction(gamma << (f + 2 * g), s)) <= half
         d = [(v << g) - fw["mean"] for v in xs]
         sg = sum(int(v) for v in dy)
         sgd = sum(int(u) * v for u, v in zip(dy, d))
@@ -506,65 +396,10 @@ def test_integer_constants_are_one_rounding_of_the_closed_forms(variant, wf):
                 t = (a_r * Fraction(int(dy[i]), 1 << f) + Fraction(b["E"], 1 << cfg.const.frac)
                      + Fraction(b["B"] * d[i], 1 << (cfg.slope.frac + fs)))
             if cfg.data.min_code < b["dx"][i] < cfg.data.max_code:
-                assert -half <= b["dx"][i] - t / lsb < half  # half_up: ties go up
-
-
-# --- cross-checks with the block models -----------------------------------------------------------
-
-def test_matches_divider_and_scale_shift_blocks():
-    """a is the divider block's quotient and y the scale_shift block's output (skipped if the
-    block models are not importable with the expected API)."""
-    try:
-        from golden.divider import divide
-        from golden.scale_shift import formats as ss_formats
-        from golden.scale_shift import scale_shift
-    except ImportError as exc:  # pragma: no cover - block models are edited concurrently
-        pytest.skip(f"block models unavailable: {exc}")
-    seed = 6161
-    rng = np.random.default_rng(seed)
-    for norm, stats in VARIANTS:
-        cfg = UnitConfig(norm, stats, 16, 8)
-        for _ in range(50):
-            ch = draw_channel(rng, 16, 8)
-            fw = forward_train(cfg, ch["x"], ch["gamma"], ch["beta"], ch["rm"], ch["rs"])
-            shift = cfg.coef.frac - cfg.frac + cfg.stat.frac
-            q, sat = divide(np.array([ch["gamma"]]), np.array([fw["s"]]), shift, cfg.coef)
-            assert int(q[0]) == fw["a"] and int(sat[0]) == fw["sat"]["a"]
-            fm = ss_formats(16, 8, cfg.coef.width, cfg.coef.frac)
-            y, ysat = scale_shift(ch["x"], fw["a"], fw["b"], fm)
-            np.testing.assert_array_equal(y, fw["y"])
-            assert int(np.sum(ysat)) == fw["sat"]["y"]
+                assert -half < b["dx"][i] - t / lsb <= half  # half_up: ties go up
 
 
 # --- corner cases -------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("norm", ref.NORMS)
-def test_constant_channel(norm):
-    """sigma = 0: l1 divides by eps_q, l2 by sqrt(eps_q) (eps inside the root)."""
-    cfg = UnitConfig(norm, "two-pass", 16, 8)
-    assert cfg.eps_q == 1  # 1e-5 * 2**16 = 0.66 -> 1 LSB of S
-    x = np.full(10, 3 * 256, dtype=np.int64)  # x = 3.0
-    f = forward_train(cfg, x, 256, 64, 0, 0)
-    assert f["mean"] == 3 << 16
-    assert f["sigma"] == (0 if norm == "l1" else 256)  # sqrt(2**-16) = 2**-8 = 256 LSB of S
-    assert f["s"] == (1 if norm == "l1" else 256)
-    # gamma/s = 2**16 (l1) or 2**8 (l2) and mu*a overflow K: counted, y is not beta.
-    assert f["sat"]["b"] == 1 and f["sat"]["a"] == (1 if norm == "l1" else 0)
-    # Running sigma moves from 0 toward the batch sigma (0 for l1, sqrt(eps) for l2).
-    assert f["running_sigma"] == (0 if norm == "l1" else 26)  # 0.1 * 256 = 25.6 -> 26
-    # At x = 0 (mu*a = 0) or with a usable eps the channel gives y == beta exactly.
-    f0 = forward_train(cfg, np.zeros(10, dtype=np.int64), 256, 64, 0, 0)
-    assert f0["sat"]["b"] == 0 and np.all(f0["y"] == 64)
-    big = UnitConfig(norm, "two-pass", 16, 8, eps=0.25)
-    fb = forward_train(big, x, 256, 64, 0, 0)
-    assert fb["n_sat"] == 0 and np.all(fb["y"] == 64)
-    assert fb["s"] == (1 << 14 if norm == "l1" else 1 << 15)  # 0.25, sqrt(0.25)
-    dy = np.arange(-5, 5, dtype=np.int64) * 37
-    b = backward(big, x, dy, 256, fb["mean"], fb["sigma"])
-    assert b["dgamma"] == 0 and b["dbeta"] == int(dy.sum())
-    want = ref.backward(dy[:, None] / 256, x[:, None] / 256, [1.0], norm, 0.25)[0][:, 0]
-    np.testing.assert_allclose(b["dx"] / 256, want, atol=0.5 / 256 + 1e-12)
-
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
 def test_batch_of_one(variant):
@@ -647,28 +482,6 @@ def test_most_negative_and_extreme_codes(variant, wf):
     assert max(abs(int(v)) for v in dvals) < 1 << (wd["d"] - 1)
 
 
-def test_one_pass_and_two_pass_agree():
-    """Both l2 modes within bounds (the sweeps); here: sigma codes differ by at most 1 LSB and
-    the one-pass variance is exact at m = max_batch = 65536 (48-bit sum of squares)."""
-    seed = 6553
-    rng = np.random.default_rng(seed)
-    one, two = (UnitConfig("l2", st, 16, 8) for st in ("one-pass", "two-pass"))
-    diffs = []
-    for _ in range(200):
-        ch = draw_channel(rng, 16, 8)
-        s1, s2 = batch_stats(one, ch["x"]), batch_stats(two, ch["x"])
-        assert s1["mean"] == s2["mean"]
-        diffs.append(abs(s1["sigma"] - s2["sigma"]))
-    assert max(diffs) <= 1
-    x = fixed.quantize(rng.normal(3.0, 0.01, 65536), one.data)[0]
-    s1 = batch_stats(one, x)
-    xs = x.astype(object)
-    exact = Fraction(65536 * int(np.sum(xs * xs)) - int(np.sum(xs)) ** 2, 65536 ** 2) * 4 ** 8
-    assert abs(s1["sums"]["var"] - exact) <= Fraction(1, 2)
-    assert s1["sums"]["sum_sq_x"] < 1 << one.widths["sum_sq_x"]
-    print(f"seed={seed} one-pass vs two-pass sigma: max diff {max(diffs)} LSB of S")
-
-
 # --- array wrapper ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(12, 3), (4, 3, 2, 5)])
@@ -695,7 +508,8 @@ def test_run_wrapper_matches_per_channel(shape):
     np.testing.assert_array_equal(bw["dgamma_codes"], bw2["dgamma_codes"])
     inf = run(cfg, "infer", x=x, gamma=gamma, beta=beta, running_mean=tr["mean"],
               running_sigma=tr["sigma"])
-    np.testing.assert_array_equal(inf["y_codes"], tr["y_codes"])  # same mu, s -> same y
+    # the running statistics are the batch's rounded to S: y within 1 LSB of training's
+    assert np.max(np.abs(inf["y_codes"] - tr["y_codes"])) <= 1
     with pytest.raises(ValueError, match="mode"):
         run(cfg, "eval", x=x, gamma=gamma, beta=beta)
     with pytest.raises(ValueError, match="needs"):
