@@ -10,7 +10,7 @@ JOBS      ?= 2
 DEB_PKGS  := iverilog opensta qflow-tech-osu018 ccache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all test report bench doctor tools venv clean distclean
+.PHONY: all test soak report bench doctor tools venv clean distclean
 
 all: test
 
@@ -31,6 +31,14 @@ tools: $(STAMP)
 
 test: tools
 	$(VPY) -m pytest -n $(JOBS) -q
+
+# Long runs left out of `make test`: >= SOAK_CYCLES checked cycles per unit configuration and
+# simulator, and a longer property search of the forward numerics.
+SOAK_CYCLES   ?= 1000000
+SOAK_EXAMPLES ?= 200000
+soak: tools
+	L1BN_SOAK_CYCLES=$(SOAK_CYCLES) L1BN_HYPOTHESIS_EXAMPLES=$(SOAK_EXAMPLES) \
+	  $(VPY) -m pytest -n $(JOBS) -q -s tests/test_soak.py tests/test_bn_forward.py -k "soak or searched"
 
 # REPORT_ARGS=--full for the long sweep (every lane count, Verilator, FPGA flows of every design).
 report: tools

@@ -16,7 +16,7 @@ from golden.bn_unit import UnitConfig, backward, batch_stats
 from hdl.bn_backward import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
-from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit
+from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit, soak_channels
 
 SMOKE_TEST = "stalls"
 
@@ -151,6 +151,21 @@ async def saturation(dut):
         Channel(cfg, [small] * 5, [big] * 5, small, cfg.stat.max_code, cfg.stat.max_code),
     ]
     await run_channels(dut, "saturation", chans)
+
+
+@cocotb.test()
+async def soak(dut):
+    """``make soak``: random channels of every family, gamma anywhere in the format, random
+    gaps and backpressure, until at least ``L1BN_SOAK_CYCLES`` cycles."""
+    _c, _m, p, cfg = _setup()
+    data = cfg.data
+
+    def make(m, kind, rng):
+        return draw(cfg, rng, m, kind, gamma=int(rng.integers(data.min_code, data.max_code + 1)))
+
+    chans = soak_channels(cfg, _rng("soak"), make, 2, p["lanes"])
+    await run_channels(dut, "soak", chans, p_valid=0.8, p_ready=0.8, p_grads=0.5, p_chan=0.7,
+                       max_len=6)
 
 
 @cocotb.test()

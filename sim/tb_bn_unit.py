@@ -13,10 +13,11 @@ import numpy as np
 
 from golden import fixed
 from golden.bn_unit import UnitConfig, forward_infer, forward_train
+from hdl.bn_job import SAT_FIELDS
 from hdl.bn_unit import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
-from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit
+from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit, soak_channels
 
 #: The random test the report could run as its quick check of this unit.
 SMOKE_TEST = "stalls"
@@ -87,7 +88,7 @@ def _sequences(channels, max_len=None):
 
 
 _STATS = ("mean", "sigma", "running_mean", "running_sigma")
-_STATS_SAT = ("sigma", "s", "a", "b", "running")
+_STATS_SAT = SAT_FIELDS
 
 
 def _stats_check(ch, payload, fields):
@@ -164,6 +165,43 @@ async def saturation(dut):
         Channel(cfg, "train", [small] * 5, small, big, cfg.stat.max_code, cfg.stat.max_code),
     ]
     await run_sequences(dut, "saturation", _sequences(chans))
+
+
+@cocotb.test()
+async def families(dut):
+    """The hard channel families of the numerics: constant at the extreme codes and in between,
+    two adjacent codes, a large mean with a spread of a few LSB, mostly zeros; gamma of both
+    signs and full scale; train and infer sequences."""
+    _c, _m, p, cfg = _setup()
+    rng = _rng("families")
+    data = cfg.data
+    chans = [Channel(cfg, "train", [data.min_code] * 7, data.max_code, 3, 0, 0),
+             Channel(cfg, "train", [data.max_code] * 4, data.min_code, -3, 0, 0)]
+    for i, k in enumerate(("const", "two_level", "narrow", "sparse") * 2):
+        m = int(rng.choice([2, 9, 40, 101]))
+        g = (data.max_code, data.min_code, None, -64)[i % 4]
+        chans.append(draw(cfg, rng, m, k, "train", gamma=g))
+    for k in ("const", "two_level", "narrow", "sparse"):
+        chans.append(draw(cfg, rng, int(rng.choice([3, 17])), k, "infer"))
+    await run_sequences(dut, "families", _sequences(chans))
+
+
+@cocotb.test()
+async def soak(dut):
+    """``make soak``: random channels of every family (train and infer, gamma anywhere in the
+    format), random gaps and backpressure, until at least ``L1BN_SOAK_CYCLES`` cycles."""
+    _c, _m, p, cfg = _setup()
+    data = cfg.data
+
+    def make(m, kind, rng):
+        mode = "infer" if rng.random() < 0.25 else "train"
+        return draw(cfg, rng, m, kind, mode,
+                    gamma=int(rng.integers(data.min_code, data.max_code + 1)))
+
+    chans = soak_channels(cfg, _rng("soak"), make, 2 if cfg.stats == "one-pass" else 3,
+                          p["lanes"])
+    await run_sequences(dut, "soak", _sequences(chans, max_len=6), p_valid=0.8, p_ready=0.8,
+                        p_stats=0.5, p_chan=0.7)
 
 
 @cocotb.test()

@@ -6,6 +6,7 @@ those two streams; :func:`check_schedule` compares the cycles a full-rate run me
 :func:`hdl.bn_sequencer.schedule_cycles`.
 """
 
+import os
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable
@@ -24,13 +25,14 @@ __all__ = ["KINDS", "channel_codes", "pack_lanes", "UnitStimulus", "check_schedu
            "run_unit"]
 
 #: Shapes of the channels the unit testbenches draw (:func:`channel_codes`).
-KINDS = ("gauss", "relu", "skew", "const", "extreme", "spiky")
+KINDS = ("gauss", "relu", "skew", "const", "extreme", "spiky", "two_level", "narrow", "sparse")
 
 
 def channel_codes(cfg, rng, m, kind):
     """m data codes of ``cfg.data`` for one channel of shape ``kind`` (:data:`KINDS`):
-    Gaussian, ReLU-shaped, skewed, constant, the two extreme codes, or nearly constant with one
-    outlier (tiny sigma, large gain). ``rng`` is a :class:`numpy.random.Generator`."""
+    Gaussian, ReLU-shaped, skewed, constant, the two extreme codes, nearly constant with one
+    outlier (tiny sigma, large gain), two adjacent codes, a large mean with a spread of a few
+    LSB, or mostly zeros with a few large values. ``rng`` is a :class:`numpy.random.Generator`."""
     data, f = cfg.data, cfg.frac
     scale = 2.0 ** rng.uniform(-f + 2, cfg.width - f - 3)
     loc = rng.uniform(-0.25, 0.25) * data.max_value
@@ -48,9 +50,34 @@ def channel_codes(cfg, rng, m, kind):
     elif kind == "spiky":
         v = np.full(m, loc)
         v[rng.integers(m)] += 2.0 ** -f * 3
+    elif kind == "two_level":       # two adjacent codes: a spread of half an LSB
+        v = loc + 2.0 ** -f * (rng.random(m) < rng.uniform(0.1, 0.9))
+    elif kind == "narrow":          # a large mean and a spread of a few LSB
+        v = rng.choice([-0.8, 0.8]) * data.max_value + 2.0 ** -f * rng.normal(0, 2, m)
+    elif kind == "sparse":          # mostly zeros, a few large activations (ReLU-like)
+        v = np.where(rng.random(m) < 0.95, 0.0, scale * np.abs(z) * 4)
     else:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return fixed.quantize(v, data)[0]
+
+
+#: Checked cycles the ``soak`` testcases stream at least (``make soak`` sets it).
+SOAK_ENV = "L1BN_SOAK_CYCLES"
+
+
+def soak_channels(cfg, rng, make, passes, lanes, target=None):
+    """Random channels for a soak run: ``make(m, kind, rng)`` builds one channel, every kind of
+    :data:`KINDS`, m from 1 to min(max_batch, 300); enough that their beats alone (passes *
+    ceil(m/P) each, a lower bound of the cycles) reach ``target`` (default: the environment's
+    ``L1BN_SOAK_CYCLES``, else 10**6)."""
+    target = int(os.environ.get(SOAK_ENV, 10**6)) if target is None else target
+    chans, beats = [], 0
+    while beats < target:
+        m = int(rng.integers(1, min(cfg.max_batch, 300) + 1))
+        ch = make(m, KINDS[int(rng.integers(len(KINDS)))], rng)
+        chans.append(ch)
+        beats += (1 if getattr(ch, "single", False) else passes) * -(-m // lanes)
+    return chans
 
 
 def pack_lanes(values, width, lanes, rng, lo, hi):

@@ -968,10 +968,10 @@ _MISS_REASONS = (
      "next steps."),
     (("ecp5_dsp",), "ECP5 DSP blocks",
      "A product takes one 18 x 18 block per tile (factors cut into slices of at most 18 bits): "
-     "a 26 x 16 lane product 2, the L2 backward B*x lane product (slope format by W bits, "
-     "51 x 16 at Q16.8) 3; the per-channel products are serial and take none. Fewer blocks "
-     "would take narrower coefficient or slope formats of `golden/bn_unit.py` (at the cost of their "
-     "documented error bounds) or fewer lanes."),
+     "a forward lane's gain mantissa by |x - mu_F| (MW x (W+1) unsigned, 18 x 17 up to W = 16) "
+     "one, the L2 forward square one; the backward lanes still multiply by the coefficient "
+     "format of `golden/bn_config.py` (W+G+2 bits: two blocks at Q16.8) and, for L2, by the "
+     "slope format (three). The per-channel products are serial and take none."),
     (("ecp5_fmax_mhz",), "ECP5 Fmax",
      "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "
      "in the design's FPGA log; the ones seen so far ran from flops to the DSP blocks, which sit "
@@ -980,13 +980,10 @@ _MISS_REASONS = (
      "divider's step. A registered handshake (a skid buffer on `x`), registers on both sides of "
      "each DSP block and a radix-4 divider would be the next steps."),
     (("ice40_lcs", "ice40_fmax_mhz"), "iCE40 HX8K",
-     "The HX8K has no DSP blocks, so every lane multiplier is built from logic cells: a 26 x 16 "
-     "two-stage Booth multiplier is about 870 LUTs (measured with this flow's Yosys steps on "
-     "`Multiplier(a_width=26, b_width=16)`), so 4 lanes take 3,500 of the 7,680 cells. The forward L1 unit, with one multiplier per lane and its per-channel products on "
-     "one serial multiplier, fits; the L2 units have a second multiplier per lane (8 in all, "
-     "about 7,000 LUTs: the device is full before the statistics, dividers and contexts), and "
-     "the backward units add a second set of channel constants, the dx stage and (L2) 51 x 16 "
-     "B*x lane products. Fewer lanes shrink the lane multipliers in proportion; `l1bn report "
+     "The HX8K has no DSP blocks, so every lane multiplier is built from logic cells (Booth "
+     "recoded by this flow): the forward lanes' 18 x 17 products, the L2 forward squares, and "
+     "the backward lanes' wider coefficient products (the backward still uses the coefficient "
+     "and slope formats). Fewer lanes shrink the lane multipliers in proportion; `l1bn report "
      "--full` places and routes the 1-lane units as well."),
 )
 
@@ -998,8 +995,8 @@ def _misses_explained(sel, trows):
         return []
     out = [f"Why {len(missed)} of {len(trows)} targets are missed, and what it would take:", ""]
     biggest, lane = [], []
-    budgets = {norm: t.limit for t in derived.TARGETS if t.figure == "area_mm2"
-               for norm in t.applies}
+    budgets = {unit: t.limit for t in derived.TARGETS if t.figure == "area_mm2"
+               for unit in t.applies}
     for lab, r in sel:
         a = r.get(AREAS, {})
         if _complete(a) and a.get("groups"):
@@ -1008,20 +1005,17 @@ def _misses_explained(sel, trows):
                            f"{v['fraction']:.0%}")
             arith = sum(a["groups"].get(k, {}).get("area_um2", 0)
                         for k in ("statistics", "datapath")) / 1e6
-            lane.append(f"{lab} {arith:.2f} of {budgets[r['params']['norm']]:g}")
+            lane.append(f"{lab} {arith:.2f} of {budgets[lab]:g}")
     if biggest:
-        out += ["- Area: " + "; ".join(biggest) + ". The normalize datapath is P multipliers of "
-                "the coefficient width W+G+2 by W (26 x 16 bits at Q16.8, chosen for the error "
-                "bounds of `golden/bn_unit.py`), the same for both norms; the per-channel math is "
-                "three or four dividers; control/registers are the two channel contexts, the "
-                "pipeline delay lines and the job state. Reaching 0.6 / 1.0 mm^2 would take a "
-                "narrower coefficient format (fewer guard bits G, at the cost of the documented "
-                "error bounds), one time-shared divider instead of three or four, and fewer "
-                "pipeline registers; the L1/L2 comparison does not depend on it (the parts that "
-                "differ are listed in the split). The lane arithmetic alone (statistics and "
-                "datapath of the split, whose widths the formats fix), in mm^2 of the budget: "
-                + "; ".join(lane) + ": where it exceeds the budget, no saving in the per-channel "
-                "math or the control reaches it without narrower formats."]
+        out += ["- Area: " + "; ".join(biggest) + ". A forward unit's datapath is P centred "
+                "lanes (an MW x (W+1) product, a barrel shift onto the bias's grid, an adder); "
+                "its per-channel math is one program (`hdl/bn_job.py`) on a serial multiplier, a "
+                "divider, a normalizing divider and (L2) a square root, plus the mu_F divider of "
+                "the two-pass units. The backward units still multiply by the W+G+2-bit "
+                "coefficient and (L2) the slope format, with dividers per constant. Control and "
+                "registers are the two channel contexts, the pipeline delay lines and the job "
+                "state. The lane arithmetic alone (statistics and datapath of the split), in "
+                "mm^2 of the budget: " + "; ".join(lane) + "."]
 
     for figures, what, why in _MISS_REASONS:
         hits = [t for t in missed if t["figure"] in figures]
@@ -1061,7 +1055,7 @@ def target_rows(selected):
     for lab, r in selected:
         figs = _target_figures(r)
         for t in derived.TARGETS:
-            if r["params"]["norm"] not in t.applies:
+            if lab not in t.applies:
                 continue
             value = figs[t.figure]
             status, margin = derived.check_target(t, value)

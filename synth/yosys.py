@@ -39,7 +39,8 @@ def _pad_operand(port):
 
 
 def _pad_map():
-    """Yosys techmap (Verilog) giving every cell of ``_PAD_CELLS`` operands as wide as its result."""
+    """Yosys techmap (Verilog) giving every cell of ``_PAD_CELLS`` operands as wide as its result,
+    and both operands of every cell of ``_CMP_CELLS`` one width."""
     modules = []
     for i, cell in enumerate(_PAD_CELLS):
         modules.append(f"""(* techmap_celltype = "{cell}" *)
@@ -63,7 +64,46 @@ module _l1bn_pad_{i} (A, B, Y);
   endgenerate
 endmodule
 """)
+    modules += [_cmp_map(i, cell) for i, cell in enumerate(_CMP_CELLS)]
     return "\n".join(modules)
+
+
+#: Comparison cells whose operands :func:`_pad_map` makes equally wide (Yosys narrows constant
+#: operands, which Verilator's WIDTHEXPAND rejects).
+_CMP_CELLS = ("$lt", "$le", "$gt", "$ge", "$eq", "$ne")
+
+
+def _cmp_map(i, cell):
+    ext = {p: f"""    if ({p}_WIDTH < W && A_SIGNED && B_SIGNED) begin : {p.lower()}_sext
+      assign {p}{p} = {{{{(W-{p}_WIDTH){{{p}[{p}_WIDTH-1]}}}}, {p}}};
+    end else if ({p}_WIDTH < W) begin : {p.lower()}_zext
+      assign {p}{p} = {{{{(W-{p}_WIDTH){{1'b0}}}}, {p}}};
+    end else begin : {p.lower()}_keep
+      assign {p}{p} = {p};
+    end
+""" for p in "AB"}
+    return f"""(* techmap_celltype = "{cell}" *)
+module _l1bn_cmp_{i} (A, B, Y);
+  parameter A_SIGNED = 0;
+  parameter B_SIGNED = 0;
+  parameter A_WIDTH = 1;
+  parameter B_WIDTH = 1;
+  parameter Y_WIDTH = 1;
+  localparam W = A_WIDTH > B_WIDTH ? A_WIDTH : B_WIDTH;
+  input [A_WIDTH-1:0] A;
+  input [B_WIDTH-1:0] B;
+  output [Y_WIDTH-1:0] Y;
+  generate
+    if (A_WIDTH == B_WIDTH) begin : keep
+      wire _TECHMAP_FAIL_ = 1'b1;
+    end else begin : pad
+      wire [W-1:0] AA, BB;
+{ext["A"]}{ext["B"]}      \\{cell} #(.A_SIGNED(A_SIGNED), .B_SIGNED(B_SIGNED), .A_WIDTH(W), .B_WIDTH(W),
+        .Y_WIDTH(Y_WIDTH)) _TECHMAP_REPLACE_ (.A(AA), .B(BB), .Y(Y));
+    end
+  endgenerate
+endmodule
+"""
 
 
 def _rel(path, workdir):
@@ -179,7 +219,7 @@ def emit_verilog(rtlil_text, top, out, workdir):
     Amaranth's own Verilog trips ``verilator --lint-only -Wall`` (unused temporaries, initial
     values on procedurally assigned registers, implicitly extended operands). This pass flattens
     the hierarchy, removes what drives nothing, narrows cells to the bits that are used, pads the
-    remaining operands explicitly (:data:`_PAD_CELLS`), splits wires where their drivers change
+    remaining operands explicitly (:data:`_PAD_CELLS`, :data:`_CMP_CELLS`), splits wires where their drivers change
     and drops ``init`` attributes: registers take their initial values from the synchronous
     ``rst`` only, as on an ASIC. The result is what every simulation and synthesis then reads.
 

@@ -15,7 +15,7 @@ The searches are derandomized (a fixed seed: Hypothesis prints the falsifying ch
 named tests below pin the families one by one.
 """
 
-import math
+import os
 
 import numpy as np
 import pytest
@@ -30,8 +30,9 @@ VARIANTS = (("l1", "two-pass"), ("l2", "two-pass"), ("l2", "one-pass"))
 #: (W, F) formats searched: the widest and narrowest with the common ones.
 FORMATS = ((16, 8), (8, 4), (16, 0), (16, 15), (32, 16), (4, 2))
 EPS = (1e-5, 0.0, 1e-3, 0.1, 2.0)
-#: Examples per norm in `make test` (l1, l2 two-pass; one-pass is checked equal to two-pass).
-EXAMPLES = 10_000
+#: Examples per norm (l1, l2 two-pass; one-pass is checked equal to two-pass): 10,000 in
+#: `make test`, more in `make soak` (L1BN_HYPOTHESIS_EXAMPLES).
+EXAMPLES = int(os.environ.get("L1BN_HYPOTHESIS_EXAMPLES", 10_000))
 #: Slack (LSB) for the float64 reference's own rounding.
 SLOP = 1e-6
 

@@ -3,13 +3,15 @@ Verilator against golden/bn_unit.py (every y beat and stats transfer, cycles per
 
 import pytest
 
+from hdl.bn_job import ChannelJob, program, program_cycles
 from hdl.bn_unit import BNUnit, latency_formulas, sequence_cycles
+from hdl.centred_scale import CentredScale
 from hdl.registry import module_name, resolve
 from sim import runner
 
 from .blocksim import simulate
 
-MAX_BATCH = 1000   # not a power of two; m = 1000 is the largest channel of the tests
+MAX_BATCH = 2000   # not a power of two; large enough that P = 4 hides the per-channel job
 
 #: (id, parameters): both norms, both l2 statistics schedules, P = 1 and 4, widths 8, 16, 32.
 DESIGNS = (
@@ -28,6 +30,8 @@ TESTCASES = {
     "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32",
               "l2-p4-w8-g4", "l2one-p4-w8-g4"),
     "shapes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
+    "families": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32",
+                 "l2-p4-w8-g4", "l2one-p4-w8-g4"),
     "saturation": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4",
                    "l2-p1-w32"),
     "stalls": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
@@ -72,25 +76,17 @@ def test_module_name_and_defaults():
 
 
 def test_schedule_formulas():
+    """The job constants come from the per-channel program (hdl.bn_job): one cycle per register
+    step, LATENCY + 1 per unit step; the mean waits for the mu_F divider (W + 5 cycles)."""
     f = latency_formulas(norm="l1", width=16, guard=8, lanes=1)
-    # the serial mu*a takes Lm = 24 + 1 cycles; the running mean's product, issued when the job
-    # starts, is done by A_GO (D1 = 29 cycles later), the sigma's 1 + 25 cycles after A_GO,
-    # before the a divider (24 + 6): X = Lm - 3
-    assert f["mean_delay"] == 24 + 4 + 1 and f["job_train"] == 48 + 18 + 22
-    assert f["job_infer"] == 24 + 14 + 22
+    cyc = program_cycles(norm="l1", width=16, frac=0, guard=8)
+    assert f["mean_delay"] == 16 + 6 + 1 and f["request_train"] == 1 + 3
+    assert (f["job_train"], f["job_infer"]) == (cyc["train"] + 1, cyc["infer"] + 1)
+    steps = program(ChannelJob(norm="l1").cfg, "train")
+    assert [s.name for s in steps][:3] == ["m_muf", "centre", "mean"]
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
-    # + serial m*Sxx / Sx*Sx (2*16 + 10 + 1) and m*m (16 + 10 + 1) cycles, M = clog2(1000) = 10
-    # the running products: the mean's starts when the job's mean division ends, D1 = 48 + 48
-    # + 20 + 8 cycles before A_GO; the sigma's 1 + 25 cycles after A_GO: R = 0, X = Lm - 3
-    assert f["job_train"] == 96 + 22 + 43 + 27 + 22 and "mean_delay" not in f
-    # l2 two-pass, W + G = 4: Lm = 19, D1 = 3*4 + 8 = 20: the sigma's product 1 + 19 cycles
-    # after A_GO, 10 cycles after the a divider (4 + 6): R = 10
-    assert latency_formulas(norm="l2", width=4, guard=0, lanes=1)["job_train"] == 16 + 21 + 16 + 10
-    # Narrow formats: Lm = 18 + 1 outlasts D1 = 8 + 5 by 6 cycles: MA_GO waits for the running
-    # sigma's product, 6 + 19 - (8 + 6) = 11 cycles; inference jobs do not
-    f = latency_formulas(norm="l1", width=4, guard=4, lanes=1)
-    assert f["job_train"] == 16 + 18 + (19 - 3) + 11
-    assert f["job_infer"] == 8 + 14 + (19 - 3)
+    assert "mean_delay" not in f and f["request_train"] == 2 + 4
+    assert f["y_latency"] == 1 + CentredScale.LATENCY
     # One channel, three passes of 2 beats: mean and coefficient waits are not hidden.
     r = sequence_cycles(1, 7, "train", norm="l2", lanes=4)
     f = latency_formulas(norm="l2", lanes=4)
@@ -111,14 +107,14 @@ def test_sequence_cost_is_linear_in_channels(norm, stats):
     channel's normalize pass, so a lone channel (C = 1) pays it once more."""
     passes = 2 if stats == "one-pass" else 3
     for lanes in (1, 4):
-        m = 300 * lanes
+        m = 600 * lanes
         k = {c: sequence_cycles(c, m, "train", norm=norm, stats=stats, lanes=lanes)["total"]
-             - passes * c * 300 for c in (1, 2, 3, 8, 50)}
+             - passes * c * 600 for c in (1, 2, 3, 8, 50)}
         assert len({k[c] for c in (2, 3, 8, 50)}) == 1
         if passes == 3:
             assert k[1] == k[2]
         else:
             assert k[1] > k[2]
         k = {sequence_cycles(c, m, "infer", norm=norm, stats=stats, lanes=lanes)["total"]
-             - c * 300 for c in (1, 3, 8, 50)}
+             - c * 600 for c in (1, 3, 8, 50)}
         assert len(k) == 1
