@@ -64,7 +64,6 @@ class _Widths:
         self.num = 2 * M + w + g + 1                  # |gamma| * m**2 * 2**G
         self.den = 2 * M + 2 * w + g + 3              # N * 2**G + eps_q * m**2
         self.shift = shift_cap(w, g, mw).bit_length()
-        self.exp = None                               # from the NormDivider
         self.mul_a = max(self.sq_sum, 2 * M + 1, self.abs_sum, cfg.stat.width, mw) + 2
         self.mul_b = max(M + 2, w + 1, ALPHA_FRAC + 2,
                          self.sx + 1 if cfg.stats == "one-pass" else 0)
@@ -130,13 +129,15 @@ def _centre(cfg):
         Step("m_muf", "mul", lambda r: _mul(r.muf, _sgn(r.m)),
              lambda r, o: [(r.r, r.sx - o.p)]),
         Step("centre", None, take=lambda r, o: [
-            (r.absr, _abs(r.r)), (r.k, _sgn(r.m) - Cat(C(0, 1), Mux(_neg(r.r), r.nneg, r.npos)).as_signed())]),
+            (r.absr, _abs(r.r)),
+            (r.k, _sgn(r.m) - Cat(C(0, 1), Mux(_neg(r.r), r.nneg, r.npos)).as_signed())]),
         Step("mean", "div", lambda r: _div(Cat(C(0, g), r.sx).as_signed(), r.m),
              lambda r, o: [(r.mean, o.quot)]),
     ]
 
 
 def _spread_l1(cfg):
+    """N = m*A + |r|*(m - 2C), sigma and the gain of an l1 training job."""
     g = cfg.guard
     return [
         Step("m_a", "mul", lambda r: _mul(_sgn(r.abs_sum), _sgn(r.m)),
@@ -149,9 +150,17 @@ def _spread_l1(cfg):
                  (r.den, Cat(C(0, g), r.spread) + r.mm * cfg.eps_q)]),
         Step("g_mm", "mul", lambda r: _mul(_sgn(r.mm), _sgn(_abs(r.gamma))),
              lambda r, o: [(r.num, o.p)]),
-        Step("gain", "ndiv", lambda r: {"num": Cat(C(0, g), r.num), "den": r.den},
-             lambda r, o: [(r.mant, o.mant), (r.exp, o.exp), (r.inf, o.inf)]),
+        _gain(cfg, lambda r: r.den),
     ]
+
+
+def _gain(cfg, den, j=None):
+    """The normalizing division ``|gamma| * scale * 2**G / den`` (the gain; ``scale`` is in
+    ``num``); ``j``: the l2 root's power of two, taken off the exponent."""
+    g = cfg.guard
+    return Step("gain", "ndiv", lambda r: {"num": Cat(C(0, g), r.num), "den": den(r)},
+                lambda r, o: [(r.mant, o.mant), (r.exp, o.exp if j is None else o.exp - j(r)),
+                              (r.inf, o.inf)])
 
 
 def _sigma(cfg, r, quot, flag):
@@ -195,13 +204,12 @@ def _spread_l2(cfg, w):
              lambda r, o: _sigma(cfg, r, o.quot, o.sat)),
         Step("g_m", "mul", lambda r: _mul(_sgn(r.m), _sgn(_abs(r.gamma))),
              lambda r, o: [(r.num, o.p)]),
-        Step("gain", "ndiv", lambda r: {"num": Cat(C(0, g), r.num), "den": r.root},
-             lambda r, o: [(r.mant, o.mant), (r.exp, o.exp - r.j), (r.inf, o.inf)]),
+        _gain(cfg, lambda r: r.root, j=lambda r: r.j),
     ]
     return steps
 
 
-def _tail(cfg, w):
+def _tail(cfg):
     """The gain's lane form, the bias and (training) the running statistics."""
     g, mw, ec = cfg.guard, cfg.mant_width, cfg.lane_exp
     bw = cfg.bias.width
@@ -214,9 +222,8 @@ def _tail(cfg, w):
         left = _shl(r.q1, ne, bw + 1)
         big = C(1 << bw, bw + 1)
         left = Mux((ne > bw + 1) | (left > big), big, left)
-        zero = ~r.absr.any() | ~r.mant.any()
-        c = Mux(r.inf, big, Mux(zero, 0, Mux(_neg(e), left, right)))
-        c = Mux(r.absr.any(), c, 0)
+        c = Mux(~r.absr.any(), 0, Mux(r.inf, big, Mux(~r.mant.any(), 0,
+                                                       Mux(_neg(e), left, right))))
         t = _negate_if(c, _neg(r.gamma) ^ _neg(r.r))
         val, flag = saturate(Cat(C(0, g), r.beta).as_signed() - t, cfg.bias)
         clamp = r.inf | (r.mant.any() & (e < ec))
@@ -264,7 +271,6 @@ def _gain_to_bias(cfg):
 
 def program(cfg, mode):
     """The steps of a ``"train"`` or ``"infer"`` job of the unit ``cfg``."""
-    w = _Widths(cfg)
     if mode == "infer":
         g = cfg.guard
 
@@ -275,18 +281,17 @@ def program(cfg, mode):
             return [(r.muf, mu), (r.r, rem), (r.absr, _abs(rem)), (r.den, den),
                     (r.num, _abs(r.gamma))]
         return ([Step("prep", None, take=prep),
-                 Step("gain", "ndiv", lambda r: {"num": Cat(C(0, g), r.num), "den": r.den},
-                      lambda r, o: [(r.mant, o.mant), (r.exp, o.exp), (r.inf, o.inf)]),
+                 _gain(cfg, lambda r: r.den),
                  Step("mant_r", "mul", lambda r: _mul(_sgn(r.mant), _sgn(r.absr)),
                       lambda r, o: _q1(cfg, r, o.p))]
-                + _tail(cfg, w))
+                + _tail(cfg))
     steps = []
     if cfg.stats == "one-pass":
         steps.append(Step("muf", "div", lambda r: _div(r.sx, r.m),
                           lambda r, o: [(r.muf, o.quot)]))
     steps += _centre(cfg)
-    steps += _spread_l1(cfg) if cfg.norm == "l1" else _spread_l2(cfg, w)
-    return steps + _gain_to_bias(cfg) + _tail(cfg, w) + _running(cfg)
+    steps += _spread_l1(cfg) if cfg.norm == "l1" else _spread_l2(cfg, _Widths(cfg))
+    return steps + _gain_to_bias(cfg) + _tail(cfg) + _running(cfg)
 
 
 class _Regs:
@@ -325,8 +330,8 @@ class ChannelJob(wiring.Component):
     gamma, beta, running_mean, running_sigma : ``In``
         Data codes and S codes.
     busy, done : ``Out(1)``
-        A job runs; ``done`` is high for the one cycle after its last step (the outputs hold
-        until the next job's end).
+        A job runs; ``done`` is high for the one cycle after its last step. The outputs hold
+        until the next job starts (a unit copies them when ``done`` or later, before that).
     mean, sigma, mu_f, mant, shift, neg, bias, new_mean, new_sigma, sat : ``Out``
         Results: the batch statistics (S), the lanes' coefficients (``shift = e - e_c``, capped
         at :func:`golden.centred_scale.shift_cap`), the running statistics, and the saturation
