@@ -134,39 +134,47 @@ def test_derived_arithmetic():
 
 def test_targets():
     reg = derived.TARGETS[0]
-    assert (reg.figure, reg.op, reg.limit) == ("reg2reg_ns", "<=", 6.4)
-    assert derived.check_target(reg, 5.4) == ("pass", pytest.approx(1.0))
-    assert derived.check_target(reg, 7.4) == ("miss", pytest.approx(-1.0))
+    assert (reg.figure, reg.op, reg.limit, reg.applies) == ("reg2reg_ns", "<=", 5.2,
+                                                            derived.FORWARD)
+    assert derived.check_target(reg, 4.2) == ("pass", pytest.approx(1.0))
+    assert derived.check_target(reg, 6.2) == ("miss", pytest.approx(-1.0))
     fmax = next(t for t in derived.TARGETS if t.figure == "ice40_fmax_mhz")
     assert derived.check_target(fmax, 40.0) == ("miss", pytest.approx(-10.0))
     assert derived.check_target(fmax, None) == ("n/a", None)
     r = {"name": "u", "params": {"norm": "l2"}, "osu018": {"area_um2": 1.2e6},
-         "sta": {"reg2reg_ns": 6.0}, "fpga_ecp5-25k": {"not_run": "not run: x"},
+         "sta": {"reg2reg_ns": 5.0}, "fpga_ecp5-25k": {"not_run": "not run: x"},
          "fpga_ice40-hx8k": {"fits": False, "overflow": ["ICESTORM_LC"], "fmax_mhz": None,
                              "device": {"ICESTORM_LC": {"used": 9000, "total": 7680}}}}
-    rows = {t["target"]: t for t in report.target_rows([("forward L2", r)])}
-    assert "OSU018 area, L1 unit" not in rows
-    assert rows["OSU018 area, L2 unit"]["result"] == "miss"
-    assert rows["OSU018 area, L2 unit"]["margin"] == "-0.2"
-    assert rows["OSU018 reg-to-reg path"]["result"] == "pass"
-    assert rows["iCE40 HX8K Fmax"]["result"] == "miss (does not fit)"
-    assert rows["iCE40 HX8K logic cells"]["value"] == "9000"
-    assert rows["iCE40 HX8K logic cells"]["result"] == "miss"
-    assert rows["ECP5-25k Fmax"]["result"] == "not run: x"
+    rows = {(t["target"], t["limit"]): t
+            for t in report.target_rows([("forward L2 one-pass", r)])}
+    area = rows[("OSU018 area", "<= 1 mm^2")]
+    assert ("OSU018 area", "<= 0.6 mm^2") not in rows      # the forward L1 budget
+    assert area["result"] == "miss" and area["margin"] == "-0.2"
+    assert rows[("OSU018 reg-to-reg path", "<= 5.2 ns")]["result"] == "pass"
+    assert ("OSU018 reg-to-reg path", "<= 5.8 ns") not in rows  # the backward limit
+    assert rows[("iCE40 HX8K Fmax", ">= 50 MHz")]["result"] == "miss (does not fit)"
+    cells = rows[("iCE40 HX8K logic cells", "<= 7680 LCs")]
+    assert cells["value"] == "9000" and cells["result"] == "miss"
+    assert rows[("ECP5-25k Fmax", ">= 100 MHz")]["result"] == "not run: x"
+    # iCE40 targets apply to the forward L1 and one-pass units only.
+    two = report.target_rows([("forward L2 two-pass", r)])
+    assert not any(t["target"].startswith("iCE40") for t in two)
     # The explanation names exactly the missed targets' kinds, with the measured values.
-    text = "\n".join(report._misses_explained([("forward L2", r)], list(rows.values())))
+    text = "\n".join(report._misses_explained([("forward L2 one-pass", r)],
+                                              list(rows.values())))
     assert text.startswith("Why 3 of ")
-    assert "- iCE40 HX8K: forward L2 iCE40 HX8K Fmax: miss (does not fit); forward L2 iCE40 HX8K " \
-        "logic cells 9000 (<= 7680 LCs). The HX8K" in text
+    assert "- iCE40 HX8K: forward L2 one-pass iCE40 HX8K Fmax: miss (does not fit); forward " \
+        "L2 one-pass iCE40 HX8K logic cells 9000 (<= 7680 LCs). The HX8K" in text
     assert "Clock" not in text and "ECP5" not in text
-    # With an area split: the lane arithmetic (statistics + datapath) against the norm's budget.
+    # With an area split: the lane arithmetic (statistics + datapath) against the unit's budget.
     r["areas"] = {"area_um2": 1.2e6, "groups": {
         "statistics": {"area_um2": 0.5e6, "fraction": 0.42},
         "datapath": {"area_um2": 0.6e6, "fraction": 0.5},
         "control/registers": {"area_um2": 0.1e6, "fraction": 0.08}}}
-    text = "\n".join(report._misses_explained([("forward L2", r)], list(rows.values())))
-    assert "- Area: forward L2 1.20 mm^2, largest part datapath 50%." in text
-    assert "in mm^2 of the budget: forward L2 1.10 of 1: where it exceeds" in text
+    text = "\n".join(report._misses_explained([("forward L2 one-pass", r)],
+                                              list(rows.values())))
+    assert "- Area: forward L2 one-pass 1.20 mm^2, largest part datapath 50%." in text
+    assert "in mm^2 of the budget: forward L2 one-pass 1.10 of 1." in text
     assert report._worse({"area_um2": 0.5, "critical_ns": 1.2}) == \
         "L1 costs more in critical path, against the paper"
     assert report._worse({"area_um2": 0.5, "energy_per_element_pj": 0.9}).startswith("L1 is cheaper")
