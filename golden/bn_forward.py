@@ -41,10 +41,11 @@ Training (one channel of m values)
    The lanes use ``(mant_l, e_l) = (mant, e)`` when ``e >= e_c = MW - W - 2``, else the clamp
    ``(2**MW - 1, e_c)`` (a gain of ``2**(W+2)`` or more, counted in ``sat["a"]``): every output
    with ``d_i != 0`` saturates then, in the float reference too, with the same sign.
-5. Bias ``b' = beta - a*t`` in B = Q(W+2+G, G): ``q1 = div_round_away(mant*|r| * 2**G, m)``,
-   ``c = shift_right(q1, e, "half_up")`` (a left shift when ``e < 0``), ``b' = saturate_B(beta *
+5. Bias ``b' = beta - a*t`` in B = Q(W+2+G, G): ``q1 = div_round_away(mant*|r| * 2**(G +
+   max(-e, 0)), m)``, ``c = shift_right(q1, max(e, 0), "half_up")``, ``b' = saturate_B(beta *
    2**G - sgn(gamma)*sgn(r)*c)``; an infinite gain has ``r = 0`` in training (a constant
-   channel), else ``c`` saturates. Error <= 2**-G LSB.
+   channel), else ``c`` saturates. Error <= 2**-G LSB (one rounding of 1/2 unit for e < 0, two
+   of at most 1/2 each for e >= 0).
 6. Lanes: ``q_i = min(floor(mant_l * |d_i| * 2**(G - e_l)), 2**(W+2+G) - 1)``,
    ``z_i = -q_i if (gamma < 0) != (d_i < 0) else q_i``,
    ``y_i = saturate_data(shift_right(z_i + b', G, "half_up"))``. The lane multiplier is
@@ -129,8 +130,10 @@ def _bias(cfg, gamma, beta, mant, e, r, m):
     elif e is None:
         c = 1 << cfg.bias.width          # an infinite gain: beyond B, saturates with the sign
     else:
-        q1 = _rdiv(mant * abs(r) << g, m)
-        c = _shr(q1, e) if e >= 0 else q1 << -e
+        # one rounding on the gain's grid or, for a gain of 2**MW or more (e < 0), on the
+        # bias's grid: a rounding there is not multiplied by 2**-e
+        q1 = _rdiv(mant * abs(r) << (g + max(-e, 0)), m)
+        c = _shr(q1, max(e, 0))
     if (gamma < 0) != (r < 0):
         c = -c
     return _sat((beta << g) - c, cfg.bias)

@@ -67,7 +67,8 @@ class _Widths:
         self.mul_a = max(self.sq_sum, 2 * M + 1, self.abs_sum, cfg.stat.width, mw) + 2
         self.mul_b = max(M + 2, w + 1, ALPHA_FRAC + 2,
                          self.sx + 1 if cfg.stats == "one-pass" else 0)
-        self.div_num = max(self.spread + g + 1, self.sx + g + 1, mw + M + g + 1)
+        self.div_num = max(self.spread + g + 1, self.sx + g + 1,
+                           mw + max(M, g) + g + _lift_cap(cfg) + 1)
         self.div_den = 2 * M + 2
         self.div_quot = max(cfg.stat.width, mw + g, w + 1) + 2
 
@@ -218,10 +219,8 @@ def _tail(cfg):
     def bias(r, o):
         e = r.exp
         right = r.twice[1:] + r.twice[0]               # q1 >> e, half up
-        ne = _abs(e)                                   # -e, for e < 0
-        left = _shl(r.q1, ne, bw + 1)
         big = C(1 << bw, bw + 1)
-        left = Mux((ne > bw + 1) | (left > big), big, left)
+        left = Mux(_abs(e) > _lift_cap(cfg), big, r.q1)   # e < 0: q1 is c
         c = Mux(~r.absr.any(), 0, Mux(r.inf, big, Mux(~r.mant.any(), 0,
                                                        Mux(_neg(e), left, right))))
         t = _negate_if(c, _neg(r.gamma) ^ _neg(r.r))
@@ -251,12 +250,31 @@ def _running(cfg):
     ]
 
 
+def _lift_cap(cfg):
+    """The largest ``-e`` the bias is computed for: beyond it ``c`` exceeds the bias format
+    (any |r| >= 1, m <= 2**max(M, G)) and the bias saturates."""
+    M = fixed.clog2(cfg.max_batch)
+    return max(0, cfg.bias.width + max(M, cfg.guard) - cfg.mant_width - cfg.guard)
+
+
+def _lift(cfg, r):
+    """``max(-e, 0)``, limited to :func:`_lift_cap`: the left shift that puts ``a*|t|`` of a
+    gain of ``2**MW`` or more onto the bias's grid before its one rounding."""
+    cap = _lift_cap(cfg)
+    ne = _abs(r.exp)
+    return Mux(~_neg(r.exp), 0, Mux(ne > cap, cap, ne))
+
+
 def _q1(cfg, r, value):
-    """Load ``q1`` (``a*|t|*2**G`` on the gain's grid) and ``2*q1 >> e`` (for e >= 0; the bias
-    step rounds it half up)."""
-    q1 = value[:len(r.q1)]
+    """Load ``q1`` (``a*|t|*2**G``, on the gain's grid for e >= 0, on the bias's for e < 0),
+    limited to just beyond the bias format, and ``2*q1 >> e`` (e >= 0: the bias step rounds it
+    half up)."""
+    big = 1 << cfg.bias.width
     k = (cfg.mant_width + cfg.guard + 2).bit_length()
-    return [(r.q1, q1), (r.twice, _shr(Cat(C(0, 1), q1), r.exp.as_unsigned(), (1 << k) - 1))]
+    q1 = Mux(value > big, big, value[:len(r.q1)])
+    return [(r.q1, q1),
+            (r.twice, _shr(Cat(C(0, 1), value[:len(r.twice) - 1]), r.exp.as_unsigned(),
+                           (1 << k) - 1))]
 
 
 def _gain_to_bias(cfg):
@@ -264,7 +282,8 @@ def _gain_to_bias(cfg):
     return [
         Step("mant_r", "mul", lambda r: _mul(_sgn(r.mant), _sgn(r.absr)),
              lambda r, o: [(r.q1, o.p)]),
-        Step("q1", "div", lambda r: _div(_sgn(Cat(C(0, g), r.q1)), r.m),
+        Step("q1", "div",
+             lambda r: _div(_sgn(_shl(Cat(C(0, g), r.q1), _lift(cfg, r), _lift_cap(cfg))), r.m),
              lambda r, o: _q1(cfg, r, o.quot)),
     ]
 
@@ -283,7 +302,8 @@ def program(cfg, mode):
         return ([Step("prep", None, take=prep),
                  _gain(cfg, lambda r: r.den),
                  Step("mant_r", "mul", lambda r: _mul(_sgn(r.mant), _sgn(r.absr)),
-                      lambda r, o: _q1(cfg, r, o.p))]
+                      lambda r, o: _q1(cfg, r, _shl(o.p[:len(r.q1)], _lift(cfg, r),
+                                                    _lift_cap(cfg))))]
                 + _tail(cfg))
     steps = []
     if cfg.stats == "one-pass":
@@ -393,7 +413,8 @@ class ChannelJob(wiring.Component):
             "num": unsigned(w.num - cfg.guard), "q": unsigned(w.q), "z": unsigned(8),
             "root": unsigned(cfg.root_width), "j": signed(9),
             "xs": unsigned(w.q // 2 + 3), "mant": unsigned(mw), "exp": signed(exp_w),
-            "inf": 1, "q1": unsigned(mw + max(M, cfg.guard) + cfg.guard + 1),
+            "inf": 1, "q1": unsigned(max(mw + max(M, cfg.guard) + cfg.guard,
+                                         cfg.bias.width) + 1),
             "twice": unsigned(mw + max(M, cfg.guard) + cfg.guard + 2),
             "bias": signed(cfg.bias.width), "mant_l": unsigned(mw), "shift": unsigned(w.shift),
             "new_mean": signed(SW), "new_sigma": signed(SW),

@@ -253,6 +253,16 @@ def test_saturating_outputs_keep_their_sign(variant):
     assert f["y"][-1] == 32767 and f["sat"]["y"] >= 1
 
 
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_large_gain_bias_at_maximum_batch(norm):
+    """One outlier among 65,535 zeros without eps: the gain passes 2**MW (a negative exponent)
+    and the zeros' y = beta - a*r/m must still be within 1 LSB (one rounding of the bias)."""
+    x = np.zeros(65536, dtype=np.int64)
+    x[0] = 1
+    _, f, worst = _named((norm, "two-pass"), x, gamma=30000, beta=0, eps=0.0)
+    assert worst <= 1.0 and f["y"][0] == 32767
+
+
 def test_gain_clamp_is_counted():
     """A gain of 2**(W+2) or more: the lanes clamp it (sat a), the d = 0 outputs keep beta."""
     cfg, f, _ = _named(("l1", "two-pass"), [0] * 99 + [1], gamma=32767, beta=5, eps=0.0)

@@ -22,7 +22,8 @@ def _channels(cfg, rng, n):
     out = [(np.full(5, 384), 256, -100, 0, 256), (np.full(3, lo), hi, lo, stat.min_code, 0),
            (np.array([768] * 5 + [769] * 6), 256, 0, 77, 300),
            (np.array([0] * 99 + [1]), hi, 5, 0, 0), (np.array([hi, lo] * 4), lo, hi, 1, 5),
-           (np.array([7]), -3, 2, stat.max_code, stat.max_code), (np.array([0, 0]), 0, 9, 0, 0)]
+           (np.array([7]), -3, 2, stat.max_code, stat.max_code), (np.array([0, 0]), 0, 9, 0, 0),
+           (np.array([1] + [0] * 1023), hi, 0, 0, 0), (np.array([0] * 1023 + [-1]), lo, 1, 0, 0)]
     out = [(np.clip(x, lo, hi), int(np.clip(g, lo, hi)), int(np.clip(b, lo, hi)),
             int(np.clip(rm, stat.min_code, stat.max_code)), int(np.clip(rs, 0, stat.max_code)))
            for x, g, b, rm, rs in out]
