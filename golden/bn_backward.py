@@ -61,11 +61,11 @@ l2 (two centred products per lane)
 (W+1 bits): ``z_i = p(A, e_i) - p(B, d_i) + K``, where ``p(X, v) = sgn(X*v) *
 min(floor(mant_X * |v| * 2**(G - e_X)), L)``, ``L = 2**(MW+W+2+G) - 1``, the exponents taken
 ``>= e_L = -(W+3)`` (a smaller one puts every nonzero product at L anyway; an infinite gain is
-``(2**MW - 1, e_L)``), and ``K = div_round_away(2**G * (-A_hat * r_dy + B_hat * r), m)`` with
-the lanes' own rounded ``A_hat``, ``B_hat``: ONE rounding, saturated to ``[-L/2, L/2]`` (an
-infinite gain with ``r_dy != 0`` saturates; a product at L outweighs it). Lane multipliers
-``MW x (W+1)`` unsigned (18 x 17 at W = 16, 34 x 33 at W = 32); the lane sum has
-``MW + W + 4 + G`` bits.
+``(2**MW - 1, e_L)``; from ``e = G + MW + W`` on every product is 0), and
+``K = div_round_away(2**G * (-A_hat * r_dy + B_hat * r), m)`` with the lanes' own rounded
+``A_hat``, ``B_hat``: ONE rounding, saturated to ``[-L/2, L/2]`` (an infinite gain with
+``r_dy != 0`` saturates; a product at L outweighs it). Lane multipliers ``MW x (W+1)``
+unsigned (18 x 17 at W = 16, 34 x 33 at W = 32); the lane sum has ``MW + W + 4 + G`` bits.
 
 Both: ``dx_i = saturate_data(shift_right(z_i, G, "half_up"))``. ``s = 0`` (a constant channel
 with eps = 0; the reference has no gradient there) counts as saturated (``sat["a"]``): every
@@ -110,7 +110,8 @@ data format)
   nonzero multiple of 16: one lane is off by 8 LSB or more whatever the rounding. This model
   (one rounding each) gives ``dx = (4096, -4096)`` (``Lam ~ 2**32``, bound ``2**14``). dx is
   the difference of two terms of ``2**31`` LSB; the cure would be lane factors of about
-  ``MW + W`` bits. The l1 bracket has no such term (its slope multiplies a sign: a select,
+  ``MW + W`` bits (e.g. each factor as two MW-bit parts, two products: the threshold moves to
+  ``Lam <= 2**(2 MW)``). The l1 bracket has no such term (its slope multiplies a sign: a select,
   exact), so the l1 contract holds everywhere.
 """
 
