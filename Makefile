@@ -33,12 +33,13 @@ test: tools
 	$(VPY) -m pytest -n $(JOBS) -q
 
 # Long runs left out of `make test`: >= SOAK_CYCLES checked cycles per unit configuration and
-# simulator, and a longer property search of the forward numerics.
+# simulator, and longer property searches of the forward and backward numerics.
 SOAK_CYCLES   ?= 1000000
 SOAK_EXAMPLES ?= 200000
 soak: tools
 	L1BN_SOAK_CYCLES=$(SOAK_CYCLES) L1BN_HYPOTHESIS_EXAMPLES=$(SOAK_EXAMPLES) \
-	  $(VPY) -m pytest -n $(JOBS) -q -s tests/test_soak.py tests/test_bn_forward.py -k "soak or searched"
+	  $(VPY) -m pytest -n $(JOBS) -q -s tests/test_soak.py tests/test_bn_forward.py \
+	  tests/test_bn_backward_numerics.py -k "soak or searched"
 
 # REPORT_ARGS=--full for the long sweep (every lane count, Verilator, FPGA flows of every design).
 report: tools
