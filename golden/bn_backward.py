@@ -121,7 +121,7 @@ import numpy as np
 
 from . import fixed
 from .bn_config import _arr, _check_code, _check_codes, _rdiv, _sat
-from .bn_forward import MIN_GUARD, _gain, root
+from .bn_forward import _gain, root
 from .centred_scale import centred_scale
 from .norm_divider import norm_div
 
@@ -145,8 +145,6 @@ def _dyadic(num, e, den):
 
 
 def _check(cfg, x, dy, gamma, sum_x, spread):
-    if cfg.guard < MIN_GUARD:
-        raise ValueError(f"guard must be >= {MIN_GUARD} for the backward bounds, got {cfg.guard}")
     x = _check_codes("x", x, cfg)
     dy = _check_codes("dy", dy, cfg)
     if dy.shape != x.shape:

@@ -28,7 +28,10 @@ import numpy as np
 from . import fixed
 from .reference import NORMS
 
-__all__ = ["STATS", "ALPHA_FRAC", "ALPHA_FMT", "UnitConfig"]
+__all__ = ["STATS", "ALPHA_FRAC", "ALPHA_FMT", "MIN_GUARD", "UnitConfig"]
+
+#: Fewest guard bits: the forward's y bound (golden.bn_forward) is within 1 LSB from 3 on.
+MIN_GUARD = 3
 
 STATS = ("two-pass", "one-pass")
 ALPHA_FRAC = 16
@@ -56,7 +59,7 @@ class UnitConfig:
     ValueError
         Naming the parameter: ``norm`` not in NORMS; ``stats`` not in STATS or "one-pass" with
         l1; ``width`` not an int in [2, 64]; ``frac`` not an int in [0, width - 1]; ``guard``
-        not an int in [0, 32]; ``max_batch`` not an int in [1, 2**32]; ``alpha`` not a finite
+        not an int in [3, 32] (:data:`MIN_GUARD`: the forward's 1-LSB bound needs 3); ``max_batch`` not an int in [1, 2**32]; ``alpha`` not a finite
         real in [0, 1]; ``eps`` not a finite real >= 0 or too large for S.
     """
 
@@ -80,7 +83,7 @@ class UnitConfig:
             raise ValueError("stats 'one-pass' needs norm 'l2' (l1 needs mu before |x - mu|)")
         width = fixed.check_int("width", self.width, 2, 64)
         frac = fixed.check_int("frac", self.frac, 0, width - 1)
-        guard = fixed.check_int("guard", self.guard, 0, 32)
+        guard = fixed.check_int("guard", self.guard, MIN_GUARD, 32)
         max_batch = fixed.check_int("max_batch", self.max_batch, 1, 1 << 32)
         alpha = _check_real("alpha", self.alpha, 0.0, 1.0)
         eps = _check_real("eps", self.eps, 0.0)

@@ -87,7 +87,7 @@ import numpy as np
 from . import fixed
 from .centred_scale import centred_scale
 from .norm_divider import norm_div
-from .bn_config import ALPHA_FRAC, _arr, _check_code, _check_codes, _rdiv, _sat, _shr
+from .bn_config import ALPHA_FRAC, MIN_GUARD, _arr, _check_code, _check_codes, _rdiv, _sat, _shr
 
 __all__ = ["MIN_GUARD", "batch_stats", "forward_train", "forward_infer", "root"]
 
@@ -195,13 +195,7 @@ def _update(cfg, old, batch):
     return _sat(_shr(aq * old + ((1 << ALPHA_FRAC) - aq) * batch, ALPHA_FRAC), cfg.stat)
 
 
-#: Fewest guard bits for which the y bound is within 1 LSB.
-MIN_GUARD = 3
-
-
 def _check_channel(cfg, x, gamma, beta, running_mean, running_sigma):
-    if cfg.guard < MIN_GUARD:
-        raise ValueError(f"guard must be >= {MIN_GUARD} for the forward bounds, got {cfg.guard}")
     return (_check_codes("x", x, cfg), _check_code("gamma", gamma, cfg.data),
             _check_code("beta", beta, cfg.data),
             _check_code("running_mean", running_mean, cfg.stat),

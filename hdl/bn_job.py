@@ -364,8 +364,6 @@ class ChannelJob(wiring.Component):
                  alpha=0.9, eps=1e-5):
         self.cfg = cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=frac, guard=guard,
                                     max_batch=max_batch, alpha=alpha, eps=eps)
-        if cfg.guard < 3:
-            raise ValueError(f"guard must be >= 3, got {cfg.guard}")
         self.w = w = _Widths(cfg)
         W, SW, mw = cfg.width, cfg.stat.width, cfg.mant_width
         self._units = self._make_units()

@@ -297,5 +297,5 @@ def test_input_validation(kw, match):
             "spread": 0, **kw}
     with pytest.raises(ValueError, match=match):
         backward(cfg, **args)
-    with pytest.raises(ValueError, match="guard must be >= 3"):
-        backward(UnitConfig("l1", "two-pass", 16, 8, guard=2), **{**args, **{"dy": args["x"]}})
+    with pytest.raises(ValueError, match=r"^guard must be an integer in \[3, 32\]"):
+        UnitConfig("l1", "two-pass", 16, 8, guard=2)
