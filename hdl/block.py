@@ -8,6 +8,7 @@ checked by :func:`hdl.registry.resolve` before anything is built and listed by `
 """
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 __all__ = ["BlockSpec", "COMMON", "Choice", "Int", "Real"]
@@ -38,9 +39,9 @@ class Int:
     def check(self, name, value, params):
         """``value`` as an int; ``ValueError`` naming ``name`` and the range otherwise."""
         lo, hi = _end(self.lo, params), _end(self.hi, params)
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         if ok and (lo is None or value >= lo) and (hi is None or value <= hi):
-            return value
+            return int(value)
         rng = f"[{_show(self.lo)}, {_show(self.hi)}]"
         if isinstance(self.lo, tuple) or isinstance(self.hi, tuple):
             rng += f" = [{lo}, {hi}]"
@@ -60,15 +61,16 @@ class Real:
 
     def check(self, name, value, params):
         """``value`` as a float; ``ValueError`` naming ``name`` and the range otherwise."""
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) \
             and math.isfinite(value) and self.lo <= value <= self.hi
         if not ok:
-            raise ValueError(f"{name} must be a finite number in {self.describe()}, "
-                             f"got {value!r}")
+            raise ValueError(f"{name} must be a finite {self.describe()}, got {value!r}")
         return float(value)
 
     def describe(self):
-        return f"[{self.lo:g}, {self.hi:g}]" if math.isfinite(self.hi) else f">= {self.lo:g}"
+        if math.isfinite(self.hi):
+            return f"real in [{self.lo:g}, {self.hi:g}]"
+        return f"real >= {self.lo:g}"
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,20 @@ def resolve(block, **given):
     missing = [p for p in spec.params if p not in params]
     if missing:
         raise ValueError(f"{block} needs parameter {', '.join(missing)}")
-    return spec.check({p: params[p] for p in spec.params})
+    params = spec.check({p: params[p] for p in spec.params})
+    if "eps" in params:
+        _check_unit(params)
+    return params
+
+
+def _check_unit(params):
+    """A BN unit's numeric parameters together (eps must fit the statistics format of its
+    width, frac and guard): :class:`golden.bn_unit.UnitConfig` checks them, as the unit will."""
+    from golden.bn_unit import UnitConfig
+    given = {k: params[k] for k in ("guard", "max_batch", "alpha", "eps")
+             if params.get(k) is not None}
+    UnitConfig(norm=params["norm"], stats=params.get("stats", "two-pass"), width=params["width"],
+               frac=params["frac"], **given)
 
 
 def design(block, **params):

@@ -24,7 +24,8 @@ import numpy as np
 from hdl.manifest import numerics
 from l1bn.files import atomic_open
 
-__all__ = ["InputError", "MODES", "simulate", "load_inputs", "save", "mismatch_lines"]
+__all__ = ["InputError", "MAX_ELEMENTS", "MODES", "check_arrays", "config", "expected_names",
+           "load_inputs", "mismatch_lines", "save", "simulate"]
 
 MODES = ("train", "infer", "backward")
 _PER_CHANNEL = ("gamma", "beta", "running_mean", "running_sigma")
@@ -173,8 +174,9 @@ def config(norm, *, stats="two-pass", width=16, frac=8, lanes=1, max_batch=65536
     return cfg
 
 
-def _validate(mode, arrays, max_batch):
-    """Float64 copies of the arrays the mode uses; raises :class:`InputError`."""
+def check_arrays(mode, arrays, max_batch):
+    """Float64 copies of the arrays ``mode`` uses, checked (names, dtypes, finite values,
+    shapes, m <= ``max_batch``); raises :class:`InputError`."""
     _check_names(mode, list(arrays), "")
     need, opt = expected_names(mode)
     out = {}
@@ -268,7 +270,7 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
         raise InputError(f"simulator {simulator} cannot run here: {why}")
     cfg = config(norm, stats=stats, width=width, frac=frac, lanes=lanes, max_batch=max_batch,
                  eps=eps, alpha=alpha, guard=guard)
-    a = _validate(mode, arrays, cfg.max_batch)
+    a = check_arrays(mode, arrays, cfg.max_batch)
     if mode == "backward":
         return _simulate_backward(cfg, a, simulator=simulator, lanes=lanes, build_dir=build_dir,
                                   eps=eps, guard=guard)
