@@ -141,7 +141,10 @@ def _cmd_generate(args):
     for suffix in (".v", ".json"):
         _checked(check_output_file, out / f"{name}{suffix}", "--output", create_parents=True)
     from synth.generate import generate
-    verilog, manifest = generate(args.block, out, **params)
+    try:
+        verilog, manifest = generate(args.block, out, **params)
+    except ValueError as exc:   # a combination the block's constructor refuses
+        raise UsageError(str(exc)) from None
     print(verilog)
     print(manifest)
     return EXIT_OK
