@@ -88,7 +88,8 @@ class Choice:
         return "|".join(self.options)
 
 
-#: Bounds of the parameters most blocks share (the units' own limits: ``golden.bn_unit.UnitConfig``).
+#: Bounds of the parameters most blocks share (the units' own limits, those of
+#: ``golden.bn_unit.UnitConfig``).
 COMMON = {
     "norm": Choice(("l1", "l2")),
     "stats": Choice(("two-pass", "one-pass")),

@@ -44,7 +44,7 @@ class Design:
 
 
 def _float_tag(v):
-    """``v`` in characters a Verilog identifier allows: ``1e-05`` -> ``1em05``, ``0.9`` -> ``0p9``."""
+    """``v`` as Verilog identifier characters: ``1e-05`` -> ``1em05``, ``0.9`` -> ``0p9``."""
     return repr(v).replace(".", "p").replace("-", "m").replace("+", "")
 
 

@@ -1,4 +1,4 @@
-"""The ``l1bn`` command: generate Verilog, simulate the units, check the toolchain, write the report.
+"""The ``l1bn`` command: generate Verilog, simulate the units, check the tools, write the reports.
 
 Every subcommand checks all its arguments, its input files and its output and build paths
 before it elaborates, simulates or writes anything. Exit codes, the same for every subcommand:
@@ -254,7 +254,8 @@ def _blocks_epilog():
 
 def _add_generate(sub):
     g = sub.add_parser("generate", help="write a block's Verilog and JSON manifest",
-                       epilog=_blocks_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=_blocks_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("--block", default="stats_accumulator", help="block name (default %(default)s)")
     g.add_argument("--norm", help="l1 or l2")
     g.add_argument("--width", type=_positive, help="data width in bits (default 16)")
@@ -301,7 +302,8 @@ def _parser():
     _add_generate(sub)
     d = sub.add_parser("doctor", help="list every tool with its version and path")
     d.set_defaults(func=_cmd_doctor)
-    r = sub.add_parser("report", help="generate, simulate and synthesize; write the L1-vs-L2 report")
+    r = sub.add_parser("report",
+                       help="generate, simulate and synthesize; write the L1-vs-L2 report")
     r.add_argument("-o", "--output", default="reports", help="output directory (default reports)")
     r.add_argument("--jobs", type=_jobs, default=2, help="parallel jobs, 1 to 256 (default 2)")
     r.add_argument("--full", action="store_true",
