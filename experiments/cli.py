@@ -20,7 +20,7 @@ from l1bn.files import PathError, check_output_dir, check_output_file
 
 from . import bn_layers, data, plots, report, rtl_check, theorem1, train
 
-__all__ = ["STAGES", "ArgumentError", "add_arguments", "run"]
+__all__ = ["STAGES", "ArgumentError", "add_arguments", "execute", "run"]
 
 STAGES = ("theorem1", "train", "rtl-check", "all")
 
@@ -125,13 +125,20 @@ def _log(text):
 
 
 def run(args):
-    """Run the stage(s) of ``args`` (parsed with :func:`add_arguments`); returns the exit code."""
+    """Check ``args`` (parsed with :func:`add_arguments`), then :func:`execute` them; returns
+    the exit code. :class:`ArgumentError` before anything is written."""
     out = _output(args.output)
     cfg = _config(args)
     try:
         report.load(out)
     except ValueError as exc:
         raise ArgumentError(f"{exc}; remove it or choose another -o") from None
+    return execute(args, out, cfg)
+
+
+def execute(args, out, cfg):
+    """Run the stage(s) of ``args`` into the checked directory ``out`` with the checked
+    :class:`~experiments.train.TrainConfig` ``cfg``; returns the exit code."""
     stages = ("theorem1", "train", "rtl-check") if args.stage == "all" else (args.stage,)
     out.mkdir(parents=True, exist_ok=True)
     dataset = data.load(split_seed=cfg.split_seed)

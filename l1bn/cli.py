@@ -17,9 +17,11 @@ before it elaborates, simulates or writes anything. Exit codes, the same for eve
 """
 
 import argparse
+import errno
 import logging
 import math
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -95,9 +97,12 @@ def _input_file(path, argument):
     if not path:
         raise UsageError(f"{argument}: empty path")
     p = Path(os.path.abspath(path))
-    if not p.exists():
-        raise UsageError(f"{argument}: {p} does not exist")
-    if not p.is_file():
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as exc:
+        why = "does not exist" if exc.errno == errno.ENOENT else exc.strerror
+        raise UsageError(f"{argument}: {_short(str(p), 200)}: {why}") from None
+    if not stat.S_ISREG(mode):
         raise UsageError(f"{argument}: {p} is not a regular file")
     if not os.access(p, os.R_OK):
         raise UsageError(f"{argument}: {p} is not readable")

@@ -75,7 +75,7 @@ def _existing_ancestor(path):
     parent = path.parent
     while not os.path.lexists(parent):
         parent = parent.parent
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         raise PathError(f"{path}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PathError(f"{path}: directory {parent} is not writable")
@@ -86,6 +86,15 @@ def _nonempty(path):
     if path is None or str(path) == "":
         raise PathError("empty path")
     return Path(os.path.abspath(path))
+
+
+def _stat(path, follow):
+    """``os.stat`` (``follow``) or ``os.lstat`` of ``path``, or None where there is nothing
+    (or the name cannot exist: too long, under a file)."""
+    try:
+        return os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return None
 
 
 def check_output_file(path, *, create_parents=False):
@@ -109,13 +118,12 @@ def check_output_file(path, *, create_parents=False):
         missing (unless ``create_parents``) or read-only directory, or a name too long.
     """
     p = _nonempty(path)
-    if os.path.islink(p):
+    st = _stat(p, follow=False)
+    if st is not None and stat.S_ISLNK(st.st_mode):
         raise PathError(f"{p} is a symbolic link (give the target's path)")
-    if p.exists():
-        mode = p.stat().st_mode
-        if not stat.S_ISREG(mode):
-            raise PathError(f"{p} exists and is {_kind(mode)}, not a regular file")
-    if not create_parents and not p.parent.is_dir():
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise PathError(f"{p} exists and is {_kind(st.st_mode)}, not a regular file")
+    if not create_parents and not os.path.isdir(p.parent):
         what = "does not exist" if not os.path.lexists(p.parent) else "is not a directory"
         raise PathError(f"{p}: directory {p.parent} {what}")
     _check_names(p, _existing_ancestor(p))
@@ -126,12 +134,13 @@ def check_output_dir(path):
     """Check that ``path`` is, or can be created as, a writable directory; nothing is created.
 
     Returns ``path`` made absolute; raises :class:`PathError` (empty, exists and is not a
-    directory, under a non-directory, read-only, or a name too long).
+    directory, a dangling symbolic link, under a non-directory, read-only, or a name too long).
     """
     p = _nonempty(path)
-    if p.exists():
-        if not p.is_dir():
-            raise PathError(f"{p} exists and is {_kind(p.stat().st_mode)}, not a directory")
+    st = _stat(p, follow=True)
+    if st is not None:
+        if not stat.S_ISDIR(st.st_mode):
+            raise PathError(f"{p} exists and is {_kind(st.st_mode)}, not a directory")
         if not os.access(p, os.W_OK | os.X_OK):
             raise PathError(f"directory {p} is not writable")
         return p
@@ -143,11 +152,11 @@ def check_output_dir(path):
 
 def _check_target(path):
     """Refuse to replace a symbolic link or anything that is not a regular file."""
-    if os.path.islink(path):
+    st = _stat(path, follow=False)
+    if st is not None and stat.S_ISLNK(st.st_mode):
         raise PathError(f"{path} is a symbolic link (give the target's path)")
-    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-        raise PathError(f"{path} exists and is {_kind(os.stat(path).st_mode)}, "
-                        "not a regular file")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise PathError(f"{path} exists and is {_kind(st.st_mode)}, not a regular file")
 
 
 @contextlib.contextmanager
