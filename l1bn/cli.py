@@ -134,20 +134,19 @@ def _generate_params(args, spec):
 
 
 def _cmd_generate(args):
-    from hdl.registry import BLOCKS, module_name, resolve
-    from .files import check_output_dir, check_output_file
+    from hdl.registry import BLOCKS
+    from synth import generate as gen
+    from .files import PathError
 
-    out = _checked(check_output_dir, args.output, "--output")
     try:
-        params = resolve(args.block, **_generate_params(args, BLOCKS.get(args.block)))
+        params, out = gen.check(args.block, args.output,
+                                **_generate_params(args, BLOCKS.get(args.block)))
+    except PathError as exc:
+        raise UsageError(f"--output: {exc}") from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    name = module_name(args.block, **params)
-    for suffix in (".v", ".json"):
-        _checked(check_output_file, out / f"{name}{suffix}", "--output", create_parents=True)
-    from synth.generate import generate
     try:
-        verilog, manifest = generate(args.block, out, **params)
+        verilog, manifest = gen.generate(args.block, out, **params)
     except ValueError as exc:   # a combination the block's constructor refuses
         raise UsageError(str(exc)) from None
     print(verilog)
