@@ -155,9 +155,10 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
     simulator : ``"icarus"`` or ``"verilator"``
     build_dir : Path
         The compiled simulator of this (simulator, design). Processes may share it: the build
-        runs under an exclusive lock (``fcntl.flock`` of ``build_dir/.lock``), the tests under a
-        shared one, and a build is reused only if its stamp (a hash of the sources, the options
-        and the built files) still matches, so a stale or damaged build is rebuilt.
+        runs under an exclusive lock (``fcntl.flock`` of ``build_dir/.lock``) and is reused only
+        if its stamp (a hash of the sources, the options and the built files) still matches, so
+        a stale or damaged build is rebuilt. A rebuild removes the old files first: a simulation
+        already running keeps the file it started from.
     config : dict
         JSON-serializable testbench configuration (manifest, seed, cycle budget, ...).
     testcase : str or None
@@ -183,11 +184,9 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
             if not (extra[0].is_file() and extra[0].read_text() == text):
                 extra[0].write_text(text)
         sim = _build(simulator, verilog, toplevel, build_dir, extra)
-        # Others may run the same build now; none may rebuild it until this run is done.
-        fcntl.flock(lock, fcntl.LOCK_SH)
-        test_dir = Path(run_dir) if run_dir is not None else build_dir / (testcase or "all")
-        test_dir.mkdir(exist_ok=True)
-        return _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase)
+    test_dir = Path(run_dir) if run_dir is not None else build_dir / (testcase or "all")
+    test_dir.mkdir(exist_ok=True)
+    return _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase)
 
 
 def _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase):
