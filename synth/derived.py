@@ -1,5 +1,5 @@
 """Figures the report derives from measured ones: layer latencies, time and energy per element,
-L1/L2 ratios, and the design targets of the units (issue 7).
+L1/L2 ratios, and the design targets of the units.
 
 Pure arithmetic on the results of :func:`synth.report.evaluate`; nothing here runs a tool.
 """
@@ -80,7 +80,7 @@ def layer_cycles(sequence_cycles, layer, params):
 
 @dataclass(frozen=True)
 class Target:
-    """A design target of issue 7: ``figure`` (a key of the unit's figures) ``op`` ``limit``."""
+    """A design target of the units: ``figure`` (a key of the unit's figures) ``op`` ``limit``."""
     what: str
     figure: str
     op: str          # "<=" or ">="
