@@ -15,17 +15,20 @@ __all__ = ["BlockSpec", "COMMON", "Choice", "Int", "Real"]
 
 
 def _end(end, params):
-    """A bound's end: an int, or ``(name, offset)`` = the parameter ``name`` plus ``offset``
-    (None while that parameter is derived)."""
-    if isinstance(end, tuple):
-        base = params.get(end[0])
-        return None if base is None else base + end[1]
-    return end
+    """A bound's end: an int, or ``(name, offset)`` = the parameter ``name`` plus ``offset``, or
+    ``(name, offset, fallback)`` with the end ``fallback`` where ``name`` is derived (None).
+    None where it cannot be known."""
+    if not isinstance(end, tuple):
+        return end
+    base = params.get(end[0])
+    if base is not None:
+        return base + end[1]
+    return _end(end[2], params) if len(end) > 2 else None
 
 
 def _show(end):
     if isinstance(end, tuple):
-        name, off = end
+        name, off = end[:2]
         return name if off == 0 else f"{name} {'+' if off > 0 else '-'} {abs(off)}"
     return str(end)
 

@@ -188,5 +188,7 @@ BLOCK = BlockSpec(Divider, ("width", "frac", "den_width", "den_frac", "quot_widt
                   defaults={"width": 16, "frac": 8, "den_width": None, "den_frac": None,
                             "quot_width": None, "quot_frac": None},
                   summary="round(n * 2^shift / d), saturated, restoring, one quotient bit per cycle",
-                  bounds={"den_width": Int(2, 64), "den_frac": Int(0, ("den_width", -1)),
-                          "quot_width": Int(2, 64), "quot_frac": Int(0, ("quot_width", -1))})
+                  bounds={"den_width": Int(2, 64),
+                          "den_frac": Int(0, ("den_width", -1, ("width", -1))),
+                          "quot_width": Int(2, 64),
+                          "quot_frac": Int(0, ("quot_width", -1, ("width", -1)))})

@@ -109,4 +109,5 @@ BLOCK = BlockSpec(ScaleShift, ("width", "frac", "coef_width", "coef_frac", "stag
                             "stages": 2},
                   summary="y = a*x + b, rounded half-up and saturated (with a sat flag): the "
                           "folded inference affine",
-                  bounds={"coef_width": Int(2, 66), "coef_frac": Int(0, ("coef_width", -1))})
+                  bounds={"coef_width": Int(2, 66),
+                          "coef_frac": Int(0, ("coef_width", -1, ("width", 1)))})

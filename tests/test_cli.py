@@ -63,7 +63,10 @@ def test_bad_parameters_exit_2_and_write_nothing(tmp_path, args, message):
     (["--norm", "l1", "--set", "nosuch=3"], "stats_accumulator takes no parameter nosuch"),
     (["--block", "divider", "--set", "quot_width=16", "--set", "quot_frac=40"],
      "quot_frac must be an integer in [0, quot_width - 1] = [0, 15]"),
-    (["--block", "divider", "--set", "quot_frac=40"], "must be at least frac (40)"),
+    (["--block", "divider", "--set", "quot_frac=40"], "quot_frac must be an integer in "
+                                                      "[0, quot_width - 1] = [0, 15]"),
+    (["--block", "scale_shift", "--set", "coef_frac=18"], "coef_frac must be an integer in "
+                                                          "[0, coef_width - 1] = [0, 17]"),
     (["--block", "abs_sign", "--eps", "0.1"], "abs_sign takes no parameter eps"),
     (["--block", "bn_unit", "--norm", "l1", "--eps", "-1"], "eps must be a finite real >= 0"),
     (["--block", "bn_unit", "--norm", "l1", "--eps", "nan"], "argument --eps: expected a "
