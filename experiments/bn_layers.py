@@ -182,12 +182,12 @@ class FixedBatchNorm(BatchNorm):
         return r["dx"] / s, r["dgamma"] / s, r["dbeta"] / s
 
 
-def make(variant, channels, *, width=16, frac=8, grad_scale=256, alpha=0.9, eps=1e-5):
+def make(variant, channels, *, width=16, frac=8, grad_scale=256, alpha=0.9, eps=1e-5, guard=8):
     """A BN layer of ``variant`` (one of :data:`VARIANTS`) over ``channels`` channels.
 
-    ``width``, ``frac`` and ``grad_scale`` apply to the fixed-point variants (formats of
-    :class:`golden.bn_unit.UnitConfig`, guard bits and max_batch at its defaults);
-    ``alpha`` and ``eps`` to all four.
+    ``width``, ``frac``, ``guard`` and ``grad_scale`` apply to the fixed-point variants (formats
+    of :class:`golden.bn_unit.UnitConfig`, max_batch at its default); ``alpha`` and ``eps`` to
+    all four (the fixed-point units check them too).
 
     Raises
     ------
@@ -200,5 +200,5 @@ def make(variant, channels, *, width=16, frac=8, grad_scale=256, alpha=0.9, eps=
     if kind == "float":
         return FloatBatchNorm(channels, norm, alpha=alpha, eps=eps)
     unit = bn_unit.UnitConfig(norm=norm, stats="two-pass", width=width, frac=frac, alpha=alpha,
-                              eps=eps)
+                              eps=eps, guard=guard)
     return FixedBatchNorm(channels, unit, grad_scale)

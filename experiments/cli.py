@@ -1,8 +1,9 @@
 """``l1bn experiment {theorem1,train,rtl-check,all}``: run the experiments, write the report.
 
 Writes only into the output directory (default ``reports/experiments``): ``experiments.json``,
-``experiments.md``, ``theorem1.{png,svg}`` and ``training_curves.{png,svg}``. Exit code 0, or 1
-when the RTL check found a mismatch or could not run; bad arguments raise
+``experiments.md``, ``theorem1.{png,svg}`` and ``training_curves.{png,svg}``. Exit code 0, 1
+when the RTL check found a mismatch, or 3 when a simulation of the RTL check could not run;
+bad arguments (including the output directory and the files it would replace) raise
 :class:`ArgumentError` before anything is written (the ``l1bn`` command prints it on one line
 and exits with 2).
 """
@@ -10,13 +11,16 @@ and exits with 2).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from l1bn.files import PathError, check_output_dir, check_output_file
+
 from . import bn_layers, data, plots, report, rtl_check, theorem1, train
 
-__all__ = ["STAGES", "ArgumentError", "add_arguments", "run"]
+__all__ = ["STAGES", "ArgumentError", "add_arguments", "execute", "run"]
 
 STAGES = ("theorem1", "train", "rtl-check", "all")
 
@@ -25,13 +29,40 @@ class ArgumentError(ValueError):
     """A bad argument of ``l1bn experiment``."""
 
 
-def _count(text):
+#: Files the command writes into its output directory.
+OUTPUTS = (report.JSON_NAME, report.MD_NAME, "theorem1.png", "theorem1.svg",
+           "training_curves.png", "training_curves.svg")
+
+
+def _integer(text, lo, hi):
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
+    if not lo <= v <= hi:
+        raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got "
+                                         f"{str(v)[:40]}")
+    return v
+
+
+def _count(text):
+    """An integer in [1, 10000] (argparse type)."""
+    return _integer(text, 1, 10000)
+
+
+def _bits(text):
+    """An integer in [0, 64] (argparse type): widths, fraction and guard bits."""
+    return _integer(text, 0, 64)
+
+
+def _real(text):
+    """A finite real number (argparse type)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text[:40]!r}")
     return v
 
 
@@ -50,23 +81,43 @@ def add_arguments(parser):
                         help="epochs per run (default %(default)s)")
     parser.add_argument("--jobs", type=_count, default=2,
                         help="training processes in parallel (default %(default)s)")
-    parser.add_argument("--width", type=_count, default=d.width,
+    parser.add_argument("--width", type=_bits, default=d.width,
                         help="fixed-point data width (default %(default)s)")
-    parser.add_argument("--frac", type=int, default=d.frac,
+    parser.add_argument("--frac", type=_bits, default=d.frac,
                         help="fixed-point fraction bits (default %(default)s)")
+    parser.add_argument("--eps", type=_real, default=d.eps,
+                        help="eps of every BN layer, float and fixed point (default %(default)s)")
+    parser.add_argument("--alpha", type=_real, default=d.alpha,
+                        help="weight of the old running statistics, in [0, 1] (default "
+                             "%(default)s)")
+    parser.add_argument("--guard", type=_bits, default=d.guard,
+                        help="guard bits of the fixed-point units (default %(default)s)")
     parser.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus",
                         help="RTL simulator of rtl-check (default %(default)s)")
 
 
 def _config(args):
     """The :class:`~experiments.train.TrainConfig` of ``args``; :class:`ArgumentError` if the
-    fixed-point format is invalid."""
-    cfg = replace(train.TrainConfig(), epochs=args.epochs, width=args.width, frac=args.frac)
+    fixed-point units reject its format, eps, alpha or guard."""
+    cfg = replace(train.TrainConfig(), epochs=args.epochs, width=args.width, frac=args.frac,
+                  eps=args.eps, alpha=args.alpha, guard=args.guard)
     try:
-        bn_layers.make("fixed-l1", 1, width=cfg.width, frac=cfg.frac, grad_scale=cfg.grad_scale)
+        cfg.make_bn("fixed-l1")(1)
     except ValueError as exc:
         raise ArgumentError(str(exc)) from None
     return cfg
+
+
+def _output(path):
+    """The checked output directory; :class:`ArgumentError` if it, or a file the command
+    would replace there, cannot be written."""
+    try:
+        out = check_output_dir(path)
+        for name in OUTPUTS:
+            check_output_file(out / name, create_parents=True)
+    except PathError as exc:
+        raise ArgumentError(f"--output: {exc}") from None
+    return out
 
 
 def _log(text):
@@ -74,15 +125,20 @@ def _log(text):
 
 
 def run(args):
-    """Run the stage(s) of ``args`` (parsed with :func:`add_arguments`); returns the exit code."""
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise ArgumentError(f"output {out} exists and is not a directory")
+    """Check ``args`` (parsed with :func:`add_arguments`), then :func:`execute` them; returns
+    the exit code. :class:`ArgumentError` before anything is written."""
+    out = _output(args.output)
     cfg = _config(args)
     try:
         report.load(out)
     except ValueError as exc:
         raise ArgumentError(f"{exc}; remove it or choose another -o") from None
+    return execute(args, out, cfg)
+
+
+def execute(args, out, cfg):
+    """Run the stage(s) of ``args`` into the checked directory ``out`` with the checked
+    :class:`~experiments.train.TrainConfig` ``cfg``; returns the exit code."""
     stages = ("theorem1", "train", "rtl-check") if args.stage == "all" else (args.stage,)
     out.mkdir(parents=True, exist_ok=True)
     dataset = data.load(split_seed=cfg.split_seed)
@@ -123,12 +179,14 @@ def run(args):
                 _log(f"rtl-check: {e['norm']} layer {e['layer']} {e['mode']}: {why}")
             _log(f"rtl-check: total mismatches {result['total_mismatches']}, "
                  f"cycles {sum(e['cycles'] or 0 for e in result['runs'])}")
-            status = 1 if bad else status
+            failed = any(e["error"] for e in result["runs"])
+            status = 3 if failed else 1 if bad else status
         seconds[stage] = time.perf_counter() - t0
         _log(f"{stage}: {seconds[stage]:.0f} s")
     command = (f"l1bn experiment {args.stage} -o {args.output} --seeds {args.seeds} "
                f"--epochs {args.epochs} --jobs {args.jobs} --width {args.width} "
-               f"--frac {args.frac} --simulator {args.simulator}")
+               f"--frac {args.frac} --eps {args.eps} --alpha {args.alpha} --guard {args.guard} "
+               f"--simulator {args.simulator}")
     report.update(out, timing={"command": command, "jobs": args.jobs, "stages": seconds,
                                "wall_seconds": time.perf_counter() - t_start})
     _log(f"wrote {out / report.MD_NAME} and {out / report.JSON_NAME}")

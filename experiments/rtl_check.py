@@ -95,7 +95,8 @@ def run(config, dataset, *, nets=None, seed=0, rows=16, channels=4, simulator="i
                     try:
                         r = simulate(norm, mode, batch[mode], simulator=simulator,
                                      width=unit.width, frac=unit.frac, lanes=1,
-                                     max_batch=unit.max_batch, build_dir=build)
+                                     max_batch=unit.max_batch, build_dir=build,
+                                     eps=unit.eps, alpha=unit.alpha, guard=unit.guard)
                     except (SimulationFailed, InputError) as exc:
                         entry["error"] = f"{type(exc).__name__}: {exc}"
                     else:

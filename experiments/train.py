@@ -44,6 +44,10 @@ class TrainConfig:
     momentum : float
     width, frac : int
         Data format Q(width, frac) of the fixed-point BN units.
+    eps, alpha : float
+        eps and running-statistics weight of every BN layer (float and fixed point).
+    guard : int
+        Guard bits of the fixed-point units' statistics.
     grad_scale : int
         Loss scale of the fixed-point BN backward (:mod:`experiments.bn_layers`).
     split_seed : int
@@ -57,13 +61,18 @@ class TrainConfig:
     momentum: float = 0.9
     width: int = 16
     frac: int = 8
+    eps: float = 1e-5
+    alpha: float = 0.9
+    guard: int = 8
     grad_scale: int = 256
     split_seed: int = 0
 
     def make_bn(self, variant):
         """``make_bn(channels)`` for :class:`~experiments.network.Network`."""
         return lambda channels: bn_layers.make(variant, channels, width=self.width,
-                                               frac=self.frac, grad_scale=self.grad_scale)
+                                               frac=self.frac, grad_scale=self.grad_scale,
+                                               alpha=self.alpha, eps=self.eps,
+                                               guard=self.guard)
 
     def as_dict(self):
         return {**asdict(self), "hidden": list(self.hidden)}

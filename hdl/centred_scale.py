@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.centred_scale import formats, shift_cap
 from golden.fixed import check_int
 
-from .block import BlockSpec
+from .block import BlockSpec, Int
 from .round_sat import round_saturate
 
 __all__ = ["CentredScale"]
@@ -155,4 +155,5 @@ BLOCK = BlockSpec(CentredScale, ("width", "frac", "guard", "mant_width"),
                   defaults={"width": 16, "frac": 8, "guard": 8, "mant_width": None},
                   summary="one lane of the BN normalize pass: +-mant * |d| shifted onto the "
                           "bias's grid, limited, signed, plus the bias, rounded half up and "
-                          "saturated (with a sat flag)")
+                          "saturated (with a sat flag)",
+                  bounds={"mant_width": Int(("width", 2), 96)})

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.divider import formats
 
-from .block import BlockSpec
+from .block import BlockSpec, Int
 from .sequencer import sequence
 
 __all__ = ["Divider"]
@@ -187,4 +187,8 @@ class Divider(wiring.Component):
 BLOCK = BlockSpec(Divider, ("width", "frac", "den_width", "den_frac", "quot_width", "quot_frac"),
                   defaults={"width": 16, "frac": 8, "den_width": None, "den_frac": None,
                             "quot_width": None, "quot_frac": None},
-                  summary="round(n * 2^shift / d), saturated, restoring, one quotient bit per cycle")
+                  summary="round(n * 2^shift / d), saturated, restoring, one quotient bit per cycle",
+                  bounds={"den_width": Int(2, 64),
+                          "den_frac": Int(0, ("den_width", -1, ("width", -1))),
+                          "quot_width": Int(2, 64),
+                          "quot_frac": Int(0, ("quot_width", -1, ("width", -1)))})

@@ -37,12 +37,40 @@ def ports(component):
     return out
 
 
+def numerics(cfg, names=("eps", "alpha", "guard")):
+    """eps, alpha and guard (those of ``names``) of a unit's :class:`golden.bn_unit.UnitConfig`
+    ``cfg``: for each, ``asked`` (the value given, or the default), ``code`` (the integer the
+    hardware holds), ``value`` (the code dequantized: the value in effect) and the code's
+    ``format`` (guard: the number of guard bits itself)."""
+    from golden.bn_unit import ALPHA_FMT
+    out = {"eps": {"asked": cfg.eps, "code": cfg.eps_q,
+                   "value": cfg.eps_q * 2.0 ** -cfg.stat.frac, "format": cfg.stat.name},
+           "alpha": {"asked": cfg.alpha, "code": cfg.alpha_q,
+                     "value": cfg.alpha_q * 2.0 ** -ALPHA_FMT.frac, "format": ALPHA_FMT.name},
+           "guard": {"asked": cfg.guard, "code": cfg.guard, "value": cfg.guard,
+                     "format": "bits"}}
+    return {k: v for k, v in out.items() if k in names}
+
+
 def manifest(component, *, name, block, parameters):
-    """JSON-ready description of a generated block."""
+    """JSON-ready description of a generated block.
+
+    A unit (a component with a ``cfg``, :class:`golden.bn_unit.UnitConfig`) also gets
+    ``numerics`` (:func:`numerics`), and its ``parameters`` give the eps, alpha and guard in
+    effect instead of None for "the default".
+    """
+    cfg = getattr(component, "cfg", None)
+    extra = {}
+    if cfg is not None and hasattr(cfg, "eps_q"):
+        extra["numerics"] = numerics(cfg, [k for k in ("eps", "alpha", "guard")
+                                           if k in parameters])
+        parameters = {k: extra["numerics"][k]["asked"] if k in extra["numerics"] else v
+                      for k, v in parameters.items()}
     return {
         "name": name,
         "block": block,
         "parameters": dict(parameters),
+        **extra,
         "latency": component.LATENCY,
         # Cycles between results at full rate: 1 for pipelines, LATENCY for iterative units.
         "cycles_per_result": getattr(component, "CYCLES_PER_RESULT", 1),

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.fixed import check_int
 from golden.multiplier import formats
 
-from .block import BlockSpec
+from .block import BlockSpec, Int
 
 __all__ = ["MAX_TILES", "Multiplier", "SLICE", "STAGES", "check_stages"]
 
@@ -135,4 +135,5 @@ def _block(*, width, b_width=None, stages=2):
 BLOCK = BlockSpec(_block, ("width", "b_width", "stages"),
                   defaults={"width": 16, "b_width": None, "stages": 2},
                   summary="signed a*b at full precision; stages=2 cuts the factors into slices of "
-                          "at most 18 bits and registers the tile products")
+                          "at most 18 bits and registers the tile products",
+                  bounds={"b_width": Int(2, 64)})

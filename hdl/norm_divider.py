@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.fixed import check_int, clog2
 from golden.norm_divider import exp_range
 
-from .block import BlockSpec
+from .block import BlockSpec, Int
 from .sequencer import sequence
 
 __all__ = ["NormDivider"]
@@ -169,4 +169,5 @@ def _block(*, width, den_width=None, mant_width=18):
 BLOCK = BlockSpec(_block, ("width", "den_width", "mant_width"),
                   defaults={"width": 40, "den_width": None, "mant_width": 18},
                   summary="num/den as mant * 2^-exp, mant rounded half up to mant_width "
-                          "significant bits (one rounding), restoring, one quotient bit per cycle")
+                          "significant bits (one rounding), restoring, one quotient bit per cycle",
+                  bounds={"den_width": Int(1, 128), "mant_width": Int(1, 64)})

@@ -43,17 +43,25 @@ class Design:
     rtlil: str
 
 
+def _float_tag(v):
+    """``v`` as Verilog identifier characters: ``1e-05`` -> ``1em05``, ``0.9`` -> ``0p9``."""
+    return repr(v).replace(".", "p").replace("-", "m").replace("+", "")
+
+
 def module_name(block, **params):
     """``stats_accumulator_l1_w16_f8_m65536``: the block name and every parameter, in order.
 
-    A parameter that is ``None`` (derived by the block from the others) is left out.
+    A parameter that is ``None`` (derived by the block from the others) is left out; a real
+    (``eps``, ``alpha``) is written with ``p`` for the point and ``m`` for a minus sign.
     """
     parts, tails = [block], []
     for p in BLOCKS[block].params:
         v = params[p]
         if v is None:
             continue
-        if p in _ABBREV:
+        if isinstance(v, float):
+            tails.append(f"{p.replace('_', '')}{_float_tag(v)}")
+        elif p in _ABBREV:
             tails.append(f"{_ABBREV[p]}{v}")
         elif isinstance(v, str):
             parts.append(v.replace("-", ""))
@@ -65,8 +73,8 @@ def module_name(block, **params):
 def resolve(block, **given):
     """The full parameter set of ``block``: ``given`` (None values ignored) over its defaults.
 
-    Raises ``ValueError`` naming an unknown block, a parameter the block does not take, or one it
-    needs and was not given.
+    Raises ``ValueError`` naming an unknown block, a parameter the block does not take, one it
+    needs and was not given, or one outside its bound (:meth:`hdl.block.BlockSpec.check`).
     """
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
@@ -80,7 +88,20 @@ def resolve(block, **given):
     missing = [p for p in spec.params if p not in params]
     if missing:
         raise ValueError(f"{block} needs parameter {', '.join(missing)}")
-    return {p: params[p] for p in spec.params}
+    params = spec.check({p: params[p] for p in spec.params})
+    if "eps" in params:
+        _check_unit(params)
+    return params
+
+
+def _check_unit(params):
+    """A BN unit's numeric parameters together (eps must fit the statistics format of its
+    width, frac and guard): :class:`golden.bn_unit.UnitConfig` checks them, as the unit will."""
+    from golden.bn_unit import UnitConfig
+    given = {k: params[k] for k in ("guard", "max_batch", "alpha", "eps")
+             if params.get(k) is not None}
+    UnitConfig(norm=params["norm"], stats=params.get("stats", "two-pass"), width=params["width"],
+               frac=params["frac"], **given)
 
 
 def design(block, **params):

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.fixed import check_int
 from golden.scale_shift import formats
 
-from .block import BlockSpec
+from .block import BlockSpec, Int
 from .multiplier import Multiplier, check_stages
 from .round_sat import saturate
 
@@ -108,4 +108,6 @@ BLOCK = BlockSpec(ScaleShift, ("width", "frac", "coef_width", "coef_frac", "stag
                   defaults={"width": 16, "frac": 8, "coef_width": None, "coef_frac": None,
                             "stages": 2},
                   summary="y = a*x + b, rounded half-up and saturated (with a sat flag): the "
-                          "folded inference affine")
+                          "folded inference affine",
+                  bounds={"coef_width": Int(2, 66),
+                          "coef_frac": Int(0, ("coef_width", -1, ("width", 1)))})

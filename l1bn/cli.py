@@ -1,51 +1,157 @@
-"""The ``l1bn`` command: generate Verilog, check the toolchain, write the report.
+"""The ``l1bn`` command: generate Verilog, simulate the units, check the tools, write the reports.
 
-Exit codes: 0 success, 1 a check failed (e.g. a simulation mismatch), 2 bad usage or input
-(one line on stderr, nothing written).
+Every subcommand checks all its arguments, its input files and its output and build paths
+before it elaborates, simulates or writes anything. Exit codes, the same for every subcommand:
+
+0
+    success;
+1
+    the RTL differs from the golden model (``simulate``, ``report``, ``experiment``);
+2
+    bad input or usage: one line on stderr naming the argument and the reason, nothing written;
+3
+    a tool or simulator failed or is missing: one line naming it and the log it kept (an
+    unexpected error is reported the same way, as an internal error);
+130
+    interrupted (Ctrl-C): one line, nothing half-written left behind.
 """
 
 import argparse
+import errno
+import logging
+import math
+import os
+import stat
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_OK", "EXIT_MISMATCH", "EXIT_USAGE", "EXIT_TOOL", "EXIT_INTERRUPTED"]
+
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_TOOL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+#: Largest integer any count or size argument takes (the units' max_batch bound).
+INT_LIMIT = 1 << 32
 
 
 class UsageError(Exception):
     """Bad user input: reported on one line, exit code 2."""
 
 
-def _positive(text):
+class ToolError(Exception):
+    """A tool or simulator is missing or failed: reported on one line, exit code 3."""
+
+
+def _short(text, limit=40):
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _integer(text, lo, hi):
     try:
-        v = int(text)
+        v = int(text, 10)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer, got {_short(text)!r}") from None
+    if not lo <= v <= hi:
+        raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got "
+                                         f"{_short(str(v))}")
     return v
+
+
+def _positive(text):
+    """An integer in [1, :data:`INT_LIMIT`] (argparse type)."""
+    return _integer(text, 1, INT_LIMIT)
+
+
+def _natural(text):
+    """An integer in [0, :data:`INT_LIMIT`] (argparse type)."""
+    return _integer(text, 0, INT_LIMIT)
+
+
+def _jobs(text):
+    """Parallel jobs: an integer in [1, 256] (argparse type)."""
+    return _integer(text, 1, 256)
+
+
+def _real(text):
+    """A finite real number (argparse type); ranges are the units' to check."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {_short(text)!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {_short(text)!r}")
+    return v
+
+
+def _checked(check, path, argument, **kw):
+    """``check(path, **kw)`` (:mod:`l1bn.files`), its :class:`PathError` as a usage error
+    naming ``argument``."""
+    from .files import PathError
+    try:
+        return check(path, **kw)
+    except PathError as exc:
+        raise UsageError(f"{argument}: {exc}") from None
+
+
+def _input_file(path, argument):
+    """``path`` as an absolute path to an existing, readable regular file."""
+    if not path:
+        raise UsageError(f"{argument}: empty path")
+    p = Path(os.path.abspath(path))
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as exc:
+        why = "does not exist" if exc.errno == errno.ENOENT else exc.strerror
+        raise UsageError(f"{argument}: {_short(str(p), 200)}: {why}") from None
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{argument}: {p} is not a regular file")
+    if not os.access(p, os.R_OK):
+        raise UsageError(f"{argument}: {p} is not readable")
+    return p
+
+
+def _set_value(text):
+    """A ``--set`` value: an integer, else a real number, else the text."""
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _generate_params(args, spec):
+    """The parameters the flags and ``--set`` of ``l1bn generate`` give (None: not given)."""
+    # --max-batch is a block's max_count (values per sum) or, for the units, max_batch.
+    batch = "max_batch" if spec is not None and "max_batch" in spec.params else "max_count"
+    params = {"norm": args.norm, "width": args.width, "frac": args.frac, batch: args.max_batch,
+              "lanes": args.lanes, "eps": args.eps, "alpha": args.alpha, "guard": args.guard}
+    for item in args.set or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--set: expected NAME=VALUE, got {_short(item)!r}")
+        params[name] = _set_value(value)
+    return params
 
 
 def _cmd_generate(args):
     from hdl.registry import BLOCKS
-    spec = BLOCKS.get(args.block)
-    # --max-batch is a block's max_count (values per sum) or, for the units, max_batch.
-    batch_param = "max_batch" if spec is not None and "max_batch" in spec.params else "max_count"
-    params = {"norm": args.norm, "width": args.width, "frac": args.frac,
-              batch_param: args.max_batch, "lanes": args.lanes}
-    for item in args.set or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise UsageError(f"--set takes NAME=VALUE, got {item!r}")
-        try:
-            params[name] = int(value)
-        except ValueError:
-            params[name] = value
-    from synth.generate import generate
+    from synth import generate as gen
+    from .files import PathError
+
     try:
-        verilog, manifest = generate(args.block, args.output, **params)
+        params, out = gen.check(args.block, args.output,
+                                **_generate_params(args, BLOCKS.get(args.block)))
+    except PathError as exc:
+        raise UsageError(f"--output: {exc}") from None
     except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        verilog, manifest = gen.generate(args.block, out, **params)
+    except ValueError as exc:   # a combination the block's constructor refuses
         raise UsageError(str(exc)) from None
     print(verilog)
     print(manifest)
-    return 0
+    return EXIT_OK
 
 
 def _cmd_doctor(args):
@@ -58,35 +164,49 @@ def _cmd_doctor(args):
         else:
             print(f"{name:22} {version or '?':48} {path}")
     if missing:
-        print(f"missing: {', '.join(missing)} (run `make tools` as root, or install them)")
-        return 1
+        raise ToolError(f"missing: {', '.join(missing)} (run `make tools` as root, or install "
+                        "them)")
     print("all tools present")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_report(args):
+    from .files import check_output_dir
+    out = _checked(check_output_dir, args.output, "--output")
     from synth.report import build_report
-    return build_report(Path(args.output), jobs=args.jobs, full=args.full)
+    return build_report(out, jobs=args.jobs, full=args.full)
+
+
+def _simulate_paths(args):
+    """The checked ``(input, output)`` paths of ``l1bn simulate`` (and its build directory)."""
+    from .files import check_output_dir, check_output_file
+    inp = _input_file(args.input, "--input")
+    out = _checked(check_output_file, args.output, "--output")
+    if out.exists() and out.samefile(inp):
+        raise UsageError(f"--output: {out} is the input file")
+    if args.build_dir is not None:
+        _checked(check_output_dir, args.build_dir, "--build-dir")
+    return inp, out
 
 
 def _cmd_simulate(args):
-    """Thin wrapper of :func:`synth.simulate.simulate`: load IN, run, write OUT, report."""
-    from sim.runner import SimulationFailed
+    """Thin wrapper of :func:`synth.simulate.simulate`: check, load IN, run, write OUT, report."""
+    from sim import runner
     from synth import simulate as sm
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise UsageError(f"output directory {out.parent} does not exist")
+    inp, out = _simulate_paths(args)
+    unit = dict(stats=args.stats, width=args.width, frac=args.frac, lanes=args.lanes,
+                max_batch=args.max_batch, eps=args.eps, alpha=args.alpha, guard=args.guard)
     try:
-        arrays = sm.load_inputs(args.input)
-        result = sm.simulate(args.norm, args.mode, arrays, stats=args.stats,
-                             simulator=args.simulator, width=args.width, frac=args.frac,
-                             lanes=args.lanes, max_batch=args.max_batch,
-                             build_dir=args.build_dir)
+        sm.config(args.norm, **unit)
+        arrays = sm.load_inputs(inp, args.mode, max_elements=args.max_elements)
+        sm.check_arrays(args.mode, arrays, args.max_batch)
     except sm.InputError as exc:
         raise UsageError(str(exc)) from None
-    except SimulationFailed as exc:
-        print(f"l1bn simulate: simulation failed: {exc}", file=sys.stderr)
-        return 1
+    why = runner.available(args.simulator)
+    if why:
+        raise ToolError(f"simulator {args.simulator} cannot run here: {why} (run `make tools`)")
+    result = sm.simulate(args.norm, args.mode, arrays, simulator=args.simulator,
+                         build_dir=args.build_dir, **unit)
     sm.save(out, result)
     sat = result["saturated"]
     nonzero = ", ".join(f"{k} {v}" for k, v in sat.items() if v) or "none"
@@ -96,16 +216,8 @@ def _cmd_simulate(args):
     if result["mismatches"]:
         for line in sm.mismatch_lines(result):
             print(line)
-        return 1
-    return 0
-
-
-class _Parser(argparse.ArgumentParser):
-    """Reports a usage error on one line (exit 2), as the module docstring promises; the
-    subcommands' parsers inherit the class."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        return EXIT_MISMATCH
+    return EXIT_OK
 
 
 def _cmd_experiment(args):
@@ -116,39 +228,54 @@ def _cmd_experiment(args):
         raise UsageError(str(exc)) from None
 
 
-def _parser():
-    p = _Parser(prog="l1bn", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage error on one line (exit 2), as the module docstring promises; the
+    subcommands' parsers inherit the class."""
 
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def _unit_flags(p, what):
+    """``--eps``, ``--alpha`` and ``--guard`` of the BN units."""
+    p.add_argument("--eps", type=_real, help=f"{what}eps added to sigma, >= 0 and within the "
+                                             "statistics format (default 1e-5)")
+    p.add_argument("--alpha", type=_real, help=f"{what}weight of the old running statistics, "
+                                               "in [0, 1] (default 0.9)")
+    p.add_argument("--guard", type=_natural, help=f"{what}guard bits of the statistics, 3 to 32 "
+                                                  "(default 8)")
+
+
+def _blocks_epilog():
     from hdl.registry import BLOCKS
-    blocks = "; ".join(f"{name}: {spec.summary} [{', '.join(spec.params)}]"
-                       for name, spec in BLOCKS.items())
+    lines = [f"  {name}: {spec.summary}\n    "
+             + ", ".join(f"{p}={spec.bound(p).describe()}" for p in spec.params)
+             for name, spec in BLOCKS.items()]
+    return ("blocks, their parameters and the values each takes:\n" + "\n".join(lines)
+            + "\nA parameter a block does not take is an error; one not given takes the block's "
+              "default.")
+
+
+def _add_generate(sub):
     g = sub.add_parser("generate", help="write a block's Verilog and JSON manifest",
-                       epilog=f"blocks and their parameters: {blocks}. A parameter a block "
-                              "does not take is an error; one not given takes the block's default.")
+                       epilog=_blocks_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("--block", default="stats_accumulator", help="block name (default %(default)s)")
     g.add_argument("--norm", help="l1 or l2")
     g.add_argument("--width", type=_positive, help="data width in bits (default 16)")
-    g.add_argument("--frac", type=_positive, help="fraction bits (default 8)")
+    g.add_argument("--frac", type=_natural, help="fraction bits (default 8)")
     g.add_argument("--max-batch", type=_positive,
                    help="largest number of values per channel (default 65536)")
     g.add_argument("--lanes", type=_positive, help="values per cycle (default 1)")
+    _unit_flags(g, "bn_unit, bn_backward (alpha: bn_unit): ")
     g.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="any other block parameter (repeatable)")
     g.add_argument("-o", "--output", required=True, help="output directory")
     g.set_defaults(func=_cmd_generate)
 
-    d = sub.add_parser("doctor", help="list every tool with its version and path")
-    d.set_defaults(func=_cmd_doctor)
 
-    r = sub.add_parser("report", help="generate, simulate and synthesize; write the L1-vs-L2 report")
-    r.add_argument("-o", "--output", default="reports", help="output directory (default reports)")
-    r.add_argument("--jobs", type=_positive, default=2, help="parallel jobs (default 2)")
-    r.add_argument("--full", action="store_true",
-                   help="also 2 and 8 lanes, Verilator, and the FPGA flows and the area split "
-                        "of every design (takes much longer than the default)")
-    r.set_defaults(func=_cmd_report)
-
+def _add_simulate(sub):
+    from synth.simulate import MAX_ELEMENTS
     s = sub.add_parser("simulate", help="run the BN unit RTL under cocotb on your own arrays "
                                         "and compare it with the golden model")
     s.add_argument("--norm", required=True, choices=("l1", "l2"))
@@ -156,16 +283,38 @@ def _parser():
                    help="l2 statistics schedule (default %(default)s)")
     s.add_argument("--mode", required=True, choices=("train", "infer", "backward"))
     s.add_argument("--input", required=True, help="IN.npz: x, gamma, beta, ... (floats)")
-    s.add_argument("--output", required=True, help="OUT.npz (written atomically)")
+    s.add_argument("--output", required=True,
+                   help="OUT.npz (written atomically; a symbolic link or an existing path that "
+                        "is not a regular file is refused)")
     s.add_argument("--simulator", default="verilator", choices=("icarus", "verilator"))
     s.add_argument("--width", type=_positive, default=16, help="data width (default 16)")
-    s.add_argument("--frac", type=_positive, default=8, help="fraction bits (default 8)")
+    s.add_argument("--frac", type=_natural, default=8, help="fraction bits (default 8)")
     s.add_argument("--lanes", type=_positive, default=1, help="values per cycle (default 1)")
     s.add_argument("--max-batch", type=_positive, default=65536,
                    help="largest m = N*H*W per channel (default 65536)")
-    s.add_argument("--build-dir", help="keep the design and simulator build here (reused)")
+    _unit_flags(s, "")
+    s.add_argument("--max-elements", type=_positive, default=MAX_ELEMENTS,
+                   help="most values IN.npz may hold in all its arrays (default %(default)s)")
+    s.add_argument("--build-dir", help="keep the design and simulator build here (reused, "
+                                       "and shared safely by concurrent runs)")
     s.set_defaults(func=_cmd_simulate)
 
+
+def _parser():
+    p = _Parser(prog="l1bn", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_generate(sub)
+    d = sub.add_parser("doctor", help="list every tool with its version and path")
+    d.set_defaults(func=_cmd_doctor)
+    r = sub.add_parser("report",
+                       help="generate, simulate and synthesize; write the L1-vs-L2 report")
+    r.add_argument("-o", "--output", default="reports", help="output directory (default reports)")
+    r.add_argument("--jobs", type=_jobs, default=2, help="parallel jobs, 1 to 256 (default 2)")
+    r.add_argument("--full", action="store_true",
+                   help="also 2 and 8 lanes, Verilator, and the FPGA flows and the area split "
+                        "of every design (takes much longer than the default)")
+    r.set_defaults(func=_cmd_report)
+    _add_simulate(sub)
     from experiments.cli import add_arguments as experiment_arguments
     x = sub.add_parser("experiment", help="train the digits MLP with float and fixed-point "
                                           "L1BN/L2BN; write reports/experiments")
@@ -174,14 +323,47 @@ def _parser():
     return p
 
 
-def main(argv=None):
-    parser = _parser()
-    args = parser.parse_args(argv)
+def _say(command, text):
+    print(f"{command}: {' '.join(str(text).split())}", file=sys.stderr)
+
+
+def _run(args):
+    """``args.func(args)`` with the failures of tools mapped to :class:`ToolError`."""
+    from sim.runner import SimulationFailed
+    from synth.tools import ToolFailed, ToolMissing
     try:
         return args.func(args)
-    except UsageError as exc:
-        print(f"l1bn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (SimulationFailed, ToolFailed) as exc:
+        raise ToolError(f"failed: {exc}") from None
+    except ToolMissing as exc:
+        raise ToolError(f"{exc.tool} is missing (run `make tools`, or `l1bn doctor` to see what "
+                        "is there)") from None
+
+
+def main(argv=None):
+    """Run ``l1bn`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    from synth.simulate import InputError
+    from .files import PathError
+    command = "l1bn"
+    logging.getLogger("Icarus").setLevel(logging.ERROR)   # cocotb's "Skipping compilation"
+    try:
+        args = _parser().parse_args(argv)
+        command = f"l1bn {args.command}"
+        return _run(args)
+    except SystemExit as exc:   # argparse: --help (0) or a usage error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except (UsageError, PathError, InputError) as exc:
+        _say(command, f"error: {exc}")
+        return EXIT_USAGE
+    except ToolError as exc:
+        _say(command, exc)
+        return EXIT_TOOL
+    except KeyboardInterrupt:
+        _say(command, "interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:   # a bug: one line all the same, never a traceback
+        _say(command, f"internal error: {type(exc).__name__}: {exc}")
+        return EXIT_TOOL
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ pytest shows which cocotb test failed and why.
 import contextlib
 import contextvars
 import fcntl
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 import xml.etree.ElementTree as ET
 
 from l1bn import toolchain
+from l1bn.files import write_text
 
 __all__ = ["SIMULATORS", "SimulationFailed", "available", "run", "ENV_CONFIG", "dump_input_ports",
            "port_dump_verilog"]
@@ -102,7 +104,14 @@ def port_dump_verilog(toplevel, ports, vcd_path):
 
 
 class SimulationFailed(AssertionError):
-    """A cocotb test failed, or the simulator did not build or run."""
+    """A cocotb test failed, or the simulator did not build or run.
+
+    ``log`` (a :class:`pathlib.Path` or None) is the log that says why; it is kept.
+    """
+
+    def __init__(self, message, log=None):
+        super().__init__(message)
+        self.log = log
 
 
 def available(simulator):
@@ -131,7 +140,8 @@ def _testcases(xml_path):
     return result
 
 
-def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcase=None):
+def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcase=None,
+        run_dir=None):
     """Build ``verilog`` for ``simulator`` in ``build_dir`` (reused when up to date) and run tests.
 
     Parameters
@@ -144,11 +154,18 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
         Python module holding the cocotb tests (e.g. ``"sim.tb_stats_accumulator"``).
     simulator : ``"icarus"`` or ``"verilator"``
     build_dir : Path
-        Private to this (simulator, design); pytest-xdist workers must not share one.
+        The compiled simulator of this (simulator, design). Processes may share it: the build
+        runs under an exclusive lock (``fcntl.flock`` of ``build_dir/.lock``) and is reused only
+        if its stamp (a hash of the sources, the options and the built files) still matches, so
+        a stale or damaged build is rebuilt. A rebuild removes the old files first: a simulation
+        already running keeps the file it started from.
     config : dict
         JSON-serializable testbench configuration (manifest, seed, cycle budget, ...).
     testcase : str or None
         Run only this cocotb test.
+    run_dir : Path or None
+        Where this run's configuration, results and log go (an existing directory private to
+        the run); default ``build_dir / (testcase or "all")``.
     """
     toolchain.prepare_environment()
     if simulator not in SIMULATORS:
@@ -160,8 +177,6 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
         build_dir = build_dir / "port-dump"
         extra = [build_dir / f"{DUMP_MODULE}.v"]
     build_dir.mkdir(parents=True, exist_ok=True)
-    # pytest-xdist workers may run several testcases of one design at once: one builds, the
-    # others wait for it; each testcase then runs in its own directory.
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if extra:
@@ -169,8 +184,13 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
             if not (extra[0].is_file() and extra[0].read_text() == text):
                 extra[0].write_text(text)
         sim = _build(simulator, verilog, toplevel, build_dir, extra)
-    test_dir = build_dir / (testcase or "all")
+    test_dir = Path(run_dir) if run_dir is not None else build_dir / (testcase or "all")
     test_dir.mkdir(exist_ok=True)
+    return _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase)
+
+
+def _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase):
+    """Run the cocotb tests of a built ``sim`` in ``test_dir``; :class:`Outcome` or raise."""
     config_path = test_dir / "tb_config.json"
     summary_path = test_dir / "tb_summary.json"
     config = dict(config, summary_path=str(summary_path))
@@ -185,23 +205,45 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
             test_dir=test_dir, results_xml=str(xml), testcase=testcase,
             extra_env={ENV_CONFIG: str(config_path), "PYTHONPATH": _pythonpath(),
                        ENV_TRUST_WRITES: os.environ.get(ENV_TRUST_WRITES, "1")}, log_file=log)
-    except SystemExit:  # failing tests: the results file says which
+    except (SystemExit, RuntimeError):  # failing tests or simulator: the results file says
         pass
     if not xml.exists():
-        raise SimulationFailed(f"{simulator} wrote no results; see {log}")
+        raise SimulationFailed(f"{simulator} failed and wrote no results; see {log}", log=log)
     cases = _testcases(xml)
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     failed = {k: v for k, v in cases.items() if v is not None}
     if not cases or failed:
         lines = "; ".join(f"{k}: {v}" for k, v in failed.items()) or "no test ran"
-        raise SimulationFailed(f"{simulator}: {lines} (seed {config.get('seed')}; log {log})")
+        raise SimulationFailed(f"{simulator}: {lines} (seed {config.get('seed')}; log {log})",
+                               log=log)
     return Outcome(testcases=cases, summary=summary, build_dir=build_dir)
 
 
-def _build(simulator, verilog, toplevel, build_dir, extra=()):
-    """Build (or bring up to date) and return the cocotb runner, which ``test`` needs afterwards.
+#: Files a build leaves that the tests run (besides Verilator's object directory).
+_PRODUCTS = {"icarus": lambda toplevel: ["sim.vvp"], "verilator": lambda toplevel: [toplevel]}
+_STAMP = ".l1bn-build.json"
 
-    ``extra``: Icarus sources compiled as further root modules (the port dump).
+
+def _stamp(simulator, sources, build_args, build_dir, toplevel):
+    """Hash of what a build is made from and of what it made (None if a product is missing)."""
+    h = hashlib.sha256(json.dumps([simulator, toplevel, build_args]).encode())
+    for source in sources:
+        h.update(Path(source).read_bytes() + b"\0")
+    for name in _PRODUCTS[simulator](toplevel):
+        product = build_dir / name
+        if not product.is_file():
+            return None
+        with open(product, "rb") as f:
+            h.update(hashlib.file_digest(f, "sha256").digest())
+    return h.hexdigest()
+
+
+def _build(simulator, verilog, toplevel, build_dir, extra=()):
+    """Build (or reuse) and return the cocotb runner, which ``test`` needs afterwards.
+
+    ``extra``: Icarus sources compiled as further root modules (the port dump). A previous
+    build is reused only if its stamp (:func:`_stamp`) matches; else its products are removed
+    and everything is built again. Called with the build directory's lock held.
     """
     from cocotb_tools.runner import get_runner
 
@@ -209,13 +251,27 @@ def _build(simulator, verilog, toplevel, build_dir, extra=()):
     build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
     for source in extra:
         build_args += ["-s", Path(source).stem]
+    sources = [Path(verilog).resolve(), *extra]
+    stamp_path = build_dir / _STAMP
+    old = stamp_path.read_text() if stamp_path.is_file() else None
+    fresh = old is not None and old == _stamp(simulator, sources, build_args, build_dir, toplevel)
+    if not fresh:
+        stamp_path.unlink(missing_ok=True)
+        for name in _PRODUCTS[simulator](toplevel):
+            (build_dir / name).unlink(missing_ok=True)
+        if simulator == "verilator":
+            for obj in build_dir.glob("Vtop*"):
+                obj.unlink()
     try:
         sim.build(
-            sources=[Path(verilog).resolve(), *extra], hdl_toplevel=toplevel, build_dir=build_dir,
-            timescale=("1ns", "1ps"), build_args=build_args, always=False,
+            sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+            timescale=("1ns", "1ps"), build_args=build_args, always=not fresh,
             log_file=build_dir / "build.log")
-    except SystemExit as exc:  # cocotb reports build failures this way
-        raise SimulationFailed(f"{simulator} build failed ({exc}); see {build_dir / 'build.log'}")
+    except (SystemExit, RuntimeError) as exc:  # cocotb reports build failures these ways
+        log = build_dir / "build.log"
+        raise SimulationFailed(f"{simulator} build failed ({exc}); see {log}", log=log) from None
+    if not fresh:
+        write_text(stamp_path, _stamp(simulator, sources, build_args, build_dir, toplevel))
     return sim
 
 

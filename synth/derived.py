@@ -1,5 +1,5 @@
 """Figures the report derives from measured ones: layer latencies, time and energy per element,
-L1/L2 ratios, and the design targets of the units (issue 7).
+L1/L2 ratios, and the design targets of the units.
 
 Pure arithmetic on the results of :func:`synth.report.evaluate`; nothing here runs a tool.
 """

@@ -7,23 +7,45 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from hdl.registry import design, resolve
+from hdl.registry import design, module_name, resolve
+from l1bn.files import check_output_dir, check_output_file
 
 from . import yosys
 from .tools import write_atomic
 from .yosys import emit_verilog
 
-__all__ = ["generate", "CACHE_ENV"]
+__all__ = ["check", "generate", "CACHE_ENV"]
 
 #: Directory of emitted Verilog kept for reuse (default ``build/cache/emit`` in the source tree).
 CACHE_ENV = "L1BN_EMIT_CACHE"
 
 
+def check(block, out_dir, **params):
+    """Check a :func:`generate` call without doing anything: ``(params, out_dir)``, the block's
+    full parameters and the output directory as an absolute path.
+
+    Raises
+    ------
+    ValueError
+        A bad block or parameter (:func:`hdl.registry.resolve`).
+    l1bn.files.PathError
+        ``out_dir`` or one of the two files it would receive cannot be written (see
+        :mod:`l1bn.files`: not a directory, a symbolic link or non-regular file in the way, ...).
+    """
+    params = resolve(block, **params)
+    out = check_output_dir(out_dir)
+    name = module_name(block, **params)
+    for suffix in (".v", ".json"):
+        check_output_file(out / f"{name}{suffix}", create_parents=True)
+    return params, out
+
+
 def generate(block, out_dir, **params):
     """Write ``out_dir/<name>.v`` and ``out_dir/<name>.json`` for ``block``; return both paths.
 
-    Parameters are validated and the Verilog is produced in a scratch directory first, so on
-    any error (``ValueError`` for bad parameters, :class:`~synth.tools.ToolMissing` or
+    Parameters and output paths are checked first (:func:`check`) and the Verilog is produced
+    in a scratch directory, so on any error (``ValueError`` for bad parameters,
+    :class:`~l1bn.files.PathError` for bad paths, :class:`~synth.tools.ToolMissing` or
     :class:`~synth.tools.ToolFailed` from Yosys) nothing is written to ``out_dir``.
 
     Elaboration and Yosys run once per distinct design: the Verilog and the manifest are kept
@@ -33,7 +55,7 @@ def generate(block, out_dir, **params):
     tests that generate one design for each of their testcases elaborate and emit it once
     (a complete unit takes seconds).
     """
-    params = resolve(block, **params)
+    params, out_dir = check(block, out_dir, **params)
     cache = _cache_dir()
     key = _key(block, params)
     cached_v, cached_m = cache / f"{key}.v", cache / f"{key}.json"
@@ -48,7 +70,6 @@ def generate(block, out_dir, **params):
         cache.mkdir(parents=True, exist_ok=True)
         write_atomic(cached_m, json.dumps(manifest))
         write_atomic(cached_v, text)
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     verilog = _update(out_dir / f"{manifest['name']}.v", text)
     manifest_path = _update(out_dir / f"{manifest['name']}.json",

@@ -91,7 +91,7 @@ UNIT_PAIRS = (("forward, L1 / L2 two-pass", "forward L1", "forward L2 two-pass")
 #: Lanes of the units per width: default sweep and --full.
 LANES = {w: (1, 4) for w in WIDTHS}
 FULL_LANES = {w: (1, 2, 4, 8) for w in WIDTHS}
-#: The operating point of issue 7 (targets, area split, FPGA by default).
+#: The operating point of the design targets (targets, area split, FPGA by default).
 TARGET_WIDTH, TARGET_LANES = 16, 4
 #: Units placed and routed on the FPGAs by default (all of them with --full).
 DEFAULT_FPGA_UNITS = tuple(label for label, _b, _p in UNITS)
@@ -951,7 +951,7 @@ def _unit_sections(results, figs):
     lines += _table(["unit", "iCE40 LUTs", "iCE40 FFs", "iCE40 Fmax MHz", "ECP5 LUTs", "ECP5 FFs",
                      "ECP5 DSP", "ECP5 Fmax MHz", "iCE40 LCs"], frows)
     trows = target_rows(sel)
-    lines += ["", "Targets (issue 7; area targets for each unit of the norm, forward and backward; "
+    lines += ["", "Targets (area targets for each unit of the norm, forward and backward; "
               "margin: how far inside the limit, negative when missed):", ""]
     lines += _table(["unit", "target", "limit", "value", "result", "margin"],
                     [[t["unit"], t["target"], t["limit"], t["value"], t["result"], t["margin"]]

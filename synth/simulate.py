@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from hdl.manifest import numerics
 from l1bn.files import atomic_open
 
-__all__ = ["InputError", "MODES", "simulate", "load_inputs", "save", "mismatch_lines"]
+__all__ = ["InputError", "MAX_ELEMENTS", "MODES", "check_arrays", "config", "expected_names",
+           "load_inputs", "mismatch_lines", "save", "simulate"]
 
 MODES = ("train", "infer", "backward")
 _PER_CHANNEL = ("gamma", "beta", "running_mean", "running_sigma")
@@ -33,38 +38,147 @@ _OUTPUTS = {
 }
 
 
+#: Default of ``max_elements``: values in all arrays of one input together (2**24; as float64
+#: 128 MiB per copy, well within a machine of a few GiB for the copies a run makes).
+MAX_ELEMENTS = 1 << 24
+
+#: Arrays each mode needs, and those it takes when given.
+_NEED = {"train": ("x", "gamma", "beta"),
+         "infer": ("x", "gamma", "beta", "running_mean", "running_sigma"),
+         "backward": ("x", "dy", "gamma")}
+_OPTIONAL = {"train": ("running_mean", "running_sigma"), "infer": (), "backward": ("beta",)}
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 class InputError(ValueError):
-    """Bad user input (missing array, wrong shape, non-finite values, m > max_batch, C = 0)."""
+    """Bad user input (missing or unknown array, wrong shape or dtype, non-finite values,
+    m > max_batch, C = 0, too many values, an unreadable file) or a bad parameter."""
 
 
-def load_inputs(path):
-    """The arrays of ``path`` (``.npz``, no pickles) as a dict; :class:`InputError` if unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files"):
-                raise InputError(f"{path}: not an .npz archive")
-            return {k: f[k] for k in f.files}
-    except InputError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError) as exc:
-        raise InputError(f"cannot read {path}: {exc}".replace("\n", " ")) from None
-    except Exception as exc:  # zipfile.BadZipFile and friends
-        raise InputError(f"cannot read {path}: {type(exc).__name__}: {exc}".replace("\n", " "))\
-            from None
-
-
-def _validate(mode, arrays, max_batch):
-    """Float64 copies of the arrays the mode uses; raises :class:`InputError`."""
+def expected_names(mode):
+    """``(needed, optional)`` array names of ``mode``; :class:`InputError` for a bad mode."""
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    need = {"train": ("x", "gamma", "beta"), "infer": ("x", "gamma", "beta", "running_mean",
-                                                        "running_sigma"),
-            "backward": ("x", "dy", "gamma")}[mode]
-    opt = {"train": ("running_mean", "running_sigma"), "backward": ("beta",)}.get(mode, ())
-    missing = [k for k in need if k not in arrays]
+    return _NEED[mode], _OPTIONAL[mode]
+
+
+def _check_names(mode, names, where):
+    """Refuse unknown and missing array names of ``mode``."""
+    need, opt = expected_names(mode)
+    unknown = [n for n in names if n not in need + opt]
+    if unknown:
+        raise InputError(f"{where}unknown array{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))} (mode {mode} takes "
+                         f"{', '.join(need)}" + (f"; optional {', '.join(opt)})" if opt else ")"))
+    missing = [k for k in need if k not in names]
     if missing:
-        raise InputError(f"mode {mode} needs array{'s' if len(missing) > 1 else ''} "
+        raise InputError(f"{where}mode {mode} needs array{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(missing)} (missing)")
+
+
+def _header(zf, info):
+    """``(shape, dtype)`` of the ``.npy`` member ``info`` from its header, data not read."""
+    fmt = np.lib.format
+    with zf.open(info) as f:
+        version = fmt.read_magic(f)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _fortran, dtype = read(f)
+        size = f.tell() + int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ValueError(f"dtype {dtype} is not a numeric type (integers or floats)")
+    if info.file_size < size:
+        raise ValueError(f"truncated ({info.file_size} bytes, its header says {size})")
+    return shape, dtype
+
+
+def _open_zip(path):
+    """``path`` as an open :class:`zipfile.ZipFile`; :class:`InputError` if it is not an
+    ``.npz`` archive (naming what it is instead when that is clear)."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path} is not a regular file")
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+        if head == _NPY_MAGIC:
+            raise InputError(f"{path} is a single .npy array, not an .npz archive "
+                             "(write the arrays with numpy.savez)")
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"{path} is not an .npz archive (a zip of .npy arrays, as "
+                             "numpy.savez writes)")
+        return zipfile.ZipFile(path)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path} is not a readable .npz archive ({exc})") from None
+
+
+def load_inputs(path, mode=None, *, max_elements=MAX_ELEMENTS):
+    """The arrays of the ``.npz`` file ``path`` as a dict, read lazily and bounded.
+
+    The members' names are checked first (with ``mode``: an unknown or missing array is an
+    error naming it and the expected names), then every member's ``.npy`` header (a numeric
+    dtype, as much data as the header says, and at most ``max_elements`` values in all
+    members together), and only then are the arrays loaded (never pickles).
+
+    Raises
+    ------
+    InputError
+        Naming the file, the array and the reason; nothing has been loaded.
+    """
+    if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
+        raise InputError(f"max_elements must be an integer >= 1, got {max_elements!r}")
+    with _open_zip(path) as zf:
+        infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist() if not i.is_dir()}
+        if mode is not None:
+            _check_names(mode, list(infos), f"{path}: ")
+        total = 0
+        for name, info in infos.items():
+            try:
+                if not info.filename.endswith(".npy"):
+                    raise ValueError("not a .npy array")
+                shape, _dtype = _header(zf, info)
+            except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+                why = str(exc).replace("\n", " ")
+                raise InputError(f"{path}: array {name!r}: {why}") from None
+            total += int(np.prod(shape, dtype=object))
+            if total > max_elements:
+                raise InputError(f"{path}: more than {max_elements} values in all arrays "
+                                 f"(array {name!r} has shape {shape}; --max-elements raises "
+                                 "the limit)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {name: f[name] for name in infos}
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        why = str(exc).replace("\n", " ")
+        raise InputError(f"cannot read {path}: {why}") from None
+
+
+def config(norm, *, stats="two-pass", width=16, frac=8, lanes=1, max_batch=65536, eps=None,
+           alpha=None, guard=None):
+    """The :class:`golden.bn_unit.UnitConfig` of a run; :class:`InputError` naming a bad
+    parameter. ``eps``, ``alpha``, ``guard`` None: the unit's defaults (1e-5, 0.9, 8)."""
+    from golden import bn_unit as gold
+
+    given = {k: v for k, v in (("eps", eps), ("alpha", alpha), ("guard", guard)) if v is not None}
+    try:
+        cfg = gold.UnitConfig(norm=norm, stats=stats, width=width, frac=frac,
+                              max_batch=max_batch, **given)
+        if isinstance(lanes, bool) or not isinstance(lanes, int) or not 1 <= lanes <= 64:
+            raise ValueError(f"lanes must be an integer in [1, 64], got {lanes!r}")
+    except (ValueError, TypeError) as exc:
+        raise InputError(str(exc)) from None
+    if cfg.coef.width > 62:
+        raise InputError(f"width {width} with guard {cfg.guard} is too large for l1bn simulate "
+                         "(the coefficients must fit 62 bits)")
+    return cfg
+
+
+def check_arrays(mode, arrays, max_batch):
+    """Float64 copies of the arrays ``mode`` uses, checked (names, dtypes, finite values,
+    shapes, m <= ``max_batch``); raises :class:`InputError`."""
+    _check_names(mode, list(arrays), "")
+    need, opt = expected_names(mode)
     out = {}
     for k in need + tuple(k for k in opt if k in arrays):
         v = np.asarray(arrays[k])
@@ -104,7 +218,7 @@ def _unchannels(c, shape):
 
 
 def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", width=16, frac=8,
-             lanes=1, max_batch=65536, build_dir=None):
+             lanes=1, max_batch=65536, build_dir=None, eps=None, alpha=None, guard=None):
     """Run the generated unit RTL on ``arrays`` and compare with the golden model.
 
     Parameters
@@ -117,8 +231,14 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
         backward: ``dy`` shaped like ``x``.
     stats, width, frac, lanes, max_batch : the unit's parameters (as ``l1bn generate``)
     simulator : "icarus" or "verilator"
-    build_dir : directory for the generated design and the simulator build (kept and reused);
-        None: a temporary directory, removed afterwards.
+    build_dir : directory for the generated design and the simulator build (kept and reused;
+        runs may share it: each run's configuration, data and results are in a directory of
+        its own, removed after the run unless the simulator failed); None: a temporary
+        directory, removed afterwards unless the simulator failed.
+    eps, alpha, guard : the unit's eps (>= 0, fitting the statistics format), running-statistics
+        weight alpha (in [0, 1]) and guard bits (3 to 32), for the RTL and the golden model
+        alike; None: the defaults 1e-5, 0.9 and 8. The result's ``numerics`` gives each value
+        asked for, its code and the value in effect.
 
     Returns
     -------
@@ -130,14 +250,14 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
         channel, index, rtl, golden)``, at most 100), ``saturated`` (dict of counts: the inputs'
         quantization ``input_<array>`` and the unit's stages, from the golden model),
         ``saturated_total``, ``cycles`` (simulated cycles), ``design`` (module name),
-        ``simulator``.
+        ``simulator``, ``numerics`` (:func:`hdl.manifest.numerics`).
 
     Raises
     ------
     InputError
         Bad input or parameters; nothing is generated or written.
     sim.runner.SimulationFailed
-        The simulator did not build or run.
+        The simulator did not build or run; its ``log`` is kept and named.
     """
     from golden import bn_unit as gold
     from golden import fixed
@@ -148,21 +268,12 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
     why = runner.available(simulator)
     if why:
         raise InputError(f"simulator {simulator} cannot run here: {why}")
-    if not isinstance(max_batch, int) or isinstance(max_batch, bool) or max_batch < 1:
-        raise InputError(f"max_batch must be an integer >= 1, got {max_batch!r}")
-    a = _validate(mode, arrays, max_batch)
-    try:
-        cfg = gold.UnitConfig(norm=norm, stats=stats, width=width, frac=frac, guard=8,
-                              max_batch=max_batch)
-        if isinstance(lanes, bool) or not isinstance(lanes, int) or not 1 <= lanes <= 64:
-            raise ValueError(f"lanes must be an integer in [1, 64], got {lanes!r}")
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    if cfg.coef.width > 62:
-        raise InputError(f"width {width} too large for l1bn simulate (statistics must fit 62 "
-                         "bits)")
+    cfg = config(norm, stats=stats, width=width, frac=frac, lanes=lanes, max_batch=max_batch,
+                 eps=eps, alpha=alpha, guard=guard)
+    a = check_arrays(mode, arrays, cfg.max_batch)
     if mode == "backward":
-        return _simulate_backward(cfg, a, simulator=simulator, lanes=lanes, build_dir=build_dir)
+        return _simulate_backward(cfg, a, simulator=simulator, lanes=lanes, build_dir=build_dir,
+                                  eps=eps, guard=guard)
 
     x = a["x"]
     c = x.shape[1]
@@ -179,9 +290,9 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
     xc = _channels(xq).astype(np.int64)
     inputs = dict(x=xc, gamma=np.asarray(gq, np.int64), beta=np.asarray(bq, np.int64),
                   running_mean=np.asarray(rm, np.int64), running_sigma=np.asarray(rs, np.int64))
-    name, dump = _run_rtl("bn_unit", dict(norm=norm, stats=stats, width=width, frac=frac,
-                                          lanes=lanes, max_batch=max_batch),
-                          "user_run", mode, inputs, simulator, build_dir)
+    params = dict(norm=norm, stats=stats, width=width, frac=frac, lanes=lanes,
+                  max_batch=max_batch, eps=eps, alpha=alpha, guard=guard)
+    name, dump = _run_rtl("bn_unit", params, "user_run", mode, inputs, simulator, build_dir)
     f = gold.forward_train if mode == "train" else gold.forward_infer
     sat_y = [int(f(cfg, xc[ch], int(gq[ch]), int(bq[ch]), int(rm[ch]), int(rs[ch]))["sat"]["y"])
              for ch in range(c)]
@@ -191,42 +302,47 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
     golden = {k: np.asarray(g[f"{gk}_codes"], np.int64) for k, gk in _OUTPUTS[mode].items()}
     golden["y"] = _channels(golden["y"])
     fmts = {k: (cfg.data if k == "y" else cfg.stat) for k in _OUTPUTS[mode]}
-    return _collect(name, simulator, x.shape, rtl, golden, fmts, dump, "y_sat", sat_y,
-                    {k: int(v) for k, v in g["sat"].items()})
+    result = _collect(name, simulator, x.shape, rtl, golden, fmts, dump, "y_sat", sat_y,
+                      {k: int(v) for k, v in g["sat"].items()})
+    return dict(result, numerics=numerics(cfg))
 
 
 def _run_rtl(block, params, testcase, mode, inputs, simulator, build_dir):
-    """Generate ``block``, run ``sim.user_run.<testcase>`` on ``inputs``; (module name, dump)."""
+    """Generate ``block``, run ``sim.user_run.<testcase>`` on ``inputs``; (module name, dump).
+
+    The design and the simulator build go to ``build_dir`` (shared with other runs), this run's
+    configuration, data and results to a fresh directory of its own, removed afterwards unless
+    the simulator failed (its log is in it). ``build_dir`` None: a temporary directory for all.
+    """
     from sim import runner
     from synth.generate import generate
 
-    def run_in(root):
-        root = Path(root)
+    own = build_dir is None
+    root = Path(tempfile.mkdtemp(prefix="l1bn-simulate-")) if own else Path(build_dir)
+    run_dir, failed = None, False
+    try:
         verilog, manifest_path = generate(block, root / "designs", **params)
         manifest = json.loads(manifest_path.read_text())
         work = root / manifest["name"] / simulator
         work.mkdir(parents=True, exist_ok=True)
-        fd, data_path = tempfile.mkstemp(dir=work, prefix="user_data.", suffix=".npz")
-        dump_path = data_path[:-4] + ".out.npz"
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **inputs)
-            runner.run(verilog=verilog, toplevel=manifest["name"], test_module="sim.user_run",
-                       simulator=simulator, build_dir=work, testcase=testcase,
-                       config={"manifest": manifest, "seed": 1, "mode": mode,
-                               "data_path": data_path, "dump_path": dump_path})
-            with np.load(dump_path, allow_pickle=False) as f:
-                dump = {k: f[k] for k in f.files}
-        finally:
-            for pth in (data_path, dump_path):
-                if os.path.exists(pth):
-                    os.unlink(pth)
-        return manifest["name"], dump
-
-    if build_dir is None:
-        with tempfile.TemporaryDirectory(prefix="l1bn-simulate-") as tmp:
-            return run_in(tmp)
-    return run_in(build_dir)
+        run_dir = Path(tempfile.mkdtemp(dir=work, prefix="run-"))
+        data_path, dump_path = run_dir / "user_data.npz", run_dir / "user_dump.npz"
+        with open(data_path, "wb") as f:
+            np.savez(f, **inputs)
+        runner.run(verilog=verilog, toplevel=manifest["name"], test_module="sim.user_run",
+                   simulator=simulator, build_dir=work, testcase=testcase, run_dir=run_dir,
+                   config={"manifest": manifest, "seed": 1, "mode": mode,
+                           "data_path": str(data_path), "dump_path": str(dump_path)})
+        with np.load(dump_path, allow_pickle=False) as f:
+            return manifest["name"], {k: f[k] for k in f.files}
+    except runner.SimulationFailed:
+        failed = True
+        raise
+    finally:
+        if failed:    # keep the logs, not the data
+            (run_dir / "user_data.npz").unlink(missing_ok=True)
+        elif own or run_dir is not None:
+            shutil.rmtree(root if own else run_dir, ignore_errors=True)
 
 
 def _collect(name, simulator, shape, rtl, golden, fmts, dump, sat_key, sat_golden, sat):
@@ -273,7 +389,7 @@ def _collect(name, simulator, shape, rtl, golden, fmts, dump, sat_key, sat_golde
     return result
 
 
-def _simulate_backward(cfg, a, *, simulator, lanes, build_dir):
+def _simulate_backward(cfg, a, *, simulator, lanes, build_dir, eps, guard):
     """Backward on the ``bn_backward`` RTL, with the golden forward's batch mean and sigma of
     the same quantized x (the unit's own statistics, ``stats`` schedule of ``cfg``)."""
     from golden import bn_unit as gold
@@ -302,13 +418,14 @@ def _simulate_backward(cfg, a, *, simulator, lanes, build_dir):
             sat[k] = sat.get(k, 0) + int(v)
     inputs = dict(x=xc, dy=dyc, gamma=gq, mean=mean, sigma=sigma)
     params = dict(norm=cfg.norm, width=cfg.width, frac=cfg.frac, lanes=lanes,
-                  max_batch=cfg.max_batch)
+                  max_batch=cfg.max_batch, eps=eps, guard=guard)
     name, dump = _run_rtl("bn_backward", params, "user_run_backward", "backward", inputs,
                           simulator, build_dir)
     rtl = {"dx": dump["dx"], "dgamma": dump["dgamma"], "dbeta": dump["dbeta"]}
     golden = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
     fmts = {"dx": cfg.data, "dgamma": cfg.grad, "dbeta": cfg.grad}
-    return _collect(name, simulator, x.shape, rtl, golden, fmts, dump, "dx_sat", sat_dx, sat)
+    result = _collect(name, simulator, x.shape, rtl, golden, fmts, dump, "dx_sat", sat_dx, sat)
+    return dict(result, numerics=numerics(cfg, ("eps", "guard")))
 
 
 def mismatch_lines(result, limit=10):
@@ -330,7 +447,8 @@ def save(path, result):
     path = Path(path)
     arrays = {}
     for k, v in result.items():
-        if k in ("mismatch_list", "saturated", "saturated_total", "design", "simulator"):
+        if k in ("mismatch_list", "saturated", "saturated_total", "design", "simulator",
+                 "numerics"):
             continue
         arrays[k] = np.asarray(v)
     arrays["saturated"] = np.int64(result["saturated_total"])
