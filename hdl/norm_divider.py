@@ -170,4 +170,5 @@ BLOCK = BlockSpec(_block, ("width", "den_width", "mant_width"),
                   defaults={"width": 40, "den_width": None, "mant_width": 18},
                   summary="num/den as mant * 2^-exp, mant rounded half up to mant_width "
                           "significant bits (one rounding), restoring, one quotient bit per cycle",
-                  bounds={"den_width": Int(1, 128), "mant_width": Int(1, 64)})
+                  bounds={"width": Int(1, 128), "den_width": Int(1, 128),
+                          "mant_width": Int(1, 64)})

@@ -3,7 +3,8 @@ Verilator against golden/bn_unit.py (every y beat and stats transfer, cycles per
 
 import pytest
 
-from hdl.bn_job import ChannelJob, program, program_cycles
+from golden.bn_unit import UnitConfig
+from hdl.bn_job import program, program_cycles
 from hdl.bn_unit import BNUnit, latency_formulas, sequence_cycles
 from hdl.centred_scale import CentredScale
 from hdl.registry import module_name, resolve
@@ -82,7 +83,7 @@ def test_schedule_formulas():
     cyc = program_cycles(norm="l1", width=16, frac=0, guard=8)
     assert f["mean_delay"] == 16 + 6 + 1 and f["request_train"] == 1 + 3
     assert (f["job_train"], f["job_infer"]) == (cyc["train"] + 1, cyc["infer"] + 1)
-    steps = program(ChannelJob(norm="l1").cfg, "train")
+    steps = program(UnitConfig("l1", "two-pass", 16, 8), "train")
     assert [s.name for s in steps][:3] == ["m_muf", "centre", "mean"]
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
     assert "mean_delay" not in f and f["request_train"] == 2 + 4
