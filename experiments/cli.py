@@ -11,11 +11,11 @@ and exits with 2).
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from l1bn.argtypes import integer, real
 from l1bn.files import PathError, check_output_dir, check_output_file
 
 from . import bn_layers, data, plots, report, rtl_check, theorem1, train
@@ -34,36 +34,14 @@ OUTPUTS = (report.JSON_NAME, report.MD_NAME, "theorem1.png", "theorem1.svg",
            "training_curves.png", "training_curves.svg")
 
 
-def _integer(text, lo, hi):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
-    if not lo <= v <= hi:
-        raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got "
-                                         f"{str(v)[:40]}")
-    return v
-
-
 def _count(text):
     """An integer in [1, 10000] (argparse type)."""
-    return _integer(text, 1, 10000)
+    return integer(text, 1, 10000)
 
 
 def _bits(text):
     """An integer in [0, 64] (argparse type): widths, fraction and guard bits."""
-    return _integer(text, 0, 64)
-
-
-def _real(text):
-    """A finite real number (argparse type)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text[:40]!r}")
-    return v
+    return integer(text, 0, 64)
 
 
 def add_arguments(parser):
@@ -85,9 +63,9 @@ def add_arguments(parser):
                         help="fixed-point data width (default %(default)s)")
     parser.add_argument("--frac", type=_bits, default=d.frac,
                         help="fixed-point fraction bits (default %(default)s)")
-    parser.add_argument("--eps", type=_real, default=d.eps,
+    parser.add_argument("--eps", type=real, default=d.eps,
                         help="eps of every BN layer, float and fixed point (default %(default)s)")
-    parser.add_argument("--alpha", type=_real, default=d.alpha,
+    parser.add_argument("--alpha", type=real, default=d.alpha,
                         help="weight of the old running statistics, in [0, 1] (default "
                              "%(default)s)")
     parser.add_argument("--guard", type=_bits, default=d.guard,

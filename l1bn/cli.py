@@ -19,11 +19,12 @@ before it elaborates, simulates or writes anything. Exit codes, the same for eve
 import argparse
 import errno
 import logging
-import math
 import os
 import stat
 import sys
 from pathlib import Path
+
+from .argtypes import integer, real, short
 
 __all__ = ["main", "EXIT_OK", "EXIT_MISMATCH", "EXIT_USAGE", "EXIT_TOOL", "EXIT_INTERRUPTED"]
 
@@ -41,45 +42,19 @@ class ToolError(Exception):
     """A tool or simulator is missing or failed: reported on one line, exit code 3."""
 
 
-def _short(text, limit=40):
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def _integer(text, lo, hi):
-    try:
-        v = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {_short(text)!r}") from None
-    if not lo <= v <= hi:
-        raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got "
-                                         f"{_short(str(v))}")
-    return v
-
-
 def _positive(text):
     """An integer in [1, :data:`INT_LIMIT`] (argparse type)."""
-    return _integer(text, 1, INT_LIMIT)
+    return integer(text, 1, INT_LIMIT)
 
 
 def _natural(text):
     """An integer in [0, :data:`INT_LIMIT`] (argparse type)."""
-    return _integer(text, 0, INT_LIMIT)
+    return integer(text, 0, INT_LIMIT)
 
 
 def _jobs(text):
     """Parallel jobs: an integer in [1, 256] (argparse type)."""
-    return _integer(text, 1, 256)
-
-
-def _real(text):
-    """A finite real number (argparse type); ranges are the units' to check."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {_short(text)!r}") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {_short(text)!r}")
-    return v
+    return integer(text, 1, 256)
 
 
 def _checked(check, path, argument, **kw):
@@ -101,7 +76,7 @@ def _input_file(path, argument):
         mode = os.stat(p).st_mode
     except OSError as exc:
         why = "does not exist" if exc.errno == errno.ENOENT else exc.strerror
-        raise UsageError(f"{argument}: {_short(str(p), 200)}: {why}") from None
+        raise UsageError(f"{argument}: {short(str(p), 200)}: {why}") from None
     if not stat.S_ISREG(mode):
         raise UsageError(f"{argument}: {p} is not a regular file")
     if not os.access(p, os.R_OK):
@@ -128,7 +103,7 @@ def _generate_params(args, spec):
     for item in args.set or ():
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier():
-            raise UsageError(f"--set: expected NAME=VALUE, got {_short(item)!r}")
+            raise UsageError(f"--set: expected NAME=VALUE, got {short(item)!r}")
         params[name] = _set_value(value)
     return params
 
@@ -238,9 +213,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _unit_flags(p, what):
     """``--eps``, ``--alpha`` and ``--guard`` of the BN units."""
-    p.add_argument("--eps", type=_real, help=f"{what}eps added to sigma, >= 0 and within the "
+    p.add_argument("--eps", type=real, help=f"{what}eps added to sigma, >= 0 and within the "
                                              "statistics format (default 1e-5)")
-    p.add_argument("--alpha", type=_real, help=f"{what}weight of the old running statistics, "
+    p.add_argument("--alpha", type=real, help=f"{what}weight of the old running statistics, "
                                                "in [0, 1] (default 0.9)")
     p.add_argument("--guard", type=_natural, help=f"{what}guard bits of the statistics, 3 to 32 "
                                                   "(default 8)")
