@@ -27,6 +27,13 @@ ABC_CONSTR = "set_driving_cell INVX1\nset_load 10\n"
 _PAD_CELLS = ("$add", "$sub", "$mul", "$and", "$or", "$xor", "$xnor")
 
 
+#: The parameters and ports of a Yosys binary cell, for the techmap modules below.
+_CELL_PARAMS = "".join(f"  parameter {p} = {v};\n" for p, v in (
+    ("A_SIGNED", 0), ("B_SIGNED", 0), ("A_WIDTH", 1), ("B_WIDTH", 1), ("Y_WIDTH", 1)))
+_CELL_PORTS = ("  input [A_WIDTH-1:0] A;\n  input [B_WIDTH-1:0] B;\n"
+               "  output [Y_WIDTH-1:0] Y;\n")
+
+
 def _pad_operand(port):
     return f"""      if ({port}_WIDTH >= Y_WIDTH) begin : {port.lower()}_cut
         assign {port}{port} = {port}[Y_WIDTH-1:0];
@@ -45,15 +52,7 @@ def _pad_map():
     for i, cell in enumerate(_PAD_CELLS):
         modules.append(f"""(* techmap_celltype = "{cell}" *)
 module _l1bn_pad_{i} (A, B, Y);
-  parameter A_SIGNED = 0;
-  parameter B_SIGNED = 0;
-  parameter A_WIDTH = 1;
-  parameter B_WIDTH = 1;
-  parameter Y_WIDTH = 1;
-  input [A_WIDTH-1:0] A;
-  input [B_WIDTH-1:0] B;
-  output [Y_WIDTH-1:0] Y;
-  generate
+{_CELL_PARAMS}{_CELL_PORTS}  generate
     if (A_WIDTH == Y_WIDTH && B_WIDTH == Y_WIDTH) begin : keep
       wire _TECHMAP_FAIL_ = 1'b1;
     end else begin : pad
@@ -84,16 +83,8 @@ def _cmp_map(i, cell):
 """ for p in "AB"}
     return f"""(* techmap_celltype = "{cell}" *)
 module _l1bn_cmp_{i} (A, B, Y);
-  parameter A_SIGNED = 0;
-  parameter B_SIGNED = 0;
-  parameter A_WIDTH = 1;
-  parameter B_WIDTH = 1;
-  parameter Y_WIDTH = 1;
-  localparam W = A_WIDTH > B_WIDTH ? A_WIDTH : B_WIDTH;
-  input [A_WIDTH-1:0] A;
-  input [B_WIDTH-1:0] B;
-  output [Y_WIDTH-1:0] Y;
-  generate
+{_CELL_PARAMS}  localparam W = A_WIDTH > B_WIDTH ? A_WIDTH : B_WIDTH;
+{_CELL_PORTS}  generate
     if (A_WIDTH == B_WIDTH) begin : keep
       wire _TECHMAP_FAIL_ = 1'b1;
     end else begin : pad
