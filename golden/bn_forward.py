@@ -51,7 +51,11 @@ Training (one channel of m values)
    ``y_i = saturate_data(shift_right(z_i + b', G, "half_up"))``. The lane multiplier is
    ``MW x (W+1)`` bits unsigned (18 x 17 at W = 16); a constant channel has ``d_i = 0`` and
    ``t = 0``, so ``y_i = beta`` exactly.
-7. Running statistics (Algorithm 1, alpha = weight of the OLD value): ``new =
+7. What the backward takes (:func:`golden.bn_backward.backward`), all exact integers: ``Sx``,
+   the spread ``N`` (l1) or ``V`` (l2) and, l1, the sum of the exact signs ``Ssgn = sum
+   sgn(x_i - Sx/m) = P - Q - sgn(r) * (m - P - Q)`` (``d_i = 0`` lies on the other side of the
+   mean from ``r``): ``sums["sum_x"]``, ``sums["spread"]``, ``sums["sum_sgn"]``.
+8. Running statistics (Algorithm 1, alpha = weight of the OLD value): ``new =
    saturate_S(shift_right(alpha_q * old + (2**16 - alpha_q) * batch, 16, "half_up"))`` for the
    mean and sigma.
 
@@ -161,7 +165,8 @@ def _train_stats(cfg, x):
         a1 = int(np.sum(np.abs(d)))
         npos, nneg = int(np.count_nonzero(d > 0)), int(np.count_nonzero(d < 0))
         n1 = m * a1 + abs(r) * (m - 2 * (npos if r >= 0 else nneg))
-        sums.update(sum_abs_d=a1, n_pos=npos, n_neg=nneg, spread=n1)
+        ssgn = npos - nneg - (m - npos - nneg) * (r > 0) + (m - npos - nneg) * (r < 0)
+        sums.update(sum_abs_d=a1, n_pos=npos, n_neg=nneg, spread=n1, sum_sgn=ssgn)
         sigma, n_sig = _sat(_rdiv(n1 << g, m * m), cfg.stat)
         gain = {"scale": m * m << g, "den": (n1 << g) + cfg.eps_q * m * m}
     else:

@@ -123,15 +123,23 @@ def _div(num, den):
     return {"num": num, "den": den}
 
 
+def _sum_sgn(r):
+    """l1: ``Ssgn = P - Q - sgn(r) * (m - P - Q)``, the sum of the exact signs of x - Sx/m."""
+    zeros = _sgn(r.m) - r.npos - r.nneg
+    return _sgn(r.npos) - r.nneg + Mux(_neg(r.r), zeros, Mux(r.r.any(), -zeros, 0))
+
+
 def _centre(cfg):
-    """Steps of every training job: r = Sx - m*mu_F, the count C and the batch mean."""
+    """Steps of every training job: r = Sx - m*mu_F, the count C, (l1) the sum of the signs
+    and the batch mean."""
     g = cfg.guard
     return [
         Step("m_muf", "mul", lambda r: _mul(r.muf, _sgn(r.m)),
              lambda r, o: [(r.r, r.sx - o.p)]),
         Step("centre", None, take=lambda r, o: [
             (r.absr, _abs(r.r)),
-            (r.k, _sgn(r.m) - Cat(C(0, 1), Mux(_neg(r.r), r.nneg, r.npos)).as_signed())]),
+            (r.k, _sgn(r.m) - Cat(C(0, 1), Mux(_neg(r.r), r.nneg, r.npos)).as_signed())]
+            + ([(r.ssgn, _sum_sgn(r))] if cfg.norm == "l1" else [])),
         Step("mean", "div", lambda r: _div(Cat(C(0, g), r.sx).as_signed(), r.m),
              lambda r, o: [(r.mean, o.quot)]),
     ]
@@ -356,6 +364,9 @@ class ChannelJob(wiring.Component):
         Results: the batch statistics (S), the lanes' coefficients (``shift = e - e_c``, capped
         at :func:`golden.centred_scale.shift_cap`), the running statistics, and the saturation
         flags :data:`SAT_FIELDS`.
+    saved_sum_x, saved_spread, saved_sum_sgn : ``Out``
+        Training: what the backward unit takes (:mod:`golden.bn_forward` step 7): ``sum x``,
+        the exact spread N (l1) or V (l2) and (l1; 0 for l2) the sum of the exact signs.
 
     Latency: :func:`job_cycles` of the program (``self.CYCLES``, per mode), fixed.
     """
@@ -381,6 +392,8 @@ class ChannelJob(wiring.Component):
             "mant": Out(unsigned(mw)), "shift": Out(unsigned(w.shift)), "neg": Out(1),
             "bias": Out(signed(cfg.bias.width)), "new_mean": Out(signed(SW)),
             "new_sigma": Out(signed(SW)), "sat": Out(data.StructLayout({k: 1 for k in SAT_FIELDS})),
+            "saved_sum_x": Out(signed(w.sx)), "saved_spread": Out(unsigned(w.spread)),
+            "saved_sum_sgn": Out(signed(w.m + 1)),
         })
 
     def _make_units(self):
@@ -405,7 +418,7 @@ class ChannelJob(wiring.Component):
             "abs_sum": unsigned(w.abs_sum), "npos": unsigned(w.m), "nneg": unsigned(w.m),
             "sq_sum": unsigned(w.sq_sum), "gamma": signed(W), "beta": signed(W),
             "rm": signed(SW), "rs": signed(SW), "r": signed(max(M, cfg.guard) + 1),
-            "absr": unsigned(max(M, cfg.guard)), "k": signed(M + 2),
+            "absr": unsigned(max(M, cfg.guard)), "k": signed(M + 2), "ssgn": signed(M + 2),
             "mean": signed(SW), "sigma": signed(SW), "spread": signed(w.spread + 1),
             "mm": unsigned(2 * M + 1), "den": unsigned(max(w.den, SW + 1)),
             "num": unsigned(w.num - cfg.guard), "q": unsigned(w.q), "z": unsigned(8),
@@ -448,6 +461,8 @@ class ChannelJob(wiring.Component):
             self.mant.eq(r.mant_l), self.shift.eq(r.shift), self.neg.eq(_neg(r.gamma)),
             self.bias.eq(r.bias), self.new_mean.eq(r.new_mean), self.new_sigma.eq(r.new_sigma),
             self.sat.eq(Cat(r.sat_sigma, r.sat_a, r.sat_b, r.sat_rm | r.sat_rs)),
+            self.saved_sum_x.eq(r.sx), self.saved_spread.eq(r.spread[:len(self.saved_spread)]),
+            self.saved_sum_sgn.eq(r.ssgn if self.cfg.norm == "l1" else 0),
         ]
         return m
 

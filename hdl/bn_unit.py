@@ -153,8 +153,10 @@ class BNUnit(wiring.Component):
       beyond m are 0; ``sat`` flags saturated lanes (the model's ``sat["y"]`` is their count).
     * ``stats`` (train only): one transfer per channel, in order, when its coefficients are
       known (before its final pass): ``{mean, sigma, running_mean, running_sigma}`` (S codes:
-      the batch mean and sigma, the updated running statistics) and ``sat`` flags ``{sigma, a,
-      b, running}`` (the model's per-stage counts, 0 or 1 per channel). A pending transfer
+      the batch mean and sigma, the updated running statistics), ``sat`` flags ``{sigma, a,
+      b, running}`` (the model's per-stage counts, 0 or 1 per channel) and what the backward
+      unit takes, exact integers: ``sum_x``, ``spread`` (N for l1, V for l2) and, l1,
+      ``sum_sgn`` (:mod:`golden.bn_forward` step 7). A pending transfer
       holds the next channel's coefficients (and so its final pass).
     * Backpressure: one global stall ``en = ~y.valid | y.ready`` freezes the streaming
       datapath; ``x.ready`` is low while stalled or while the next pass waits for its mean or
@@ -218,9 +220,12 @@ class BNUnit(wiring.Component):
         self.channel_layout = data.StructLayout({
             "mode": 1, "m": unsigned(self.mbits), "gamma": signed(W), "beta": signed(W),
             "running_mean": signed(SW), "running_sigma": signed(SW), "last": 1})
+        job = self._job
         self.stats_layout = data.StructLayout({
             "mean": signed(SW), "sigma": signed(SW), "running_mean": signed(SW),
-            "running_sigma": signed(SW), "sat": self.sat_layout})
+            "running_sigma": signed(SW), "sat": self.sat_layout,
+            "sum_x": signed(len(job.saved_sum_x)), "spread": unsigned(len(job.saved_spread)),
+            **({"sum_sgn": signed(len(job.saved_sum_sgn))} if cfg.norm == "l1" else {})})
         super().__init__({
             "channel": In(stream.Signature(self.channel_layout)),
             "x": In(stream.Signature(self.x_layout)),
@@ -466,7 +471,10 @@ class BNUnit(wiring.Component):
             p = self.stats.payload
             m.d.sync += [self.stats.valid.eq(1), p.mean.eq(job.mean), p.sigma.eq(job.sigma),
                          p.running_mean.eq(job.new_mean), p.running_sigma.eq(job.new_sigma),
-                         p.sat.eq(job.sat)]
+                         p.sat.eq(job.sat), p.sum_x.eq(job.saved_sum_x),
+                         p.spread.eq(job.saved_spread)]
+            if cfg.norm == "l1":
+                m.d.sync += p.sum_sgn.eq(job.saved_sum_sgn)
 
 
 class _Wires:

@@ -91,12 +91,20 @@ _STATS = ("mean", "sigma", "running_mean", "running_sigma")
 _STATS_SAT = SAT_FIELDS
 
 
+#: What the backward takes, exact (``sum_sgn``: l1 only).
+_HANDOVER = ("sum_x", "spread", "sum_sgn")
+
+
 def _stats_check(ch, payload, fields):
     got = {k: _get(payload, fields[k], True) for k in _STATS}
     sat = _get(payload, fields["sat"])
     got.update({f"sat_{k}": (sat >> i) & 1 for i, k in enumerate(_STATS_SAT)})
     want = {k: int(ch.gold[k]) for k in _STATS}
     want.update({f"sat_{k}": int(ch.gold["sat"][k]) for k in _STATS_SAT})
+    for k in _HANDOVER:
+        if k in fields:
+            got[k] = _get(payload, fields[k], k != "spread")
+            want[k] = int(ch.gold["sums"][k])
     return got, want
 
 

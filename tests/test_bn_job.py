@@ -48,7 +48,9 @@ def _expected(cfg, mode, ch):
     if mode == "train":
         want.update(mean=f["mean"], sigma=f["sigma"], new_mean=f["running_mean"],
                     new_sigma=f["running_sigma"], sat_sigma=f["sat"]["sigma"],
-                    sat_running=int(f["sat"]["running"] > 0))
+                    sat_running=int(f["sat"]["running"] > 0),
+                    saved_sum_x=f["sums"]["sum_x"], saved_spread=f["sums"]["spread"],
+                    saved_sum_sgn=f["sums"].get("sum_sgn", 0))
     return want
 
 
@@ -90,7 +92,9 @@ def run_jobs(cfg_kw, jobs):
             got.update(sat_a=sat.a, sat_b=sat.b)
             if mode == "train":
                 got.update({k: ctx.get(getattr(dut, k)) for k in ("mean", "sigma", "new_mean",
-                                                                   "new_sigma")})
+                                                                   "new_sigma", "saved_sum_x",
+                                                                   "saved_spread",
+                                                                   "saved_sum_sgn")})
                 got.update(sat_sigma=sat.sigma, sat_running=sat.running)
             results.append((got, cycles))
 
