@@ -26,7 +26,8 @@ from .norm_divider import NormDivider
 from .round_sat import round_saturate, saturate
 from .serial_multiplier import SerialMultiplier
 
-__all__ = ["Step", "ChannelJob", "program", "job_cycles", "program_cycles", "SAT_FIELDS"]
+__all__ = ["Step", "ChannelJob", "program", "job_cycles", "program_cycles", "run_programs",
+           "SAT_FIELDS"]
 
 #: Saturation flags of a job, in this order in its ``sat`` output.
 SAT_FIELDS = ("sigma", "a", "b", "running")
@@ -437,25 +438,15 @@ class ChannelJob(wiring.Component):
         for name, u in self._units.items():
             m.submodules[f"{name}_unit"] = u
         r = self._registers()
-        train, infer = self.programs["train"], self.programs["infer"]
-        steps = train + infer
-        ends = {len(train) - 1, len(steps) - 1}
-        n = len(steps)
-        state = Signal(n, name="job_step")         # one-hot: lint-clean, no step decoder
-        issued, busy = Signal(name="job_issued"), Signal(name="job_busy")
-        m.d.comb += self.busy.eq(busy)
-        m.d.sync += self.done.eq(0)
-        with m.If(self.start & ~busy):
-            m.d.sync += [busy.eq(1), issued.eq(0), state[0].eq(~self.infer),
-                         state[len(train)].eq(self.infer),
-                         r.sat_sigma.eq(0), r.sat_rm.eq(0), r.sat_rs.eq(0)]
-            m.d.sync += [
-                r.m.eq(self.m), r.sx.eq(self.sum_x), r.muf.eq(self.mu_f_in),
-                r.abs_sum.eq(self.sum_abs), r.npos.eq(self.n_pos), r.nneg.eq(self.n_neg),
-                r.sq_sum.eq(self.sum_sq), r.gamma.eq(self.gamma), r.beta.eq(self.beta),
-                r.rm.eq(self.running_mean), r.rs.eq(self.running_sigma)]
-        for k, step in enumerate(steps):
-            self._step(m, r, k, step, state, issued, busy, k in ends)
+        loads = [
+            r.sat_sigma.eq(0), r.sat_rm.eq(0), r.sat_rs.eq(0),
+            r.m.eq(self.m), r.sx.eq(self.sum_x), r.muf.eq(self.mu_f_in),
+            r.abs_sum.eq(self.sum_abs), r.npos.eq(self.n_pos), r.nneg.eq(self.n_neg),
+            r.sq_sum.eq(self.sum_sq), r.gamma.eq(self.gamma), r.beta.eq(self.beta),
+            r.rm.eq(self.running_mean), r.rs.eq(self.running_sigma)]
+        run_programs(m, self._units, r, [self.programs["train"], self.programs["infer"]],
+                     choice=[~self.infer, self.infer], start=self.start, loads=loads,
+                     busy=self.busy, done=self.done)
         m.d.comb += [
             self.mean.eq(r.mean), self.sigma.eq(r.sigma), self.mu_f.eq(r.muf),
             self.mant.eq(r.mant_l), self.shift.eq(r.shift), self.neg.eq(_neg(r.gamma)),
@@ -466,33 +457,53 @@ class ChannelJob(wiring.Component):
         ]
         return m
 
-    def _step(self, m, r, k, step, state, issued, busy, last):
-        """The RTL of step ``k``: a register step, or issue to a unit and take its result."""
-        here = busy & state[k]
 
-        def finish(assigns):
-            m.d.sync += [dst.eq(val) for dst, val in assigns]
-            m.d.sync += state[k].eq(0)
-            if last:
-                m.d.sync += [busy.eq(0), self.done.eq(1)]
-            else:
-                m.d.sync += state[k + 1].eq(1)
+def run_programs(m, units, r, programs, *, choice, start, loads, busy, done):
+    """The RTL of a job: one of ``programs`` (lists of :class:`Step`), the one whose ``choice``
+    is high at ``start``, runs on ``units`` (submodules of ``m``, added by the caller) over the
+    registers ``r``; ``loads`` are the assignments of the start cycle. ``busy`` is high while
+    a program runs, ``done`` for the one cycle after its last step. One-hot step state."""
+    steps = [s for prog in programs for s in prog]
+    firsts = [sum(len(p) for p in programs[:i]) for i in range(len(programs))]
+    ends = {f + len(p) - 1 for f, p in zip(firsts, programs)}
+    state = Signal(len(steps), name="job_step")    # one-hot: lint-clean, no step decoder
+    issued, run = Signal(name="job_issued"), Signal(name="job_busy")
+    m.d.comb += busy.eq(run)
+    m.d.sync += done.eq(0)
+    with m.If(start & ~run):
+        m.d.sync += [run.eq(1), issued.eq(0)] + [state[f].eq(c) for f, c in zip(firsts, choice)]
+        m.d.sync += loads
+    for k, step in enumerate(steps):
+        _step(m, units, r, k, step, state, issued, run, done, k in ends)
 
-        if step.unit is None:
-            with m.If(here):
-                finish(step.take(r, None))
-            return
-        u = self._units[step.unit]
-        with m.If(here & ~issued):
-            m.d.comb += u.i.valid.eq(1)
-            for name, val in step.issue(r).items():
-                m.d.comb += getattr(u.i.payload, name).eq(val)
-            with m.If(u.i.ready):
-                m.d.sync += issued.eq(1)
-        with m.If(here & issued & u.o.valid):
-            m.d.comb += u.o.ready.eq(1)
-            m.d.sync += issued.eq(0)
-            finish(step.take(r, u.o.payload))
+
+def _step(m, units, r, k, step, state, issued, run, done, last):
+    """The RTL of step ``k``: a register step, or issue to a unit and take its result."""
+    here = run & state[k]
+
+    def finish(assigns):
+        m.d.sync += [dst.eq(val) for dst, val in assigns]
+        m.d.sync += state[k].eq(0)
+        if last:
+            m.d.sync += [run.eq(0), done.eq(1)]
+        else:
+            m.d.sync += state[k + 1].eq(1)
+
+    if step.unit is None:
+        with m.If(here):
+            finish(step.take(r, None))
+        return
+    u = units[step.unit]
+    with m.If(here & ~issued):
+        m.d.comb += u.i.valid.eq(1)
+        for name, val in step.issue(r).items():
+            m.d.comb += getattr(u.i.payload, name).eq(val)
+        with m.If(u.i.ready):
+            m.d.sync += issued.eq(1)
+    with m.If(here & issued & u.o.valid):
+        m.d.comb += u.o.ready.eq(1)
+        m.d.sync += issued.eq(0)
+        finish(step.take(r, u.o.payload))
 
 
 def program_cycles(**params):
