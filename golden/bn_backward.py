@@ -212,7 +212,6 @@ def _l1_constants(cfg, gamma, sums, m, den):
     g, data = cfg.guard, cfg.data
     (mant, e), lane, n_a = _gain(cfg, abs(gamma) * (m * m << g), den=den)
     sdy, t, ssgn = sums["sum_dy"], sums["t"], sums["sum_sgn"]
-    used = set(np.unique(sums["sgn"]).tolist())
     centre, bias, n_b = {}, {}, 0
     for sigma in (-1, 0, 1):
         p, q = (sdy * den + (t << g) * (m * sigma - ssgn), m * den) if den else (sdy, m)
@@ -220,7 +219,7 @@ def _l1_constants(cfg, gamma, sums, m, den):
         rest = c * q - p                       # (c - k_sigma) * Q
         b, n = _l1_bias(cfg, mant, e, rest, q, (gamma < 0) != (rest < 0))
         centre[sigma], bias[sigma] = c, b
-        n_b += n if sigma in used else 0
+        n_b += n                               # of the three, whether some d has the sign
     return {"mant": lane[0], "exp": lane[1], "neg": int(gamma < 0), "centre": centre,
             "bias": bias}, {"a": n_a, "const": n_b}
 

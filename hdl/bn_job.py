@@ -12,7 +12,7 @@ divider, an integer square root) and takes its result. The RTL and the cycle cou
 from dataclasses import dataclass
 from typing import Callable
 
-from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import C, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -103,10 +103,14 @@ def _negate_if(v, flip):
 
 
 def _shl(v, amount, most):
-    """Unsigned ``v << amount`` for an unsigned ``amount`` of at most ``most``, as a right shift
-    of ``v << most`` (a variable right shift keeps its operand's width: lint-clean)."""
+    """``v << amount`` for an unsigned ``amount`` of at most ``most``, as a right shift of
+    ``v << most`` (a variable right shift keeps its operand's width: lint-clean); signed for a
+    signed ``v``."""
     k = max(most, 1).bit_length()
-    return Cat(C(0, most), v) >> (C(most, k + 1) - amount[:k]).as_unsigned()[:k + 1]
+    wide = Cat(C(0, most), v)
+    if Value.cast(v).shape().signed:
+        wide = wide.as_signed()
+    return wide >> (C(most, k + 1) - amount[:k]).as_unsigned()[:k + 1]
 
 
 def _shr(v, amount, most):
@@ -178,22 +182,16 @@ def _sigma(cfg, r, quot, flag):
     return [(r.sigma, val), (r.sat_sigma, flag | sat)]
 
 
-def _spread_l2(cfg, w):
-    """V, q, its normalized root, sigma and the gain of an l2 training job."""
+def root_steps(cfg, w, extra=None):
+    """From ``r.spread`` = V and ``r.m``: ``r.mm = m**2``, ``r.q = q * 4**z`` normalized (``q =
+    V * 2**(2G) + eps_q * 2**FS * m**2``; ``extra(r)``: more ``(register, value)`` loads of the
+    step that forms q) and the root ``(r.root, r.j)`` of :func:`golden.bn_forward.root`."""
     g, fs = cfg.guard, cfg.stat.frac
-    first = (Step("m_sq", "mul", lambda r: _mul(_sgn(r.sq_sum), _sgn(r.m)),
-                  lambda r, o: [(r.spread, o.p)]),
-             Step("r_r", "mul", lambda r: _mul(r.r, r.r),
-                  lambda r, o: [(r.spread, r.spread - o.p)]))
-    if cfg.stats == "one-pass":
-        first = (Step("m_sxx", "mul", lambda r: _mul(_sgn(r.sq_sum), _sgn(r.m)),
-                      lambda r, o: [(r.spread, o.p)]),
-                 Step("sx_sx", "mul", lambda r: _mul(r.sx, r.sx),
-                      lambda r, o: [(r.spread, r.spread - o.p)]))
-    steps = list(first) + [
+    steps = [
         Step("m_m", "mul", lambda r: _mul(_sgn(r.m), _sgn(r.m)), lambda r, o: [(r.mm, o.p)]),
         Step("q", None, take=lambda r, o: [
-            (r.q, Cat(C(0, 2 * g), r.spread) + r.mm * (cfg.eps_q << fs)), (r.z, 0)]),
+            (r.q, Cat(C(0, 2 * g), r.spread) + r.mm * (cfg.eps_q << fs)), (r.z, 0)]
+            + list(extra(r) if extra else ())),
     ]
     half = w.q // 2
     s = 1 << (half.bit_length() - 1)
@@ -204,9 +202,25 @@ def _spread_l2(cfg, w):
         s >>= 1
     n = cfg.root_width
     jofs = half - n                       # j = z - jofs
+    steps.append(Step("root", "sqrt", lambda r: {"radicand": r.q[-2 * n:]},
+                      lambda r, o: [(r.root, o.root), (r.j, _sgn(r.z) - jofs)]))
+    return steps
+
+
+def _spread_l2(cfg, w):
+    """V, q, its normalized root, sigma and the gain of an l2 training job."""
+    first = (Step("m_sq", "mul", lambda r: _mul(_sgn(r.sq_sum), _sgn(r.m)),
+                  lambda r, o: [(r.spread, o.p)]),
+             Step("r_r", "mul", lambda r: _mul(r.r, r.r),
+                  lambda r, o: [(r.spread, r.spread - o.p)]))
+    if cfg.stats == "one-pass":
+        first = (Step("m_sxx", "mul", lambda r: _mul(_sgn(r.sq_sum), _sgn(r.m)),
+                      lambda r, o: [(r.spread, o.p)]),
+                 Step("sx_sx", "mul", lambda r: _mul(r.sx, r.sx),
+                      lambda r, o: [(r.spread, r.spread - o.p)]))
+    steps = list(first) + root_steps(cfg, w)
+    half, n = w.q // 2, cfg.root_width
     steps += [
-        Step("root", "sqrt", lambda r: {"radicand": r.q[-2 * n:]},
-             lambda r, o: [(r.root, o.root), (r.j, _sgn(r.z) - jofs)]),
         Step("x", None, take=lambda r, o: [
             (r.xs, Mux(~_neg(r.j) & r.j.any(), _shr(r.root, (r.j - 1).as_unsigned(), n),
                        _shl(r.root, (1 - r.j).as_unsigned(), half - n + 1)))]),
@@ -220,10 +234,8 @@ def _spread_l2(cfg, w):
 
 
 def _tail(cfg):
-    """The gain's lane form, the bias and (training) the running statistics."""
-    g, mw, ec = cfg.guard, cfg.mant_width, cfg.lane_exp
-    bw = cfg.bias.width
-    cap = shift_cap(cfg.width, g, mw)
+    """The bias and the gain's lane form."""
+    g, bw = cfg.guard, cfg.bias.width
 
     def bias(r, o):
         e = r.exp
@@ -234,13 +246,21 @@ def _tail(cfg):
                                                        Mux(_neg(e), left, right))))
         t = _negate_if(c, _neg(r.gamma) ^ _neg(r.r))
         val, flag = saturate(Cat(C(0, g), r.beta).as_signed() - t, cfg.bias)
-        clamp = r.inf | (r.mant.any() & (e < ec))
-        sh = Mux(clamp | ~r.mant.any(), 0, (e - ec).as_unsigned()[:len(r.shift) + 1])
-        return [(r.bias, val), (r.sat_b, flag), (r.sat_a, clamp),
-                (r.mant_l, Mux(clamp, (1 << mw) - 1, r.mant)),
-                (r.shift, Mux(sh > cap, cap, sh))]
+        return [(r.bias, val), (r.sat_b, flag)] + lane_form(cfg, r)
 
     return [Step("bias", None, take=bias)]
+
+
+def lane_form(cfg, r):
+    """The gain ``(r.mant, r.exp, r.inf)`` as the lanes take it: ``r.mant_l`` and ``r.shift =
+    e - e_c`` (capped), the clamp to ``(2**MW - 1, e_c)`` of an infinite gain or one of
+    ``2**(W+2)`` and more, flagged in ``r.sat_a``."""
+    mw, ec, e = cfg.mant_width, cfg.lane_exp, r.exp
+    cap = shift_cap(cfg.width, cfg.guard, mw)
+    clamp = r.inf | (r.mant.any() & (e < ec))
+    sh = Mux(clamp | ~r.mant.any(), 0, (e - ec).as_unsigned()[:len(r.shift) + 1])
+    return [(r.sat_a, clamp), (r.mant_l, Mux(clamp, (1 << mw) - 1, r.mant)),
+            (r.shift, Mux(sh > cap, cap, sh))]
 
 
 def _running(cfg):
