@@ -62,8 +62,9 @@ class BatchNorm:
     Notes
     -----
     Subclasses implement ``_train(x) -> (y, mean, sigma, new_running_mean,
-    new_running_sigma)``, ``_infer(x) -> y`` and ``_backward(dy, x, mean, sigma) -> (dx,
-    dgamma, dbeta)`` (mean and sigma: those ``_train`` returned for the same x).
+    new_running_sigma)``, ``_infer(x) -> y`` and ``_backward(dy, x) -> (dx, dgamma, dbeta)``
+    (x: the input of the last training forward; each recomputes what it needs from it, as the
+    fixed-point backward unit takes the forward's exact sums of the same x).
     """
 
     def __init__(self, channels, norm, *, alpha, eps):
@@ -86,8 +87,8 @@ class BatchNorm:
         ones; keep what :meth:`backward` needs), else the running statistics."""
         self.last_input = x
         if train:
-            y, mean, sigma, self.running_mean, self.running_sigma = self._train(x)
-            self._saved = (x, mean, sigma)
+            y, _mean, _sigma, self.running_mean, self.running_sigma = self._train(x)
+            self._saved = x
         else:
             y = self._infer(x)
         self.last_output = y
@@ -99,7 +100,7 @@ class BatchNorm:
         if self._saved is None:
             raise RuntimeError("backward needs a training-mode forward first")
         self.last_output_grad = dy
-        dx, self.dgamma, self.dbeta = self._backward(dy, *self._saved)
+        dx, self.dgamma, self.dbeta = self._backward(dy, self._saved)
         self.last_input_grad = dx
         return dx
 
@@ -121,7 +122,7 @@ class FloatBatchNorm(BatchNorm):
         return reference.forward_infer(x, self.gamma, self.beta, self.running_mean,
                                        self.running_sigma, self.norm, self.eps)
 
-    def _backward(self, dy, x, mean, sigma):
+    def _backward(self, dy, x):
         # reference.backward recomputes mean and sigma from x, in float64 exactly as _train.
         return reference.backward(dy, x, self.gamma, self.norm, self.eps)
 
@@ -174,9 +175,8 @@ class FixedBatchNorm(BatchNorm):
         self._count("infer", r, x)
         return r["y"]
 
-    def _backward(self, dy, x, mean, sigma):
-        r = bn_unit.run(self.unit, "backward", x=x, dy=dy * self.grad_scale, gamma=self.gamma,
-                        mean=mean, sigma=sigma)
+    def _backward(self, dy, x):
+        r = bn_unit.run(self.unit, "backward", x=x, dy=dy * self.grad_scale, gamma=self.gamma)
         self._count("backward", r, x)
         s = self.grad_scale
         return r["dx"] / s, r["dgamma"] / s, r["dbeta"] / s

@@ -1,5 +1,5 @@
 """Parameters, formats and integer helpers of the bit-accurate BN unit models
-(:mod:`golden.bn_forward`, :mod:`golden.bn_unit`).
+(:mod:`golden.bn_forward`, :mod:`golden.bn_backward`, :mod:`golden.bn_unit`).
 
 =========  ==============================  =====================================================
 name       format                          holds
@@ -7,10 +7,7 @@ name       format                          holds
 data       Q(W, F)                         x, y, dy, dx, gamma, beta
 stat  S    Q(W+G, F+G), ``FS = F+G``       mu, sigma, running mean / sigma, eps_q
 bias       Q(W+2+G, F+G)                   the forward lanes' b' = beta - a*(mu - mu_F)
-coef  K    Q(W+G+2, F+G), ``FK = F+G``     the backward's A = gamma/s
 grad       Q(W+M, F)                       dgamma, dbeta
-const      Q(2(W-F)+3 + FK+F, FK+F)        backward D (l1) and E (both)
-slope      Q(2W-F+3 + FB, FB), ``FB=W+G``  backward B (l2)
 alpha      UQ(17, 16)                      alpha_q = round(alpha * 2**16) (half_up)
 =========  ==============================  =====================================================
 
@@ -113,11 +110,6 @@ class UnitConfig:
         return fixed.Fmt(self.width + self.guard, self.frac + self.guard)
 
     @property
-    def coef(self):
-        """K = Q(W+G+2, F+G): a (= backward A) and b."""
-        return fixed.Fmt(self.width + self.guard + 2, self.frac + self.guard)
-
-    @property
     def mant_width(self):
         """MW: bits of the normalize gain's mantissa in :mod:`golden.bn_forward` (18 up to
         W = 16, else W + 2): its relative error 2**-MW costs at most 2**(W - MW) <= 1/4 LSB of y."""
@@ -151,40 +143,9 @@ class UnitConfig:
         return fixed.Fmt(self.width + fixed.clog2(self.max_batch), self.frac)
 
     @property
-    def const(self):
-        """Q(2(W-F) + 3 + FK + F, FK + F): backward D (l1) and E."""
-        f = self.coef.frac + self.frac
-        return fixed.Fmt(2 * (self.width - self.frac) + 3 + f, f)
-
-    @property
-    def slope(self):
-        """Q(2W - F + 3 + FB, FB) with FB = W + G: backward B (l2)."""
-        fb = self.width + self.guard
-        return fixed.Fmt(2 * self.width - self.frac + 3 + fb, fb)
-
-    @property
     def formats(self):
-        return {"data": self.data, "stat": self.stat, "coef": self.coef, "grad": self.grad,
-                "const": self.const, "slope": self.slope, "alpha": ALPHA_FMT}
-
-    @property
-    def widths(self):
-        """Bits of every accumulator / intermediate for batches up to ``max_batch``.
-
-        Signed unless named ``abs``/``sq``/``num`` (unsigned); each holds its worst case.
-        """
-        w, g, mb = self.width, self.guard, self.max_batch
-        return {
-            "sum_x": fixed.sum_width(w, mb),
-            "d": w + g + 1,
-            "sum_abs_d": fixed.sum_width(w + g, mb),          # unsigned, |d| < 2**(W+G)
-            "sum_sq_d": fixed.sum_width(2 * (w + g), mb),     # unsigned
-            "sum_sq_x": fixed.sum_width(2 * w - 1, mb),       # unsigned, x**2 <= 2**(2W-2)
-            "onepass_num": 2 * w - 1 + 2 * fixed.clog2(mb),   # unsigned m*Sxx - Sx**2
-            "sum_dy": fixed.sum_width(w, mb),
-            "sum_dy_d": fixed.sum_width(2 * w + g, mb),
-            "sum_sgn": fixed.sum_width(2, mb),
-        }
+        return {"data": self.data, "stat": self.stat, "bias": self.bias, "grad": self.grad,
+                "alpha": ALPHA_FMT}
 
 
 # --- scalar helpers (Python ints, exact at any width) -------------------------------------------
@@ -204,16 +165,6 @@ def _shr(v, n):
 
 def _rdiv(num, den):
     return int(fixed.div_round_away(_obj(int(num)), _obj(int(den)))[0])
-
-
-def _divide(num, den, fmt):
-    """``(q, n_sat)``: ``div_round_away(num, den)`` saturated to ``fmt``; ``den == 0`` saturates
-    with ``num``'s sign (``num == 0`` -> max), counted (the rule of :mod:`golden.divider`)."""
-    if den < 0:
-        raise ValueError("den must be non-negative")
-    if den == 0:
-        return (fmt.max_code if num >= 0 else fmt.min_code), 1
-    return _sat(_rdiv(num, den), fmt)
 
 
 def _check_code(name, v, fmt, nonneg=False):

@@ -270,7 +270,7 @@ class GradJob(wiring.Component):
     start : ``In(1)``
         Starts a job with the operands below (sampled in this cycle); ignored while ``busy``.
     m, gamma, sum_x, spread, sum_sgn : ``In``
-        The channel's size and gamma, and what the forward handed over (``sum_sgn``: l1).
+        The channel's size and gamma, and what the forward handed over (``sum_sgn``: l1 only).
     sum_dy, sum_dy_x : ``In``
         The first pass's exact sums of dy and dy*x.
     busy, done : ``Out(1)``
@@ -299,7 +299,8 @@ class GradJob(wiring.Component):
         super().__init__({
             "start": In(1), "m": In(unsigned(w.m)), "gamma": In(signed(W)),
             "sum_x": In(signed(w.sx)), "spread": In(unsigned(w.spread)),
-            "sum_sgn": In(signed(w.m + 1)), "sum_dy": In(signed(w.sdy)),
+            **({"sum_sgn": In(signed(w.m + 1))} if norm == "l1" else {}),
+            "sum_dy": In(signed(w.sdy)),
             "sum_dy_x": In(signed(w.sdyx)),
             "busy": Out(1), "done": Out(1), "lanes": Out(self.layout),
             "dgamma": Out(signed(cfg.grad.width)), "sat": Out(_sat_flags(cfg)),

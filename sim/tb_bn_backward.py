@@ -2,7 +2,7 @@
 
 Each test streams sequences of channels (descriptors on ``channel``; (x, dy) beats of the sums
 pass and the dx pass in the order of :func:`hdl.bn_sequencer.slot_order`), compares every ``dx``
-beat and every ``grads`` transfer with :func:`golden.bn_unit.backward` (in order, all lanes,
+beat and every ``grads`` transfer with :func:`golden.bn_backward.backward` (in order, all lanes,
 lanes beyond m must be 0, saturation flags), and, at full rate, asserts that every pass starts
 and ends in the cycles of :func:`hdl.bn_backward.sequence_cycles` (:mod:`sim.unitbench`).
 Records checked cycles and mismatches.
@@ -12,7 +12,9 @@ import cocotb
 import numpy as np
 
 from golden import fixed
-from golden.bn_unit import UnitConfig, backward, batch_stats
+from golden.bn_backward import backward
+from golden.bn_forward import batch_stats
+from golden.bn_unit import UnitConfig
 from hdl.bn_backward import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
@@ -32,29 +34,32 @@ def _setup():
 
 
 class Channel:
-    """One channel: codes, the forward's statistics, the golden results, descriptor and beats."""
+    """One channel: codes, what the forward hands over, the golden results, descriptor and
+    beats."""
 
     single, side = False, True          # two passes; a grads transfer
     lanes, rng = 1, None                # set by run_unit (P, the bench's random source)
 
-    def __init__(self, cfg, x, dy, gamma, mean=None, sigma=None):
+    def __init__(self, cfg, x, dy, gamma, spread=None):
         self.cfg = cfg
         self.x, self.dy = [int(v) for v in x], [int(v) for v in dy]
         self.gamma = int(gamma)
-        if mean is None or sigma is None:
-            st = batch_stats(cfg, np.array(self.x, dtype=np.int64))
-            mean = st["mean"] if mean is None else mean
-            sigma = st["sigma"] if sigma is None else sigma
-        self.mean, self.sigma = int(mean), int(sigma)
-        self.gold = backward(cfg, np.array(self.x, dtype=np.int64),
-                             np.array(self.dy, dtype=np.int64), self.gamma, self.mean, self.sigma)
+        xs = np.array(self.x, dtype=np.int64)
+        sums = batch_stats(cfg, xs)["sums"]
+        self.sum_x = sums["sum_x"]
+        self.spread = sums["spread"] if spread is None else int(spread)
+        self.gold = backward(cfg, xs, np.array(self.dy, dtype=np.int64), self.gamma,
+                             self.sum_x, self.spread)
 
     @property
     def m(self):
         return len(self.x)
 
     def descriptor(self):
-        return {"m": self.m, "gamma": self.gamma, "mean": self.mean, "sigma": self.sigma}
+        d = {"m": self.m, "gamma": self.gamma, "sum_x": self.sum_x, "spread": self.spread}
+        if self.cfg.norm == "l1":
+            d["sum_sgn"] = self.gold["sums"]["sum_sgn"]
+        return d
 
     def beat(self, kind, b):
         P, d = self.lanes, self.cfg.data
@@ -74,14 +79,17 @@ def draw(cfg, rng, m, kind, gamma=None, dscale=None):
     return Channel(cfg, x, dy, gamma)
 
 
+#: The grads transfer's saturation flags, in bit order.
+SAT_NAMES = ("a", "dgamma", "const")
+
+
 def _grads_check(ch, payload, fields):
-    names = ("s", "a", "dgamma", "D" if ch.cfg.norm == "l1" else "B", "E")
     sat = _get(payload, fields["sat"])
     got = {"dgamma": _get(payload, fields["dgamma"], True),
            "dbeta": _get(payload, fields["dbeta"], True)}
-    got.update({f"sat_{k}": (sat >> i) & 1 for i, k in enumerate(names)})
+    got.update({f"sat_{k}": (sat >> i) & 1 for i, k in enumerate(SAT_NAMES)})
     want = {"dgamma": int(ch.gold["dgamma"]), "dbeta": int(ch.gold["dbeta"])}
-    want.update({f"sat_{k}": int(ch.gold["sat"][k]) for k in names})
+    want.update({f"sat_{k}": int(ch.gold["sat"][k] > 0) for k in SAT_NAMES})
     return got, want
 
 
@@ -137,7 +145,7 @@ async def shapes(dut):
 
 @cocotb.test()
 async def saturation(dut):
-    """Saturating dx (tiny sigma, extreme gamma and dy), sigma 0, constants."""
+    """Saturating dx (tiny spread, extreme gamma and dy), a zero spread handed over, constants."""
     _c, _m, p, cfg = _setup()
     rng = _rng("saturation")
     big, small = cfg.data.max_code, cfg.data.min_code
@@ -147,8 +155,9 @@ async def saturation(dut):
         draw(cfg, rng, 9, "spiky", gamma=small, dscale=top / 4),
         draw(cfg, rng, 13, "extreme", gamma=big, dscale=top),
         draw(cfg, rng, 6, "const", gamma=big),
-        Channel(cfg, [small, big, 0, 1, -1], [big, small, big, small, 0], big, 0, 0),
-        Channel(cfg, [small] * 5, [big] * 5, small, cfg.stat.max_code, cfg.stat.max_code),
+        Channel(cfg, [small, big, 0, 1, -1], [big, small, big, small, 0], big, spread=0),
+        Channel(cfg, [small] * 5, [big] * 5, small),
+        Channel(cfg, [small, big] * 3, [small, big] * 3, big, spread=1),
     ]
     await run_channels(dut, "saturation", chans)
 
@@ -199,7 +208,8 @@ async def throughput(dut):
     rng = _rng("throughput")
     P = p["lanes"]
     lat = latency_formulas(**p)
-    m = min((lat["request_train"] + lat["job_train"] + 3) * P, cfg.max_batch)
+    m = (lat["request_train"] + lat["job_train"] + 3) * P
+    assert m <= cfg.max_batch, f"the throughput test needs max_batch >= {m} at P = {P}"
     beats = -(-m // P)
     seqs = [[draw(cfg, rng, m, "gauss") for _ in range(c)] for c in (1, 3, 8)]
     spec_model = [sequence_cycles(len(s), m, **p)["total"] for s in seqs]

@@ -74,7 +74,7 @@ async def _run(dut, name, backward):
     C, m = x.shape
     P, W = p["lanes"], p["width"]
     if backward:
-        desc = ("m", "gamma", "mean", "sigma")
+        desc = ("m", "gamma", "sum_x", "spread") + (("sum_sgn",) if p["norm"] == "l1" else ())
         passes, single, has_side = 2, False, True
     else:
         desc = ("mode", "m", "gamma", "beta", "running_mean", "running_sigma")
@@ -142,7 +142,8 @@ async def _run(dut, name, backward):
     def done():
         return src.idle and state["out"] >= C * nb and state["side"] >= n_side
 
-    budget = passes * C * (nb + 8 * (W + p["guard"]) + 64) + 1000
+    lat = man["latency"]
+    budget = passes * C * (nb + lat["request_train"] + lat["job_train"] + 64) + 1000
     await bench.run([src, chan, osink, ssink], on_sample, done, budget)
     cycles = state["end"] - state["start"] + 1
     dump = {out: res[:, :m], f"{out}_sat": res_sat,

@@ -168,9 +168,10 @@ def config(norm, *, stats="two-pass", width=16, frac=8, lanes=1, max_batch=65536
             raise ValueError(f"lanes must be an integer in [1, 64], got {lanes!r}")
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc)) from None
-    if cfg.coef.width > 62:
-        raise InputError(f"width {width} with guard {cfg.guard} is too large for l1bn simulate "
-                         "(the coefficients must fit 62 bits)")
+    if max(cfg.stat.width, cfg.grad.width) > 62:
+        raise InputError(f"width {width} with guard {cfg.guard} and max_batch {max_batch} is too "
+                         "large for l1bn simulate (the statistics and gradients must fit 62 "
+                         "bits)")
     return cfg
 
 
@@ -389,11 +390,17 @@ def _collect(name, simulator, shape, rtl, golden, fmts, dump, sat_key, sat_golde
     return result
 
 
+def _int_column(values):
+    """Exact integers of any size as decimal strings (``.npz`` without pickles)."""
+    return np.array([str(int(v)) for v in values])
+
+
 def _simulate_backward(cfg, a, *, simulator, lanes, build_dir, eps, guard):
-    """Backward on the ``bn_backward`` RTL, with the golden forward's batch mean and sigma of
-    the same quantized x (the unit's own statistics, ``stats`` schedule of ``cfg``)."""
-    from golden import bn_unit as gold
+    """Backward on the ``bn_backward`` RTL, with what the golden forward hands over for the
+    same quantized x (its exact sum, spread and, l1, sum of signs)."""
     from golden import fixed
+    from golden.bn_backward import backward
+    from golden.bn_forward import batch_stats
 
     x = a["x"]
     c = x.shape[1]
@@ -404,19 +411,20 @@ def _simulate_backward(cfg, a, *, simulator, lanes, build_dir, eps, guard):
     xc = _channels(q["x"]).astype(np.int64)
     dyc = _channels(q["dy"]).astype(np.int64)
     gq = np.asarray(q["gamma"], np.int64)
-    mean, sigma = np.zeros(c, np.int64), np.zeros(c, np.int64)
+    hand = {k: np.zeros(c, dtype=object) for k in ("sum_x", "spread", "sum_sgn")}
     dx = np.zeros(xc.shape, np.int64)
     dgamma, dbeta = np.zeros(c, np.int64), np.zeros(c, np.int64)
     sat_dx = []
     for ch in range(c):
-        st = gold.batch_stats(cfg, xc[ch])
-        mean[ch], sigma[ch] = st["mean"], st["sigma"]
-        r = gold.backward(cfg, xc[ch], dyc[ch], int(gq[ch]), int(mean[ch]), int(sigma[ch]))
+        st = batch_stats(cfg, xc[ch])["sums"]
+        r = backward(cfg, xc[ch], dyc[ch], int(gq[ch]), st["sum_x"], st["spread"])
+        for k in hand:
+            hand[k][ch] = st.get(k, 0)
         dx[ch], dgamma[ch], dbeta[ch] = r["dx"], r["dgamma"], r["dbeta"]
         sat_dx.append(int(r["sat"]["dx"]))
         for k, v in r["sat"].items():
             sat[k] = sat.get(k, 0) + int(v)
-    inputs = dict(x=xc, dy=dyc, gamma=gq, mean=mean, sigma=sigma)
+    inputs = dict(x=xc, dy=dyc, gamma=gq, **{k: _int_column(v) for k, v in hand.items()})
     params = dict(norm=cfg.norm, width=cfg.width, frac=cfg.frac, lanes=lanes,
                   max_batch=cfg.max_batch, eps=eps, guard=guard)
     name, dump = _run_rtl("bn_backward", params, "user_run_backward", "backward", inputs,

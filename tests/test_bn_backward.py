@@ -1,10 +1,11 @@
 """The backward BN unit (hdl/bn_backward.py): parameters, schedule formulas, and cocotb on Icarus
-and Verilator against golden/bn_unit.backward (every dx beat and grads transfer, cycles per pass
+and Verilator against golden.bn_backward.backward (every dx beat and grads transfer, cycles per pass
 and gap)."""
 
 import pytest
 
 from hdl.bn_backward import BNBackward, latency_formulas, sequence_cycles
+from hdl.bn_grad_job import GradJob
 from hdl.registry import module_name, resolve
 from sim import runner
 
@@ -32,7 +33,7 @@ TESTCASES = {
                    "l1-p1-w32"),
     "stalls": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32"),
     "back_to_back": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16"),
-    "throughput": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16"),
+    "throughput": ("l1-p1-w16", "l2-p1-w16"),      # ceil(m/P) above the job: P = 1
 }
 
 
@@ -69,16 +70,11 @@ def test_module_name_and_defaults():
 
 
 def test_schedule_formulas():
-    f = latency_formulas(norm="l1", width=16, frac=8, guard=8, lanes=1, max_batch=1000)
-    # L1 = max(26, 26) + 3, three steps of the serial multipliers (widest second factor
-    # max(Sgd*Ssgn, Sg*s*m) + 1 = 64 bits: 65 cycles) + 1, the two r1 - r3 cycles, L2 = 43 + 6
-    # (the D and E dividers load in four cycles)
-    assert f["job_train"] == 5 + 29 + 3 * 66 + 2 + 49 and f["request_train"] == 1 + 4
-    f2 = latency_formulas(norm="l2", width=16, frac=8, guard=8, lanes=4, max_batch=1000)
-    # l2: two steps, the B and E dividers, then mu*B (second factor B, 51 bits: 52 cycles) + 1
-    # and E' = E*2**16 - mu*B
-    assert f2["job_train"] == (5 + 29 + 2 * (51 + 1 + 1) + (3 * 16 - 8 + 8 + 3) + 6
-                               + (51 + 1 + 1) + 1)
+    for norm, lanes, la, pre in (("l1", 1, 1, 2), ("l2", 4, 2, 1)):
+        f = latency_formulas(norm=norm, width=16, frac=8, guard=8, lanes=lanes, max_batch=1000)
+        jb = GradJob(norm=norm, width=16, frac=8, guard=8, max_batch=1000).CYCLES
+        assert f["job_train"] == jb + 1 and f["request_train"] == la + 3
+        assert f["dx_latency"] == pre + 7
     r = sequence_cycles(1, 7, norm="l1", lanes=4, max_batch=1000)
     (_c0, k0, s0, e0), (_c1, k1, s1, e1) = r["passes"]
     assert (k0, k1) == ("first", "final") and (s0, e0) == (1, 2)
