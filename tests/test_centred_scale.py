@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
-"""centred_scale: golden model against exact math, named corners, parameter checks; the RTL on
-both simulators, its one multiplier and its lint."""
+"""centred_scale: golden model against exact math, named corners, parameter checks (shared by
+centred_pair); the RTL on both simulators, its one multiplier and its lint."""
 
 import math
 import re
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from golden.centred_scale import centred_scale, formats, shift_cap
+from hdl.centred_pair import CentredPair
 from hdl.centred_scale import CentredScale
 from hdl.registry import design
 from sim import runner
@@ -142,19 +143,26 @@ def test_shifts_from_the_cap_up_give_a_zero_product():
 
 
 def test_defaults_widths_and_name():
-    d = design("centred_scale")
-    c = d.component
-    assert (c.width, c.frac, c.guard, c.mant_width, d.name) == \
-        (16, 8, 8, 18, "centred_scale_w16_f8_guard8")
-    assert d.manifest["latency"] == c.LATENCY == 7
-    widths = {p["name"]: (p["width"], p["signed"]) for p in d.manifest["ports"]}
-    assert widths == {"clk": (1, False), "rst": (1, False), "en": (1, False), "d": (17, True),
-                      "mant": (18, False), "shift": (6, False), "neg": (1, False),
-                      "bias": (26, True), "y": (16, True), "sat": (1, False)}
-    c32 = CentredScale(width=32, frac=16, guard=8)
-    assert (c32.mant_width, len(c32.d), len(c32.mant), len(c32.shift), len(c32.bias),
-            len(c32.y)) == (34, 33, 34, 7, 42, 32)
-    assert design("centred_scale", mant_width=20).name == "centred_scale_w16_f8_guard8_mantwidth20"
+    check_lane_design("centred_scale",
+                      {"d": (17, True), "mant": (18, False), "shift": (6, False),
+                       "neg": (1, False), "bias": (26, True), "y": (16, True), "sat": (1, False)},
+                      {"d": (33, True), "mant": (34, False), "shift": (7, False),
+                       "neg": (1, False), "bias": (42, True), "y": (32, True), "sat": (1, False)})
+
+
+def check_lane_design(block, ports16, ports32):
+    """The lane ``block`` at width 16 (its default: frac 8, guard 8, mant_width 18) and 32
+    (frac 16, mant_width 34): latency 7 and the ports' ``(width, signed)`` besides clk, rst and
+    en; its module names, with and without mant_width."""
+    for width, mw, ports in ((16, 18, ports16), (32, 34, ports32)):
+        d = design(block, **({} if width == 16 else {"width": width, "frac": width // 2}))
+        c = d.component
+        assert (c.width, c.frac, c.guard, c.mant_width) == (width, width // 2, 8, mw)
+        assert d.manifest["latency"] == c.LATENCY == 7
+        assert {p["name"]: (p["width"], p["signed"]) for p in d.manifest["ports"]} == \
+            {"clk": (1, False), "rst": (1, False), "en": (1, False), **ports}
+    assert design(block).name == f"{block}_w16_f8_guard8"
+    assert design(block, mant_width=20).name == f"{block}_w16_f8_guard8_mantwidth20"
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -167,26 +175,33 @@ def test_defaults_widths_and_name():
     ({"mant_width": 17}, "mant_width must be an integer >= 18, got 17"),
     ({"mant_width": "18"}, "mant_width must be an integer >= 18, got '18'"),
 ])
-def test_parameter_errors(bad, message):
+@pytest.mark.parametrize("lane", [CentredScale, CentredPair])
+def test_parameter_errors(lane, bad, message):
     with pytest.raises(ValueError) as exc:
-        CentredScale(**dict({"width": 16, "frac": 8, "guard": 8}, **bad))
+        lane(**dict({"width": 16, "frac": 8, "guard": 8}, **bad))
     assert str(exc.value) == message
 
 
-def test_positional_parameters_are_refused():
+@pytest.mark.parametrize("lane", [CentredScale, CentredPair])
+def test_positional_parameters_are_refused(lane):
     with pytest.raises(TypeError):
-        CentredScale(16, 8, 8)
+        lane(16, 8, 8)
 
 
 @pytest.mark.synth
 def test_one_unsigned_18x17_multiplier(tmp_path):
     """At width 16 the design has one multiplication, unsigned 18 x 17 bits into 35: in
     Amaranth's RTLIL and in the emitted Verilog read back by Yosys (narrowed by wreduce)."""
-    assert _muls(design("centred_scale").rtlil) == [(False, 18, False, 17, 35)]
-    v, _ = generate("centred_scale", tmp_path)
+    assert mul_cells("centred_scale", tmp_path) == ([(False, 18, False, 17, 35)],) * 2
+
+
+def mul_cells(block, tmp_path):
+    """:func:`_muls` of ``block`` (default parameters) in Amaranth's RTLIL and in its emitted
+    Verilog read back by Yosys and narrowed by ``wreduce``."""
+    v, _ = generate(block, tmp_path)
     _yosys(tmp_path, "muls", [f"read_verilog {v.name}", f"hierarchy -top {v.stem}", "proc",
                               "opt", "wreduce", "opt_clean", "write_rtlil muls.il"], ["muls.il"])
-    assert _muls((tmp_path / "muls.il").read_text()) == [(False, 18, False, 17, 35)]
+    return _muls(design(block).rtlil), _muls((tmp_path / "muls.il").read_text())
 
 
 def _muls(rtlil):
@@ -205,10 +220,18 @@ def _muls(rtlil):
 TESTCASES = ("random_values", "corners", "shift_sweep", "rounding_and_saturation")
 
 
-@pytest.mark.sim
-@pytest.mark.parametrize("testcase", TESTCASES)
-@pytest.mark.parametrize("width, frac, guard", FORMATS)
-@pytest.mark.parametrize("simulator", runner.SIMULATORS)
+def rtl_cases(test):
+    """``test`` marked ``sim`` and run for every testcase (of this lane's testbench and
+    centred_pair's, which have the same names), every format of :data:`FORMATS` and both
+    simulators."""
+    for mark in (pytest.mark.parametrize("testcase", TESTCASES),
+                 pytest.mark.parametrize("width, frac, guard", FORMATS),
+                 pytest.mark.parametrize("simulator", runner.SIMULATORS), pytest.mark.sim):
+        test = mark(test)
+    return test
+
+
+@rtl_cases
 def test_rtl_matches_model(build_root, simulator, width, frac, guard, testcase):
     simulate(build_root, "centred_scale", {"width": width, "frac": frac, "guard": guard},
              simulator, testcase, random_values=2000)
