@@ -69,7 +69,7 @@ min(floor(mant_X * |v| * 2**(G - e_X)), L)``, ``L = 2**(MW+W+2+G) - 1``, the exp
 2**G * A_hat * r_dy, m)`` and ``K_B = div_round_away(2**G * B_hat * r, m)``, the lanes' own
 rounded ``A_hat``, ``B_hat``: one rounding each, each and the sum limited to ``[-L/2, L/2]``
 (an infinite gain with ``r_dy != 0`` saturates; a product at L outweighs it). Lane multipliers ``MW x (W+1)``
-unsigned (18 x 17 at W = 16, 34 x 33 at W = 32); the lane sum has ``MW + W + 4 + G`` bits.
+unsigned (18 x 17 at W = 16, 34 x 33 at W = 32); the lane sum has ``MW + W + 5 + G`` bits.
 
 Both: ``dx_i = saturate_data(shift_right(z_i, G, "half_up"))``. ``s = 0`` (a constant channel
 with eps = 0; the reference has no gradient there) counts as saturated (``sat["a"]``): every

@@ -17,7 +17,7 @@ Any ``shift >= shift_cap = G - e_c + MW + W + 1`` gives ``q = 0`` (the product h
 two such products, ``y = saturate(shift_right(z_a - z_b + k, G, "half_up"))``, each factor
 ``mant * 2**-(e_p + shift)`` with ``e_p = -(W+3)`` (:func:`pair_exp`) and each magnitude
 limited to ``L = 2**(MW+W+2+G) - 1`` (:func:`pair_limit_bits`), so that two products far
-larger than the data range may cancel; ``k`` is ``Q(MW+W+3+G, G)``.
+larger than the data range may cancel; ``k`` is ``Q(MW+W+2+G, G)``.
 """
 
 import numpy as np
@@ -80,7 +80,7 @@ def pair_shift_cap(width, guard, mant_width):
 
 def centred_pair(e, d, fa, fb, k, *, width, frac, guard, mant_width):
     """``(y, sat)`` of the l2 backward lane: ``fa``, ``fb`` = ``(mant, shift, neg)`` of the
-    factors of ``e`` and ``d``, ``k`` the constant (``Q(MW+W+3+G, G)`` code)."""
+    factors of ``e`` and ``d``, ``k`` the constant (``Q(MW+W+2+G, G)`` code)."""
     cap = pair_shift_cap(width, guard, mant_width)
     lim = pair_limit_bits(width, guard, mant_width)
 

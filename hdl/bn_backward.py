@@ -15,6 +15,7 @@ from .accumulator import Accumulator
 from .block import BlockSpec
 from .bn_grad_job import GradJob, grad_cycles
 from .bn_sequencer import PassSequencer, schedule_cycles
+from .centred_pair import CentredPair
 from .centred_scale import CentredScale
 from .multiplier import Multiplier
 from .registers import context_pair, delay, pick
@@ -33,10 +34,7 @@ def _check_lanes(lanes):
 
 
 def _lane_block(norm):
-    if norm == "l1":
-        return CentredScale
-    from .centred_pair import CentredPair
-    return CentredPair
+    return CentredScale if norm == "l1" else CentredPair
 
 
 def latency_formulas(*, norm, width=16, guard=8, lanes=1, max_batch=65536, **_ignored):
@@ -302,11 +300,12 @@ class BNBackward(wiring.Component):
         zero = ~d.any()
         pos = Mux(zero, c.r_neg, ~d[-1])
         neg = Mux(zero, c.r_pos, d[-1])
-        k = Mux(pos, 2, Mux(neg, 0, 1))
+        def select(arr):                # by sign -1, 0, 1
+            return Mux(pos, arr[2], Mux(neg, arr[0], arr[1]))
         s2_u = Signal(signed(W + 1), name=f"s2_u{i}")
         s2_bias = Signal.like(c.bias[0], name=f"s2_bias{i}")
         with m.If(en):
-            m.d.sync += [s2_u.eq(u.s1_dy[i] - c.centre[k]), s2_bias.eq(c.bias[k])]
+            m.d.sync += [s2_u.eq(u.s1_dy[i] - select(c.centre)), s2_bias.eq(select(c.bias))]
         g = u.s2_gain
         m.d.comb += [lane.en.eq(en), lane.d.eq(s2_u), lane.mant.eq(g["mant"]),
                      lane.shift.eq(g["shift"]), lane.neg.eq(g["neg"]), lane.bias.eq(s2_bias)]

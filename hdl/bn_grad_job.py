@@ -20,7 +20,7 @@ from .bn_job import (Step, _Regs, _Widths, _abs, _div, _gain, _mul, _neg, _negat
                      _shl, _shr, job_cycles, lane_form, root_steps, run_programs)
 from .divider import Divider
 from .isqrt import Isqrt
-from .norm_divider import NormDivider
+from .norm_divider import NormDivider, exp_width
 from .round_sat import saturate
 from .serial_multiplier import SerialMultiplier
 
@@ -98,17 +98,16 @@ def _dgamma(cfg, r, quot, sat, zero):
     return [(r.dgamma, Mux(zero, 0, v)), (r.sat_dg, ~zero & (sat | flag))]
 
 
-def _scaled(v, s, left, right):
-    """``round_half_up(v * 2**-s)`` of an unsigned ``v`` and a signed ``s``: ``(value, big)``
-    with left shifts of up to ``left`` bits (beyond: ``big``) and right shifts of up to
-    ``right`` (beyond: 0)."""
+def _twice_scaled(v, s, left, right):
+    """``(h, big)`` for an unsigned ``v`` and a signed ``s``: ``h = floor(v * 2**(1-s))``, whose
+    ``h[1:] + h[0]`` is ``round_half_up(v * 2**-s)``; left shifts of up to ``left`` bits
+    (beyond: ``big``), right shifts of up to ``right`` (beyond: 0)."""
     neg = _neg(s)
     a = _abs(s)
     big = neg & (a > left) & v.any()
-    up = _shl(v, Mux(a > left, left, a)[:max(left, 1).bit_length()], left)
-    half = _shr(v, (a - 1).as_unsigned(), right)                    # v >> (s-1)
-    down = (half + 1)[1:]
-    return Mux(neg, up, Mux(a.any(), down, v)), big
+    up = _shl(v, Mux(neg & (a <= left), a, 0)[:max(left, 1).bit_length()], left)
+    down = _shr(v, (a - 1).as_unsigned(), right)                    # v >> (s-1)
+    return Mux(neg | ~a.any(), Cat(C(0, 1), up), down), big
 
 
 def _l1_sign(cfg, w, k, sigma):
@@ -120,10 +119,13 @@ def _l1_sign(cfg, w, k, sigma):
         pc = r.sd + Cat(C(0, g), slope).as_signed()
         return [(r.pc, Mux(r.den.any(), pc, r.sdy)), (r.qc, Mux(r.den.any(), r.q, r.m))]
 
+    def shift(r, o):
+        h, big = _twice_scaled(r.v, r.es, cfg.bias.width, 2 * cfg.mant_width + 1)
+        return [(r.half, h), (r.big, big)]
+
     def bias(r, o):
-        e = r.exp + r.ep - g
-        v, big = _scaled(r.v, e, cfg.bias.width, 2 * cfg.mant_width + 1)
-        mag = Mux(r.inf, C(1 << cfg.bias.width), Mux(big, C(1 << cfg.bias.width), v))
+        v = r.half[1:] + r.half[0]
+        mag = Mux(r.inf | r.big, C(1 << cfg.bias.width), v)
         val, flag = saturate(_negate_if(Mux(r.rest.any(), mag, 0),
                                         _neg(r.gamma) ^ _neg(r.rest)), cfg.bias)
         return [(r.bias[k], val), (r.sat_b[k], flag)]
@@ -136,9 +138,10 @@ def _l1_sign(cfg, w, k, sigma):
         Step(f"rest{k}", "mul", lambda r: _mul(_sgn(r.qc), r.centre[k]),
              lambda r, o: [(r.rest, o.p - r.pc)]),
         Step(f"phi{k}", "ndiv", lambda r: {"num": _abs(r.rest), "den": r.qc},
-             lambda r, o: [(r.mp, o.mant), (r.ep, o.exp)]),
+             lambda r, o: [(r.mp, o.mant), (r.es, r.exp + o.exp - g)]),
         Step(f"v{k}", "mul", lambda r: _mul(_sgn(r.mant), _sgn(r.mp)),
              lambda r, o: [(r.v, o.p)]),
+        Step(f"shift{k}", None, take=shift),
         Step(f"bias{k}", None, take=bias),
     ]
 
@@ -249,8 +252,6 @@ def program(cfg, w):
     return _l1(cfg, w) if cfg.norm == "l1" else _l2(cfg, w)
 
 
-#: Width of the exponent registers (every exponent of the job lies well inside).
-EXP_WIDTH = 12
 
 
 class GradJob(wiring.Component):
@@ -291,9 +292,15 @@ class GradJob(wiring.Component):
         self.w = w = _GradWidths(cfg)
         w.fwd = _Widths(cfg)
         self.layout = lane_layout(cfg)
-        self._regs = self._registers()
         self.steps = program(cfg, w)
-        self._units = self._make_units()
+        # The units' widths are those of the operands issued to them, which do not depend on
+        # the exponent registers: measured with wide ones, then the exact ones are built.
+        self._regs = self._registers(exp_width=16)
+        widths = self._unit_widths()
+        self._regs = self._registers(exp_width=exp_width(
+            widths["ndiv", "num"], widths["ndiv", "den"], cfg.mant_width))
+        assert self._unit_widths() == widths
+        self._units = self._make_units(widths)
         self.CYCLES = job_cycles(self.steps, self._units)
         W = cfg.width
         super().__init__({
@@ -306,8 +313,10 @@ class GradJob(wiring.Component):
             "dgamma": Out(signed(cfg.grad.width)), "sat": Out(_sat_flags(cfg)),
         })
 
-    def _registers(self):
+    def _registers(self, exp_width):
+        """The job's registers; ``exp_width``: the normalizing divider's exponent width."""
         cfg, w = self.cfg, self.w
+        ew = exp_width
         W, mw, M = cfg.width, cfg.mant_width, w.M
         plb = w.plb
         shapes = {
@@ -316,7 +325,7 @@ class GradJob(wiring.Component):
             "muf": signed(W + 2), "r": signed(w.r), "t": signed(w.t), "mudy": signed(W + 2),
             "rdy": signed(M + 2), "mm": unsigned(2 * M + 1),
             "num": unsigned(w.fwd.num - cfg.guard), "mant": unsigned(mw),
-            "exp": signed(EXP_WIDTH), "inf": 1, "mp": unsigned(mw), "ep": signed(EXP_WIDTH),
+            "exp": signed(ew if cfg.norm == "l1" else ew + 2), "inf": 1, "mp": unsigned(mw),
             "v": unsigned(max(2 * mw, mw + M + 2)), "dgamma": signed(cfg.grad.width),
             "sat_dg": 1, "sat_a": 1, "mant_l": unsigned(mw),
         }
@@ -324,7 +333,8 @@ class GradJob(wiring.Component):
             shapes.update({
                 "den": unsigned(w.den), "tm": signed(w.tm), "q": unsigned(w.q),
                 "sd": signed(w.p), "ts": signed(w.t + M + 2), "pc": signed(w.p),
-                "qc": unsigned(w.q), "rest": signed(w.rest),
+                "qc": unsigned(w.q), "rest": signed(w.rest), "es": signed(ew + 2),
+                "half": unsigned(2 * mw + cfg.bias.width + 1), "big": 1,
                 "shift": unsigned(shift_cap(W, cfg.guard, mw).bit_length())})
         else:
             n, half = cfg.root_width, w.fwd.q // 2
@@ -332,7 +342,8 @@ class GradJob(wiring.Component):
             shapes.update({
                 "q": unsigned(w.fwd.q), "z": unsigned(8), "root": unsigned(n), "j": signed(9),
                 "q0": 1, "dnum": signed(w.t + cfg.guard + n), "dden": unsigned(half + 1),
-                "mb": unsigned(mw), "eb": signed(EXP_WIDTH),
+                "mb": unsigned(mw), "ep": signed(max(ew, 10) + 1),
+                "eb": signed(max(ew + 2, max(ew, 10) + 1) + 2),
                 "knum": unsigned(max(2 * mw, mw + M + 2) + cfg.guard + w.k_left),
                 "kden": unsigned(w.m + w.k_right), "kbig": 1, "ka": signed(plb),
                 "kb": signed(plb), "k": signed(plb), "sat_k": 1, "shift": sh,
@@ -344,15 +355,19 @@ class GradJob(wiring.Component):
             r.sat_b = [Signal(name=f"job_sat_b{k}") for k in range(3)]
         return r
 
-    def _make_units(self):
-        """The shared units, as wide as the widest operands the program issues to each."""
-        cfg, r = self.cfg, self._regs
+    def _unit_widths(self):
+        """``{(unit, operand): width}``: the widest operand the program issues to each unit."""
         widths = {}
         for step in self.steps:
             if step.unit is not None:
-                for name, val in step.issue(r).items():
+                for name, val in step.issue(self._regs).items():
                     key = (step.unit, name)
                     widths[key] = max(widths.get(key, 0), len(Value.cast(val)))
+        return widths
+
+    def _make_units(self, widths):
+        """The shared units, as wide as ``widths`` (:meth:`_unit_widths`)."""
+        cfg = self.cfg
         quot = max(cfg.width + 2, cfg.grad.width,
                    self.w.plb if cfg.norm == "l2" else 0)
         units = {

@@ -10,7 +10,13 @@ from golden.norm_divider import exp_range
 from .block import BlockSpec, Int
 from .sequencer import sequence
 
-__all__ = ["NormDivider"]
+__all__ = ["NormDivider", "exp_width"]
+
+
+def exp_width(num_width, den_width, mant_width):
+    """The fewest bits (signed) holding every exponent of :func:`golden.norm_divider.exp_range`."""
+    lo, hi = exp_range(num_width, den_width, mant_width)
+    return max((v if v >= 0 else ~v).bit_length() for v in (lo, hi)) + 1
 
 
 class NormDivider(wiring.Component):
@@ -72,8 +78,7 @@ class NormDivider(wiring.Component):
         except ValueError:
             self._MustUse__silence = True   # never built: no "created but never used" warning
             raise
-        lo, hi = exp_range(num_width, den_width, mant_width)
-        self.exp_width = max((v if v >= 0 else ~v).bit_length() for v in (lo, hi)) + 1
+        self.exp_width = exp_width(num_width, den_width, mant_width)
         self._norm_stages = clog2(max(num_width, den_width))
         self.LATENCY = self.CYCLES_PER_RESULT = self._norm_stages + mant_width + 4
         super().__init__({
