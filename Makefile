@@ -41,7 +41,9 @@ soak: tools
 	  $(VPY) -m pytest -n $(JOBS) -q -s tests/test_soak.py tests/test_bn_forward.py \
 	  tests/test_bn_backward_numerics.py -k "soak or searched"
 
-# REPORT_ARGS=--full for the long sweep (every lane count, Verilator, FPGA flows of every design).
+# REPORT_ARGS=--full for the long sweep (every lane count, Verilator, FPGA flows of every design);
+# REPORT_ARGS="--eps 1e-3 --guard 10" sets the BN units' eps, alpha and guard (--eps, --alpha,
+# --guard; defaults 1e-5, 0.9, 8), any of them with --jobs N and --full.
 report: tools
 	$(VPY) -m l1bn report -o reports $(REPORT_ARGS)
 

