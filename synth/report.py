@@ -876,9 +876,10 @@ def _explain(ratios, results):
         f"{_r(two.get('area_um2'))}, energy per element {_r(two.get('energy_per_element_pj'))} "
         f"(two-pass) at {w}, against the blocks alone, where the square and the root are "
         f"everything" + _split_text(results, "forward L1", "forward L2 two-pass") + ".",
-        f"- Backward: L1 replaces L2's second multiplier per lane (B * x) by a sign select of "
-        f"D but adds an accumulator of sgn(x - mu); both have four per-channel dividers. "
-        f"Measured L1/L2 area "
+        f"- Backward: both take the forward's exact sums and run one per-channel program; L1's "
+        f"lane is one product and a select of one of three per-sign centres and biases, L2's "
+        f"lane two products (A * (dy - mean dy) - B * (x - mu_F)), while L1's program computes "
+        f"three centres and biases where L2's computes two factors. Measured L1/L2 area "
         f"{_r(back.get('area_um2'))}, critical path {_r(back.get('critical_ns'))}, energy per "
         f"element {_r(back.get('energy_per_element_pj'))} at {w}"
         + _split_text(results, "backward L1", "backward L2") + ": " + _worse(back) + ".",
@@ -997,9 +998,9 @@ _MISS_REASONS = (
     (("ecp5_dsp",), "ECP5 DSP blocks",
      "A product takes one 18 x 18 block per tile (factors cut into slices of at most 18 bits): "
      "a forward lane's gain mantissa by |x - mu_F| (MW x (W+1) unsigned, 18 x 17 up to W = 16) "
-     "one, the L2 forward square one; the backward lanes still multiply by the coefficient "
-     "format of `golden/bn_config.py` (W+G+2 bits: two blocks at Q16.8) and, for L2, by the "
-     "slope format (three). The per-channel products are serial and take none."),
+     "one, the L2 forward square one; the backward lanes one for dy * x (W x W) and one (L1) "
+     "or two (L2) MW x (W+1) lane products. The per-channel products are serial and take "
+     "none."),
     (("ecp5_fmax_mhz",), "ECP5 Fmax",
      "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "
      "in the design's FPGA log; the ones seen so far ran from flops to the DSP blocks, which sit "
@@ -1010,8 +1011,8 @@ _MISS_REASONS = (
     (("ice40_lcs", "ice40_fmax_mhz"), "iCE40 HX8K",
      "The HX8K has no DSP blocks, so every lane multiplier is built from logic cells (Booth "
      "recoded by this flow): the forward lanes' 18 x 17 products, the L2 forward squares, and "
-     "the backward lanes' wider coefficient products (the backward still uses the coefficient "
-     "and slope formats). Fewer lanes shrink the lane multipliers in proportion; `l1bn report "
+     "the backward lanes' dy * x and 18 x 17 products. Fewer lanes shrink the lane multipliers "
+     "in proportion; `l1bn report "
      "--full` places and routes the 1-lane units as well."),
 )
 
@@ -1039,8 +1040,10 @@ def _misses_explained(sel, trows):
                 "lanes (an MW x (W+1) product, a barrel shift onto the bias's grid, an adder); "
                 "its per-channel math is one program (`hdl/bn_job.py`) on a serial multiplier, a "
                 "divider, a normalizing divider and (L2) a square root, plus the mu_F divider of "
-                "the two-pass units. The backward units still multiply by the W+G+2-bit "
-                "coefficient and (L2) the slope format, with dividers per constant. Control and "
+                "the two-pass units. The backward units' datapath is P centred lanes (L1 one "
+                "product after a per-sign select, L2 two) beside the sums pass's dy * x "
+                "products, and their per-channel math one program (`hdl/bn_grad_job.py`) on the "
+                "same kinds of units. Control and "
                 "registers are the two channel contexts, the pipeline delay lines and the job "
                 "state. The lane arithmetic alone (statistics and datapath of the split), in "
                 "mm^2 of the budget: " + "; ".join(lane) + "."]
