@@ -15,6 +15,7 @@ from .accumulator import Accumulator
 from .block import BlockSpec
 from .bn_grad_job import GradJob, grad_cycles
 from .bn_sequencer import PassSequencer, schedule_cycles
+from .bn_skeleton import Wires, event, job_handshake, register_tags, stream_control
 from .centred_pair import CentredPair
 from .centred_scale import CentredScale
 from .multiplier import Multiplier
@@ -169,7 +170,7 @@ class BNBackward(wiring.Component):
         seq = PassSequencer(lanes=self.lanes, mbits=self.mbits, passes=2)
         m.submodules.sequencer = seq
         m.submodules.job = self._job
-        u = _Wires(seq=seq, m_c=[seq.m0, seq.m1])
+        u = Wires(seq=seq, m_c=[seq.m0, seq.m1])
         self._contexts(m, u)
         self._stage1(m, u)
         self._first_pass(m, u)
@@ -199,20 +200,12 @@ class BNBackward(wiring.Component):
         """Stream control and stage 1: x and dy, masks, tags and the beat's channel's
         constants, registered on ``en``."""
         P, seq, W = self.lanes, u.seq, self.cfg.width
-        u.en = en = Signal()
-        m.d.comb += en.eq(~self.dx.valid | self.dx.ready)
-        m.d.comb += [seq.en.eq(en), seq.x_valid.eq(self.x.valid),
-                     seq.x_last.eq(self.x.payload.last), self.x.ready.eq(seq.x_ready),
-                     self.err.eq(seq.err)]
-        xfer, kind = seq.xfer, seq.kind
+        stream_control(m, u, self, self.dx)
+        en, xfer, kind = u.en, seq.xfer, seq.kind
         ok = Cat(*(seq.lane_ok[i] for i in range(P)))
-        tags = {"first_sum": xfer & kind[0] & seq.first, "end_sum": xfer & kind[0] & seq.end,
-                "nvalid": xfer & kind[2], "nlast": xfer & kind[2] & seq.end, "ctx": seq.ctx}
-        for name, val in tags.items():
-            sig = Signal(name=f"s1_{name}")
-            setattr(u, f"s1_{name}", sig)
-            with m.If(en):
-                m.d.sync += sig.eq(val)
+        register_tags(m, u, {"first_sum": xfer & kind[0] & seq.first,
+                             "end_sum": xfer & kind[0] & seq.end, "nvalid": xfer & kind[2],
+                             "nlast": xfer & kind[2] & seq.end, "ctx": seq.ctx})
         u.s1_nmask = Signal(P, name="s1_nmask")
         u.s1_sum_mask = Signal(P, name="s1_sum_mask")
         u.s1_x = [Signal(signed(W), name=f"s1_x{i}") for i in range(P)]
@@ -224,11 +217,6 @@ class BNBackward(wiring.Component):
             for i in range(P):
                 m.d.sync += [u.s1_x[i].eq(self.x.payload.x[i]),
                              u.s1_dy[i].eq(self.x.payload.dy[i])]
-
-    def _event(self, m, u, tag, n, name):
-        """(pulse, ctx) of stage-1 ``tag`` after ``n`` enabled cycles: one cycle with en high."""
-        d = delay(m, Cat(tag, u.s1_ctx), n, u.en, name)
-        return d[0] & u.en, d[1]
 
     def _first_pass(self, m, u):
         """Pass *first*: sum dy and sum dy*x; the sums wait with the job request."""
@@ -248,7 +236,7 @@ class BNBackward(wiring.Component):
                          acc_dyx.values[i].eq(Mux(mask[i], mul.p, 0))]
         m.d.comb += [acc_dy.en.eq(en), acc_dy.first.eq(u.s1_first_sum),
                      acc_dyx.en.eq(en), acc_dyx.first.eq(delay(m, u.s1_first_sum, 1, en, "fdx"))]
-        done, ctx = self._event(m, u, u.s1_end_sum, 1 + la, "done_sum")
+        done, ctx = event(m, u, u.s1_end_sum, 1 + la, "done_sum")
         sdy_late = delay(m, acc_dy.sum, 1, en, "sdy")
         u.pend, u.pend_ctx, u.take = Signal(name="pend"), Signal(name="pend_ctx"), Signal()
         u.sdy_p = Signal.like(acc_dy.sum, name="sdy_p")
@@ -314,16 +302,7 @@ class BNBackward(wiring.Component):
         """Start the job on a waiting request; hand its constants to the channel's context and
         its dgamma (with dbeta) to ``grads``, once ``grads`` has room (GO)."""
         job = self._job
-        job_ctx = Signal(name="job_ctx")
-        waiting = Signal(name="job_results_waiting")
-        free = ~self.grads.valid | self.grads.ready
-        go = Signal(name="go")
-        m.d.comb += go.eq((job.done | waiting) & free)
-        m.d.comb += u.take.eq(u.pend & ~job.busy & ~job.done & ~waiting)
-        with m.If(job.done & ~go):
-            m.d.sync += waiting.eq(1)
-        with m.If(go):
-            m.d.sync += waiting.eq(0)
+        go, job_ctx = job_handshake(m, u, job, ~self.grads.valid | self.grads.ready)
         c = u.pend_ctx
         m.d.comb += [job.start.eq(u.take), job.m.eq(pick(u.m_c, c)),
                      job.gamma.eq(pick(u.gamma, c)), job.sum_x.eq(pick(u.sum_x, c)),
@@ -333,7 +312,7 @@ class BNBackward(wiring.Component):
             m.d.comb += job.sum_sgn.eq(pick(u.sum_sgn, c))
         sdy = Signal.like(u.sdy_p, name="sdy_job")
         with m.If(u.take):
-            m.d.sync += [job_ctx.eq(c), sdy.eq(u.sdy_p)]
+            m.d.sync += sdy.eq(u.sdy_p)
         for i in range(2):
             with m.If(go & (job_ctx == i)):
                 m.d.sync += [u.consts[i].eq(job.lanes), u.coef_ready[i].eq(1)]
@@ -343,13 +322,6 @@ class BNBackward(wiring.Component):
             p = self.grads.payload
             m.d.sync += [self.grads.valid.eq(1), p.dgamma.eq(job.dgamma), p.dbeta.eq(sdy),
                          p.sat.eq(job.sat)]
-
-
-class _Wires:
-    """The signals the parts of :meth:`BNBackward.elaborate` share."""
-
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
 
 
 BLOCK = BlockSpec(BNBackward, ("norm", "width", "frac", "lanes", "max_batch", "guard", "eps"),

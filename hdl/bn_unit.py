@@ -16,6 +16,7 @@ from .accumulator import Accumulator
 from .block import BlockSpec
 from .bn_job import SAT_FIELDS, ChannelJob, program_cycles
 from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
+from .bn_skeleton import Wires, event, job_handshake, register_tags, stream_control
 from .centred_scale import CentredScale
 from .divider import Divider
 from .registers import context_pair, delay, pick
@@ -241,7 +242,7 @@ class BNUnit(wiring.Component):
         seq = PassSequencer(lanes=P, mbits=self.mbits, passes=2 if onepass else 3)
         m.submodules.sequencer = seq
         m.submodules.job = self._job
-        u = _Wires(seq=seq, m_c=[seq.m0, seq.m1])
+        u = Wires(seq=seq, m_c=[seq.m0, seq.m1])
         self._contexts(m, u)
         self._stage1(m, u)
         self._first_pass(m, u)
@@ -287,12 +288,8 @@ class BNUnit(wiring.Component):
         """Stream control and stage 1: the beat's raw values, their centred values
         ``d = x - mu_F``, masks, tags and the beat's channel's lane coefficients, on ``en``."""
         P, seq, W = self.lanes, u.seq, self.cfg.width
-        u.en = en = Signal()
-        m.d.comb += en.eq(~self.y.valid | self.y.ready)
-        m.d.comb += [seq.en.eq(en), seq.x_valid.eq(self.x.valid),
-                     seq.x_last.eq(self.x.payload.last), self.x.ready.eq(seq.x_ready),
-                     self.err.eq(seq.err)]
-        xfer, kind = seq.xfer, seq.kind
+        stream_control(m, u, self, self.y)
+        en, xfer, kind = u.en, seq.xfer, seq.kind
         ok = Cat(*(seq.lane_ok[i] for i in range(P)))
         xs = [self.x.payload.data[i] for i in range(P)]
         u.s1_n = [Signal(signed(W), name=f"s1_n{i}") for i in range(P)]
@@ -300,11 +297,7 @@ class BNUnit(wiring.Component):
         tags = {"first_sum": xfer & kind[0] & seq.first, "end_sum": xfer & kind[0] & seq.end,
                 "first_dev": xfer & kind[1] & seq.first, "end_dev": xfer & kind[1] & seq.end,
                 "nvalid": xfer & kind[2], "nlast": xfer & kind[2] & seq.end, "ctx": seq.ctx}
-        for name, val in tags.items():
-            sig = Signal(name=f"s1_{name}")
-            setattr(u, f"s1_{name}", sig)
-            with m.If(en):
-                m.d.sync += sig.eq(val)
+        register_tags(m, u, tags)
         masks = {"nmask": ok, "sum_mask": ok & (xfer & kind[0]).replicate(P),
                  "dev_mask": ok & (xfer & kind[1]).replicate(P)}
         for name, val in masks.items():
@@ -323,11 +316,6 @@ class BNUnit(wiring.Component):
             setattr(u, f"s1_{name}", sig)
             with m.If(en):
                 m.d.sync += sig.eq(pick(regs, seq.ctx))
-
-    def _event(self, m, u, tag, n, name):
-        """(pulse, ctx) of stage-1 ``tag`` after ``n`` enabled cycles: one cycle with en high."""
-        d = delay(m, Cat(tag, u.s1_ctx), n, u.en, name)
-        return d[0] & u.en, d[1]
 
     def _first_pass(self, m, u):
         """Pass *first*: sum x (one-pass also sum x**2); two-pass: mu_F as soon as it drains."""
@@ -353,7 +341,7 @@ class BNUnit(wiring.Component):
                              acc_xx.values[i].eq(Mux(xm[i], sq.sq, 0))]
             m.d.comb += [acc_xx.en.eq(en),
                          acc_xx.first.eq(delay(m, u.s1_first_sum, sql, en, "fxx"))]
-            done, ctx = self._event(m, u, u.s1_end_sum, sql + la, "done_sum")
+            done, ctx = event(m, u, u.s1_end_sum, sql + la, "done_sum")
             # The sums wait with the request: the next channel may restart the accumulators.
             u.sq_p = Signal(len(acc_xx.sum), name="sxx_p")
             sx_late = delay(m, acc_x.sum, sql, en, "sx")
@@ -361,7 +349,7 @@ class BNUnit(wiring.Component):
                 m.d.sync += [u.pend.eq(1), u.pend_ctx.eq(ctx), u.pend_infer.eq(0),
                              u.sx_p.eq(sx_late), u.sq_p.eq(acc_xx.sum)]
             return
-        done, ctx = self._event(m, u, u.s1_end_sum, la, "done_sum")
+        done, ctx = event(m, u, u.s1_end_sum, la, "done_sum")
         mean_div = _mean_divider(cfg)
         m.submodules.mean_div = mean_div
         mean_ctx = Signal(name="mean_ctx")
@@ -403,7 +391,7 @@ class BNUnit(wiring.Component):
                              counts[1].values[i].eq(k.sgn[1])]
         kl = kern[0].LATENCY
         m.d.comb += [acc_d.en.eq(en), acc_d.first.eq(delay(m, u.s1_first_dev, kl, en, "fd"))]
-        done, ctx = self._event(m, u, u.s1_end_dev, kl + la, "done_dev")
+        done, ctx = event(m, u, u.s1_end_dev, kl + la, "done_dev")
         # The sums wait with the request in registers of their own: the job loads from flops.
         u.sq_p = Signal.like(acc_d.sum, name="sd_p")
         u.pos_p = Signal(self.mbits, name="pos_p")
@@ -437,16 +425,9 @@ class BNUnit(wiring.Component):
         """Start the per-channel job on a waiting request; hand its results to the channel's
         context and (training) the ``stats`` stream, once ``stats`` has room (GO)."""
         cfg, job = self.cfg, self._job
-        job_ctx, job_infer = Signal(name="job_ctx"), Signal(name="job_infer")
-        waiting = Signal(name="job_results_waiting")
-        stats_free = ~self.stats.valid | self.stats.ready
-        go = Signal(name="go")
-        m.d.comb += go.eq((job.done | waiting) & (job_infer | stats_free))
-        m.d.comb += u.take.eq(u.pend & ~job.busy & ~job.done & ~waiting)
-        with m.If(job.done & ~go):
-            m.d.sync += waiting.eq(1)
-        with m.If(go):
-            m.d.sync += waiting.eq(0)
+        job_infer = Signal(name="job_infer")
+        go, job_ctx = job_handshake(m, u, job,
+                                    job_infer | ~self.stats.valid | self.stats.ready)
         c = u.pend_ctx
         sum_x = u.sx_p if cfg.stats == "one-pass" else pick(u.sx, c)
         m.d.comb += [job.start.eq(u.take), job.infer.eq(u.pend_infer),
@@ -459,7 +440,7 @@ class BNUnit(wiring.Component):
             m.d.comb += [job.sum_abs.eq(u.sq_p), job.n_pos.eq(u.pos_p),
                          job.n_neg.eq(u.neg_p)]
         with m.If(u.take):
-            m.d.sync += [job_ctx.eq(c), job_infer.eq(u.pend_infer)]
+            m.d.sync += job_infer.eq(u.pend_infer)
         for i in range(2):
             with m.If(go & (job_ctx == i)):
                 m.d.sync += [u.muf[i].eq(job.mu_f), u.mant[i].eq(job.mant),
@@ -475,13 +456,6 @@ class BNUnit(wiring.Component):
                          p.spread.eq(job.saved_spread)]
             if cfg.norm == "l1":
                 m.d.sync += p.sum_sgn.eq(job.saved_sum_sgn)
-
-
-class _Wires:
-    """The signals the parts of :meth:`BNUnit.elaborate` share."""
-
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
 
 
 BLOCK = BlockSpec(BNUnit, ("norm", "stats", "width", "frac", "lanes", "max_batch", "guard",

@@ -163,6 +163,29 @@ async def saturation(dut):
 
 
 @cocotb.test()
+async def families(dut):
+    """The hard channel families of the numerics: constant at the extreme codes, two adjacent
+    codes, a large mean with a spread of a few LSB, mostly zeros; gamma of both signs and full
+    scale, dy at full scale or proportional to sgn(x - mean), m from 1 to 101."""
+    _c, _m, p, cfg = _setup()
+    rng = _rng("families")
+    data = cfg.data
+    lo, hi = data.min_code, data.max_code
+    chans = [Channel(cfg, [lo] * 7, [hi, lo] * 3 + [0], hi),
+             Channel(cfg, [hi] * 4, [lo] * 4, lo), Channel(cfg, [5], [hi], hi)]
+    for i, k in enumerate(("const", "two_level", "narrow", "sparse") * 2):
+        m = int(rng.choice([2, 9, 40, 101]))
+        g = (hi, lo, None, -64)[i % 4]
+        ch = draw(cfg, rng, m, k, gamma=g, dscale=data.max_value / (1 + 7 * (i % 2)))
+        chans.append(ch)
+        if i % 2:
+            x = np.array(ch.x)
+            dy = np.where(x > x.mean(), hi, np.where(x < x.mean(), lo, 0))
+            chans.append(Channel(cfg, ch.x, dy, ch.gamma))
+    await run_channels(dut, "families", chans, max_len=4)
+
+
+@cocotb.test()
 async def soak(dut):
     """``make soak``: random channels of every family, gamma anywhere in the format, random
     gaps and backpressure, until at least ``L1BN_SOAK_CYCLES`` cycles."""

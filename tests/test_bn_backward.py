@@ -29,6 +29,7 @@ TESTCASES = {
     "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32",
               "l1-p1-w32"),
     "shapes": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16"),
+    "families": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32"),
     "saturation": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32",
                    "l1-p1-w32"),
     "stalls": ("l1-p1-w16", "l1-p4-w16", "l2-p1-w16", "l2-p4-w16", "l1-p4-w8", "l2-p1-w32"),

@@ -4,7 +4,6 @@ simulator: the lanes' constants, dgamma and the flags of every job, and the job'
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden import fixed
 from golden.bn_backward import backward, min_lane_exp
@@ -12,7 +11,7 @@ from golden.bn_forward import batch_stats
 from golden.bn_unit import UnitConfig
 from golden.centred_scale import pair_shift_cap, shift_cap
 from hdl.bn_grad_job import GradJob
-from tests.test_bn_job import _channels
+from tests.test_bn_job import _channels, clocked, run_one
 
 SEED = 2207
 
@@ -89,22 +88,13 @@ def run_jobs(kw, jobs):
             for k, v in ops.items():
                 if k != "sum_sgn" or kw["norm"] == "l1":
                     ctx.set(getattr(dut, k), v)
-            ctx.set(dut.start, 1)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            cycles = 1
-            while not ctx.get(dut.done):
-                await ctx.tick()
-                cycles += 1
+            cycles = await run_one(ctx, dut)
             got = _read(ctx, dut, kw["norm"])
             if "a" in want and want["a"][1] is None:
                 got["a"] = (got["a"][0], None, got["a"][2])
             results.append((got, cycles))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    clocked(dut, bench)
     return dut, results
 
 

@@ -65,6 +65,26 @@ def _operands(cfg, ch):
             "n_neg": int(np.sum(d < 0)), "sum_sq": sq}
 
 
+def clocked(dut, bench):
+    """Run the testbench ``bench`` on ``dut`` with a clock."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+async def run_one(ctx, dut):
+    """Start a job with the operands set on ``dut`` and wait until it is done; its cycles."""
+    ctx.set(dut.start, 1)
+    await ctx.tick()
+    ctx.set(dut.start, 0)
+    cycles = 1
+    while not ctx.get(dut.done):
+        await ctx.tick()
+        cycles += 1
+    return cycles
+
+
 def run_jobs(cfg_kw, jobs):
     """Run ``jobs`` = [(mode, channel)] back to back; returns [(got, cycles)]."""
     dut = ChannelJob(**cfg_kw)
@@ -80,13 +100,7 @@ def run_jobs(cfg_kw, jobs):
                          ("running_sigma", rs)):
                 ctx.set(getattr(dut, k), v)
             ctx.set(dut.infer, mode == "infer")
-            ctx.set(dut.start, 1)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            cycles = 1
-            while not ctx.get(dut.done):
-                await ctx.tick()
-                cycles += 1
+            cycles = await run_one(ctx, dut)
             sat = ctx.get(dut.sat)
             got = {k: ctx.get(getattr(dut, k)) for k in ("mu_f", "mant", "neg", "bias", "shift")}
             got.update(sat_a=sat.a, sat_b=sat.b)
@@ -98,10 +112,7 @@ def run_jobs(cfg_kw, jobs):
                 got.update(sat_sigma=sat.sigma, sat_running=sat.running)
             results.append((got, cycles))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    clocked(dut, bench)
     return dut, results
 
 
