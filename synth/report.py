@@ -1138,7 +1138,8 @@ def _markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, ou
                   "the area split for every design; it takes much longer (the 32-bit "
                   "units on the iCE40 flow take minutes each).", ""]
     times, cold = _stage_times(results), _stage_times(results, "seconds_computed")
-    lines += ["Stage wall times (s, summed over designs; 2 jobs run at once): in this run "
+    lines += [f"Stage wall times (s, summed over designs; {meta['jobs']} jobs run at once): in "
+              "this run "
               + ", ".join(f"{k} {v:.0f}" for k, v in times.items()) + "; when computed (a cold "
               "run) " + ", ".join(f"{k} {v:.0f}" for k, v in cold.items()) + ".", "",
               "How the figures are made: each design is generated at data width w with w/2 "
