@@ -195,7 +195,8 @@ async def soak(dut):
     def make(m, kind, rng):
         return draw(cfg, rng, m, kind, gamma=int(rng.integers(data.min_code, data.max_code + 1)))
 
-    chans = soak_channels(cfg, _rng("soak"), make, 2, p["lanes"])
+    lat = latency_formulas(**p)
+    chans = soak_channels(cfg, _rng("soak"), make, 2, p["lanes"], lambda ch: lat["job_train"])
     await run_channels(dut, "soak", chans, p_valid=0.8, p_ready=0.8, p_grads=0.5, p_chan=0.7,
                        max_len=6)
 

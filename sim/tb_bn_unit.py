@@ -206,8 +206,9 @@ async def soak(dut):
         return draw(cfg, rng, m, kind, mode,
                     gamma=int(rng.integers(data.min_code, data.max_code + 1)))
 
+    lat = latency_formulas(**p)
     chans = soak_channels(cfg, _rng("soak"), make, 2 if cfg.stats == "one-pass" else 3,
-                          p["lanes"])
+                          p["lanes"], lambda ch: lat[f"job_{ch.mode}"])
     await run_sequences(dut, "soak", _sequences(chans, max_len=6), p_valid=0.8, p_ready=0.8,
                         p_stats=0.5, p_chan=0.7)
 

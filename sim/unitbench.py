@@ -65,18 +65,20 @@ def channel_codes(cfg, rng, m, kind):
 SOAK_ENV = "L1BN_SOAK_CYCLES"
 
 
-def soak_channels(cfg, rng, make, passes, lanes, target=None):
+def soak_channels(cfg, rng, make, passes, lanes, work, target=None):
     """Random channels for a soak run: ``make(m, kind, rng)`` builds one channel, every kind of
-    :data:`KINDS`, m from 1 to min(max_batch, 300); enough that their beats alone (passes *
-    ceil(m/P) each, a lower bound of the cycles) reach ``target`` (default: the environment's
-    ``L1BN_SOAK_CYCLES``, else 10**6)."""
+    :data:`KINDS`, m from 1 to min(max_batch, 300); enough that their cycles reach ``target``
+    (default: the environment's ``L1BN_SOAK_CYCLES``, else 10**6), a channel counted as its
+    beats (passes * ceil(m/P)) or as ``work(ch)``, the cycles of its per-channel job, whichever
+    is more (a lower bound of what it costs: one job runs at a time)."""
     target = int(os.environ.get(SOAK_ENV, 10**6)) if target is None else target
-    chans, beats = [], 0
-    while beats < target:
+    chans, cycles = [], 0
+    while cycles < target:
         m = int(rng.integers(1, min(cfg.max_batch, 300) + 1))
         ch = make(m, KINDS[int(rng.integers(len(KINDS)))], rng)
         chans.append(ch)
-        beats += (1 if getattr(ch, "single", False) else passes) * -(-m // lanes)
+        cycles += max((1 if getattr(ch, "single", False) else passes) * -(-m // lanes),
+                      work(ch))
     return chans
 
 
