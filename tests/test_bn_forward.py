@@ -144,9 +144,12 @@ def check_channel(cfg, x, gamma, beta, rm, rs):
     fi = forward_infer(cfg, x, gamma, beta, rm, rs)
     s_run = float(ref.denominator(rs * stat.lsb, cfg.norm, eps))
     if s_run > 0:
-        yi = ref.forward_infer(xr, [gamma * data.lsb], [beta * data.lsb],
-                               [(rm - (c << cfg.guard)) * stat.lsb], [rs * stat.lsb], cfg.norm,
-                               eps)[:, 0]
+        # Inference translates by the running mean's code instead: the reference folds y into
+        # a*x + b, and b = beta - running_mean * a cancels against a*x when the gain is large.
+        ci = rm >> cfg.guard
+        yi = ref.forward_infer(fixed.dequantize(x - ci, data)[:, None], [gamma * data.lsb],
+                               [beta * data.lsb], [(rm - (ci << cfg.guard)) * stat.lsb],
+                               [rs * stat.lsb], cfg.norm, eps)[:, 0]
         worst = max(worst, _check_y(cfg, fi["y"], yi, "infer"))
     return worst
 
