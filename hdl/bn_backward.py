@@ -13,7 +13,7 @@ from golden.bn_unit import UnitConfig
 
 from .accumulator import Accumulator
 from .block import BlockSpec
-from .bn_grad_job import GradJob, grad_cycles
+from .bn_grad_job import SAT_LAYOUT, GradJob, grad_cycles
 from .bn_sequencer import PassSequencer, schedule_cycles
 from .bn_skeleton import Wires, event, job_handshake, register_tags, stream_control
 from .centred_pair import CentredPair
@@ -149,7 +149,7 @@ class BNBackward(wiring.Component):
                                            "dy": data.ArrayLayout(signed(W), P), "last": 1})
         self.dx_layout = data.StructLayout({"data": data.ArrayLayout(signed(W), P),
                                             "sat": unsigned(P), "last": 1})
-        self.sat_layout = data.StructLayout({"a": 1, "dgamma": 1, "const": 1})
+        self.sat_layout = SAT_LAYOUT
         self.grads_layout = data.StructLayout({"dgamma": signed(GW), "dbeta": signed(GW),
                                                "sat": self.sat_layout})
         self.channel_layout = data.StructLayout({

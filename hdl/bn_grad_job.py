@@ -24,7 +24,7 @@ from .norm_divider import NormDivider, exp_width
 from .round_sat import saturate
 from .serial_multiplier import SerialMultiplier
 
-__all__ = ["GradJob", "program", "grad_cycles", "SIGNS"]
+__all__ = ["GradJob", "program", "grad_cycles", "SIGNS", "SAT_LAYOUT"]
 
 #: The l1 per-sign constants, in this order: sgn(x - mean) = -1, 0, 1.
 SIGNS = (-1, 0, 1)
@@ -53,8 +53,9 @@ class _GradWidths:
         self.k_right = mw + g                       # K: right shifts from here give 0
 
 
-def _sat_flags(cfg):
-    return data.StructLayout({"a": 1, "dgamma": 1, "const": 1})
+#: The job's saturation flags (the backward unit's ``grads.sat``): an infinite or clamped gain,
+#: dgamma saturated, a constant at its limit (l1 a per-sign bias, l2 K).
+SAT_LAYOUT = data.StructLayout({"a": 1, "dgamma": 1, "const": 1})
 
 
 def lane_layout(cfg):
@@ -76,7 +77,7 @@ def lane_layout(cfg):
                               "k": signed(pair_limit_bits(w, cfg.guard, mw))})
 
 
-def _common(cfg):
+def _common():
     """mu_F, r, T = m*(Sdyx - mu_F*Sdy) - r*Sdy, mu_dyF, r_dy = Sdy - m*mu_dyF."""
     return [
         Step("muf", "div", lambda r: _div(r.sx, r.m), lambda r, o: [(r.muf, o.quot)]),
@@ -110,7 +111,7 @@ def _twice_scaled(v, s, left, right):
     return Mux(neg | ~a.any(), Cat(C(0, 1), up), down), big
 
 
-def _l1_sign(cfg, w, k, sigma):
+def _l1_sign(cfg, k, sigma):
     """Steps of one sign: the centre, the exact rest, phi and the bias ``A_hat * phi``."""
     g = cfg.guard
 
@@ -146,9 +147,9 @@ def _l1_sign(cfg, w, k, sigma):
     ]
 
 
-def _l1(cfg, w):
+def _l1(cfg):
     g = cfg.guard
-    steps = _common(cfg) + [
+    steps = _common() + [
         Step("m_m", "mul", lambda r: _mul(_sgn(r.m), _sgn(r.m)), lambda r, o: [(r.mm, o.p)]),
         Step("den", None, take=lambda r, o: [
             (r.den, Cat(C(0, g), r.spread) + r.mm * cfg.eps_q)]),
@@ -165,7 +166,7 @@ def _l1(cfg, w):
         Step("ts", "mul", lambda r: _mul(r.t, r.ssgn), lambda r, o: [(r.ts, o.p)]),
     ]
     for k, sigma in enumerate(SIGNS):
-        steps += _l1_sign(cfg, w, k, sigma)
+        steps += _l1_sign(cfg, k, sigma)
     return steps + [Step("lane", None, take=lambda r, o: lane_form(cfg, r))]
 
 
@@ -219,7 +220,7 @@ def _l2_lane(cfg, w, r):
 
 def _l2(cfg, w):
     g = cfg.guard
-    steps = _common(cfg) + root_steps(cfg, w.fwd, extra=lambda r: [
+    steps = _common() + root_steps(cfg, w.fwd, extra=lambda r: [
         (r.q0, ~r.spread.any() if cfg.eps_q == 0 else C(0, 1))])
     half, n = w.fwd.q // 2, cfg.root_width
     steps += [
@@ -249,7 +250,7 @@ def _l2(cfg, w):
 
 def program(cfg, w):
     """The steps of a backward job of the unit ``cfg`` (widths ``w``: :class:`_GradWidths`)."""
-    return _l1(cfg, w) if cfg.norm == "l1" else _l2(cfg, w)
+    return _l1(cfg) if cfg.norm == "l1" else _l2(cfg, w)
 
 
 
@@ -310,7 +311,7 @@ class GradJob(wiring.Component):
             "sum_dy": In(signed(w.sdy)),
             "sum_dy_x": In(signed(w.sdyx)),
             "busy": Out(1), "done": Out(1), "lanes": Out(self.layout),
-            "dgamma": Out(signed(cfg.grad.width)), "sat": Out(_sat_flags(cfg)),
+            "dgamma": Out(signed(cfg.grad.width)), "sat": Out(SAT_LAYOUT),
         })
 
     def _registers(self, exp_width):
