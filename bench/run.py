@@ -3,20 +3,20 @@
 Writes ``bench/results.json`` and ``bench/results.md``. Every figure is measured on the machine
 the command runs on (described in the results) and repeated: the repeats interleave every
 configuration of a section, so ratios are taken between runs made back to back under the same
-load (see :mod:`bench.stats`). Builds live in ``build/bench``; a failing measurement is reported
+load (see :mod:`l1bn.bench.stats`). Builds live in ``build/bench``; a failing measurement is reported
 in the results' notes and never stops the others (exit status 0 unless the arguments are bad).
 
 Sections
 --------
 throughput
     Checked cycles per second of the trivial stream register (``bench/bench_register.v``
-    through :mod:`bench.tb_register`: the harness's own per-cycle cost, the ceiling), two blocks
+    through :mod:`l1bn.bench.tb_register`: the harness's own per-cycle cost, the ceiling), two blocks
     (the statistics accumulator's stream testbench and ``abs_sign``'s clock-enabled one) and the
-    complete BN unit with 1 and 4 lanes through :func:`synth.simulate.simulate`, on Icarus and
+    complete BN unit with 1 and 4 lanes through :func:`l1bn.sim.simulate.simulate`, on Icarus and
     Verilator; the first call's extra time is the build.
 writes
     The same register and accumulator with cocotb's scheduled writes against trusted inertial
-    writes (``COCOTB_TRUST_INERTIAL_WRITES``, which :func:`sim.runner.run` sets by default).
+    writes (``COCOTB_TRUST_INERTIAL_WRITES``, which :func:`l1bn.sim.runner.run` sets by default).
 scaling
     Wall time of the accumulator's random-stream test against the number of values m.
 synth
@@ -42,8 +42,9 @@ from . import stats
 
 __all__ = ["main", "run_all", "machine", "REGISTER_MANIFEST"]
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build" / "bench"
+#: Scratch directory of the benchmarks' designs and simulator builds (relative to the working
+#: directory, as ``build/`` of ``make``).
+BUILD = Path("build") / "bench"
 REGISTER = Path(__file__).resolve().with_name("bench_register.v")
 SEED = 20261124
 SIMULATORS = ("verilator", "icarus")
@@ -72,7 +73,7 @@ def machine():
     """CPU, cores, RAM, OS, Python and tool versions of this machine."""
     from importlib.metadata import version
 
-    from l1bn import toolchain
+    from l1bn.util import toolchain
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -172,8 +173,8 @@ def _interleave(cases, repeats, notes):
 
 
 def _sim_run(verilog, manifest, test_module, testcase, simulator, build_dir, **config):
-    """``(cycles, loop seconds or None)`` of one cocotb testcase through :func:`sim.runner.run`."""
-    from sim import runner
+    """``(cycles, loop seconds or None)`` of one cocotb testcase through :func:`l1bn.sim.runner.run`."""
+    from l1bn.sim import runner
 
     out = runner.run(verilog=verilog, toplevel=manifest["name"], test_module=test_module,
                      simulator=simulator, build_dir=build_dir, testcase=testcase,
@@ -188,14 +189,14 @@ def register_case(simulator, values):
     """The trivial register streaming ``values`` items (valid 80 %, ready 70 % of cycles)."""
     build_dir = BUILD / "sim" / "bench_register" / simulator
     return Case("register (ceiling)", simulator,
-                lambda: _sim_run(REGISTER, REGISTER_MANIFEST, "bench.tb_register", "stream",
+                lambda: _sim_run(REGISTER, REGISTER_MANIFEST, "l1bn.bench.tb_register", "stream",
                                  simulator, build_dir, values=values, p_valid=0.8, p_ready=0.7),
                 build_dir)
 
 
 def block_case(block, params, testcase, simulator, values, label):
     """A block's cocotb testcase with ``random_values = values``, as the regression runs it."""
-    from synth.generate import generate
+    from l1bn.hdl.generate import generate
 
     verilog, manifest_path = generate(block, BUILD / "designs", **params)
     manifest = json.loads(manifest_path.read_text())
@@ -213,8 +214,8 @@ def accumulator_case(simulator, values):
 
 
 def unit_case(simulator, lanes, m, channels=2):
-    """The complete L1 BN unit (train, two-pass) through :func:`synth.simulate.simulate`."""
-    from synth.simulate import simulate
+    """The complete L1 BN unit (train, two-pass) through :func:`l1bn.sim.simulate.simulate`."""
+    from l1bn.sim.simulate import simulate
 
     rng = np.random.default_rng(SEED)
     arrays = {"x": rng.normal(0.5, 2.0, (m, channels)), "gamma": rng.uniform(0.5, 2, channels),
@@ -363,8 +364,8 @@ def scaling_width(repeats, quick, notes):
     Generation is timed with an empty Verilog cache (Amaranth, then Yosys emission) and again
     with the cache filled (Amaranth and the RTLIL hash only: what a test pays after the first).
     """
-    from synth import yosys
-    from synth.generate import CACHE_ENV, generate
+    from l1bn.synth import yosys
+    from l1bn.hdl.generate import CACHE_ENV, generate
 
     widths = (8, 16) if quick else (8, 16, 32)
     steps = ("generate (Amaranth + Yosys emit)", "generate, cached (Amaranth + hash)",
@@ -446,11 +447,11 @@ def run_all(*, simulators, repeats, quick, sections, command):
 
 
 def main(argv=None):
-    """Command line of ``python -m bench``; returns the exit status."""
-    from sim import runner
-    from synth.tools import write_atomic, write_json
+    """Command line of ``python -m l1bn.bench``; returns the exit status."""
+    from l1bn.sim import runner
+    from l1bn.util.files import write_json, write_text
 
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m l1bn.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a short run")
     ap.add_argument("--repeats", type=int, default=3, help="runs per figure (default 3)")
     ap.add_argument("--only", action="append", choices=SECTIONS,
@@ -461,8 +462,8 @@ def main(argv=None):
                     help="an earlier results.json: add a before/after table")
     ap.add_argument("--note", action="append", default=[],
                     help="a line to add to the results' notes (e.g. figures measured by hand)")
-    ap.add_argument("-o", "--out", type=Path, default=Path(__file__).resolve().parent,
-                    help="directory for results.json and results.md (default: bench/)")
+    ap.add_argument("-o", "--out", type=Path, default=Path("reports") / "bench",
+                    help="directory for results.json and results.md (default: reports/bench)")
     args = ap.parse_args(argv)
     if args.repeats < 1:
         ap.error(f"--repeats must be >= 1, got {args.repeats}")
@@ -496,6 +497,6 @@ def main(argv=None):
                            "rows": compare(baseline, res)}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "results.json", res)
-    write_atomic(args.out / "results.md", stats.markdown(res))
+    write_text(args.out / "results.md", stats.markdown(res))
     print(stats.markdown(res))
     return 0

@@ -92,7 +92,7 @@ def _load(loads):
 
 
 def markdown(results):
-    """The Markdown report of a :func:`bench.run.run_all` result dictionary."""
+    """The Markdown report of a :func:`l1bn.bench.run.run_all` result dictionary."""
     m = results["machine"]
     out = [f"# Benchmarks ({results['date']})", "",
            f"Measured with `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
@@ -106,7 +106,7 @@ def markdown(results):
         out += ["## Simulation throughput (checked cycles per second)", "",
                 "`gross` = checked cycles / wall time of a warm run (build reused; includes the "
                 "simulator start and, for units, generation, golden model and file I/O); `loop` = "
-                "cycles / time of the testbench's cycle loop alone (`sim.harness.Bench`); "
+                "cycles / time of the testbench's cycle loop alone (`l1bn.sim.harness.Bench`); "
                 "`outside` = the run's time outside that loop (start-up, imports, stimulus, "
                 "teardown); `build` = the first call's extra time (fresh build directory; "
                 "Verilator compiles through ccache).", ""]

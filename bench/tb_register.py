@@ -1,18 +1,18 @@
 """cocotb testbench of the trivial stream register (``bench/bench_register.v``).
 
 The register does nothing but hold one item, so the time this testbench takes per cycle is the
-per-cycle cost of the shared harness itself: :class:`sim.harness.StreamSource` with random gaps,
-:class:`sim.harness.StreamSink` with random backpressure,
-:class:`sim.harness.StallPipelineScoreboard` checking every cycle, and the
-:meth:`sim.harness.Bench.run` loop, exactly as the block testbenches use them. The configuration
+per-cycle cost of the shared harness itself: :class:`l1bn.sim.harness.StreamSource` with random gaps,
+:class:`l1bn.sim.harness.StreamSink` with random backpressure,
+:class:`l1bn.sim.harness.StallPipelineScoreboard` checking every cycle, and the
+:meth:`l1bn.sim.harness.Bench.run` loop, exactly as the block testbenches use them. The configuration
 gives ``values`` (items to send), ``p_valid`` and ``p_ready``; the summary holds the checked
-cycles, the mismatches and (from :meth:`sim.harness.Bench.record`) ``loop_seconds``, the wall
+cycles, the mismatches and (from :meth:`l1bn.sim.harness.Bench.record`) ``loop_seconds``, the wall
 time of the cycle loop alone.
 """
 
 import cocotb
 
-from sim.harness import Bench, StallPipelineScoreboard, StreamSink, StreamSource, load_config
+from l1bn.sim.harness import Bench, StallPipelineScoreboard, StreamSink, StreamSource, load_config
 
 
 @cocotb.test()

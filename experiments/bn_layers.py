@@ -3,21 +3,21 @@
 ========== ======================================================================================
 variant    computes with
 ========== ======================================================================================
-float-l2   :mod:`golden.reference` (float64 paper equations), norm "l2"
-float-l1   :mod:`golden.reference`, norm "l1"
-fixed-l2   :func:`golden.bn_unit.run` (bit-accurate unit, two-pass statistics), norm "l2"
-fixed-l1   :func:`golden.bn_unit.run`, norm "l1"
+float-l2   :mod:`l1bn.golden.reference` (float64 paper equations), norm "l2"
+float-l1   :mod:`l1bn.golden.reference`, norm "l1"
+fixed-l2   :func:`l1bn.golden.bn_unit.run` (bit-accurate unit, two-pass statistics), norm "l2"
+fixed-l1   :func:`l1bn.golden.bn_unit.run`, norm "l1"
 ========== ======================================================================================
 
 Every variant keeps float64 master copies of ``gamma`` and ``beta`` (updated by the optimizer)
 and running statistics (``running_mean``, ``running_sigma``: sigma as the norm defines it, see
-:mod:`golden.reference`; alpha = weight of the old value). Training mode normalizes with the
+:mod:`l1bn.golden.reference`; alpha = weight of the old value). Training mode normalizes with the
 batch statistics and updates the running statistics; inference mode uses the running ones.
 
 The fixed-point variants run the unit for the training forward pass (which also updates the
 running statistics, bit-accurately), for the backward pass (dx, dgamma, dbeta from the
 forward's mean and sigma codes) and for inference. The unit quantizes its float inputs itself
-(:func:`golden.fixed.quantize`, saturation counted); :attr:`FixedBatchNorm.saturation` sums
+(:func:`l1bn.golden.fixed.quantize`, saturation counted); :attr:`FixedBatchNorm.saturation` sums
 the counts it reports. The gradient ``dy`` is multiplied by ``grad_scale`` (a power of two,
 so exactly) before the unit quantizes it and the results are divided by it afterwards: the
 loss scaling of mixed-precision training, without which the gradients of a batch-mean loss
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden import bn_unit, reference
+from l1bn.golden import bn_unit, reference
 
 __all__ = ["VARIANTS", "BatchNorm", "FloatBatchNorm", "FixedBatchNorm", "make"]
 
@@ -110,7 +110,7 @@ class BatchNorm:
 
 
 class FloatBatchNorm(BatchNorm):
-    """Float64 L1BN / L2BN of :mod:`golden.reference`."""
+    """Float64 L1BN / L2BN of :mod:`l1bn.golden.reference`."""
 
     def _train(self, x):
         y, st = reference.forward_train(x, self.gamma, self.beta, self.norm, self.eps)
@@ -128,12 +128,12 @@ class FloatBatchNorm(BatchNorm):
 
 
 class FixedBatchNorm(BatchNorm):
-    """The bit-accurate fixed-point unit of :mod:`golden.bn_unit` (forward and backward).
+    """The bit-accurate fixed-point unit of :mod:`l1bn.golden.bn_unit` (forward and backward).
 
     Parameters
     ----------
     channels : int
-    unit : golden.bn_unit.UnitConfig
+    unit : l1bn.golden.bn_unit.UnitConfig
         Norm, formats, alpha and eps of the unit.
     grad_scale : int
         Power of two multiplying ``dy`` before the unit quantizes it (see the module docstring).
@@ -186,13 +186,13 @@ def make(variant, channels, *, width=16, frac=8, grad_scale=256, alpha=0.9, eps=
     """A BN layer of ``variant`` (one of :data:`VARIANTS`) over ``channels`` channels.
 
     ``width``, ``frac``, ``guard`` and ``grad_scale`` apply to the fixed-point variants (formats
-    of :class:`golden.bn_unit.UnitConfig`, max_batch at its default); ``alpha`` and ``eps`` to
+    of :class:`l1bn.golden.bn_unit.UnitConfig`, max_batch at its default); ``alpha`` and ``eps`` to
     all four (the fixed-point units check them too).
 
     Raises
     ------
     ValueError
-        Unknown variant, or a parameter :class:`~golden.bn_unit.UnitConfig` rejects.
+        Unknown variant, or a parameter :class:`~l1bn.golden.bn_unit.UnitConfig` rejects.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")

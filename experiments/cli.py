@@ -15,8 +15,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from l1bn.argtypes import integer, real
-from l1bn.files import PathError, check_output_dir, check_output_file
+from l1bn.util.argtypes import integer, real
+from l1bn.util.files import PathError, check_output_dir, check_output_file
 
 from . import bn_layers, data, plots, report, rtl_check, theorem1, train
 
@@ -75,7 +75,7 @@ def add_arguments(parser):
 
 
 def _config(args):
-    """The :class:`~experiments.train.TrainConfig` of ``args``; :class:`ArgumentError` if the
+    """The :class:`~l1bn.experiments.train.TrainConfig` of ``args``; :class:`ArgumentError` if the
     fixed-point units reject its format, eps, alpha or guard."""
     cfg = replace(train.TrainConfig(), epochs=args.epochs, width=args.width, frac=args.frac,
                   eps=args.eps, alpha=args.alpha, guard=args.guard)
@@ -116,7 +116,7 @@ def run(args):
 
 def execute(args, out, cfg):
     """Run the stage(s) of ``args`` into the checked directory ``out`` with the checked
-    :class:`~experiments.train.TrainConfig` ``cfg``; returns the exit code."""
+    :class:`~l1bn.experiments.train.TrainConfig` ``cfg``; returns the exit code."""
     stages = ("theorem1", "train", "rtl-check") if args.stage == "all" else (args.stage,)
     out.mkdir(parents=True, exist_ok=True)
     dataset = data.load(split_seed=cfg.split_seed)

@@ -76,7 +76,7 @@ class Network:
     hidden : sequence of int
         Width of each hidden layer; one BN layer per hidden layer.
     make_bn : callable
-        ``make_bn(channels)`` returns a BN layer (:mod:`experiments.bn_layers`).
+        ``make_bn(channels)`` returns a BN layer (:mod:`l1bn.experiments.bn_layers`).
     seed : int
         Seed of the weight initialization.
     """

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from l1bn.files import write_bytes  # noqa: E402
+from l1bn.util.files import write_bytes  # noqa: E402
 
 __all__ = ["theorem1", "training_curves", "STYLE"]
 
@@ -41,7 +41,7 @@ def _save(fig, out_dir, stem):
 
 
 def theorem1(result, out_dir):
-    """Fig. 3 analogue from :func:`experiments.theorem1.run`'s result; returns file names."""
+    """Fig. 3 analogue from :func:`l1bn.experiments.theorem1.run`'s result; returns file names."""
     points = result["checkpoints"]
     n_layers = len(points[0]["layers"])
     fig, (ax, hx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.3, 1]})
@@ -96,7 +96,7 @@ def theorem1(result, out_dir):
 
 
 def training_curves(summary, out_dir):
-    """Fig. 1 analogue from :func:`experiments.train.summarize`'s output; returns file names."""
+    """Fig. 1 analogue from :func:`l1bn.experiments.train.summarize`'s output; returns file names."""
     fig, (lx, ex) = plt.subplots(1, 2, figsize=(12, 4.4))
     for variant in (v for v in STYLE if v in summary):
         s = summary[variant]

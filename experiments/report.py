@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .bn_layers import VARIANTS
-from l1bn.files import write_text
+from l1bn.util.files import write_text
 
 __all__ = ["JSON_NAME", "MD_NAME", "load", "update", "render"]
 
@@ -69,7 +69,7 @@ def _config_line(section):
     return (f"Run {section['date']}. MLP 64-{'-'.join(map(str, cfg['hidden']))}-10, BN after "
             f"each hidden linear layer, ReLU; batch {cfg['batch']}, {epochs}, SGD momentum "
             f"{cfg['momentum']}, cosine learning rate from {cfg['lr']}; fixed point "
-            f"Q{cfg['width']}.{cfg['frac']} (golden.bn_unit, guard 8), gradient scale "
+            f"Q{cfg['width']}.{cfg['frac']} (l1bn.golden.bn_unit, guard 8), gradient scale "
             f"{cfg['grad_scale']}; split seed {cfg['split_seed']}.")
 
 
@@ -79,7 +79,7 @@ def _theorem1(t):
              _config_line(t) + f" Network trained with float L2BN, seed {t['seed']} "
              f"(test error {100 * t['test_error']:.2f} %).", "",
              f"Per channel: the mean over {t['minibatches']} minibatches (m = {g['m']}) of the "
-             "minibatch's sigma_L2 / sigma_L1 (both without eps, from golden.reference). "
+             "minibatch's sigma_L2 / sigma_L1 (both without eps, from l1bn.golden.reference). "
              f"Theorem 1 (Gaussian, m -> inf): sqrt(pi/2) = {t['sqrt_pi_2']:.4f}; Gaussian "
              f"samples of m = {g['m']}: {g['mean']:.4f} +- {g['std']:.4f} "
              f"(Monte Carlo, {g['trials']} trials).", "",
@@ -102,7 +102,7 @@ def _train(t):
              f"mean +- sample std (ddof 1) over seeds {t['seeds']}. The seed sets the weight "
              "initialization and the minibatch order; the split is fixed. Only the BN layers "
              "are fixed point (forward, running statistics, backward and inference through "
-             "golden.bn_unit); linear layers, ReLU and loss are float64.", "",
+             "l1bn.golden.bn_unit); linear layers, ReLU and loss are float64.", "",
              "| variant | test error (%) | per seed (%) | final training loss (nats) | "
              "s per run |", "|---|---:|---|---:|---:|"]
     summary = {v: t["summary"][v] for v in VARIANTS if v in t["summary"]}
@@ -136,8 +136,8 @@ def _rtl(t):
     lines = ["## RTL check: one batch per BN layer through the RTL", "", _config_line(t), "",
              f"Fixed-point networks (seed {t['seed']}), one training step on the first "
              f"{t['rows']} training images; the first {t['channels']} channels of every BN "
-             f"layer through synth.simulate ({t['simulator']}, 1 lane) in train and backward "
-             "modes, compared code by code with golden.bn_unit. 'network' says whether the "
+             f"layer through l1bn.sim.simulate ({t['simulator']}, 1 lane) in train and backward "
+             "modes, compared code by code with l1bn.golden.bn_unit. 'network' says whether the "
              "golden codes equal the layer output (y, or dx times the gradient scale) that "
              "the network itself computed.", "",
              "| norm | layer | mode | design | mismatches | cycles | saturated | network |",

@@ -1,13 +1,13 @@
 """The RTL on real activations: one batch per BN layer of the trained fixed-point networks.
 
-For each norm, the fixed-point network (trained by :mod:`experiments.train`, or here with the
+For each norm, the fixed-point network (trained by :mod:`l1bn.experiments.train`, or here with the
 same seed and config when none is given) runs ONE training step's forward and backward on a
 copy of itself, on the first ``rows`` training images. Each BN layer's input ``x``, the
-``dy`` its unit received (times ``grad_scale``, as :class:`experiments.bn_layers.FixedBatchNorm`
+``dy`` its unit received (times ``grad_scale``, as :class:`l1bn.experiments.bn_layers.FixedBatchNorm`
 passes it), ``gamma``, ``beta`` and the running statistics, restricted to the first
 ``channels`` channels (channels are independent in the unit), go through the RTL with
-:func:`synth.simulate.simulate` in ``train`` and ``backward`` modes. ``simulate`` compares
-every output code with :func:`golden.bn_unit.run`; this module records its mismatches and
+:func:`l1bn.sim.simulate.simulate` in ``train`` and ``backward`` modes. ``simulate`` compares
+every output code with :func:`l1bn.golden.bn_unit.run`; this module records its mismatches and
 cycles, and also checks that the golden codes equal what the network's own BN layer computed
 (``network_agrees``), so the RTL is compared with the very numbers the training used.
 
@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from golden import fixed
+from l1bn.golden import fixed
 
 from .network import cross_entropy
 from .train import train_one
@@ -57,8 +57,8 @@ def run(config, dataset, *, nets=None, seed=0, rows=16, channels=4, simulator="i
 
     Parameters
     ----------
-    config : experiments.train.TrainConfig
-    dataset : experiments.data.Dataset
+    config : l1bn.experiments.train.TrainConfig
+    dataset : l1bn.experiments.data.Dataset
     nets : dict, optional
         ``{"l1": Network, "l2": Network}`` trained fixed-point networks; missing ones are
         trained here with ``seed``.
@@ -76,8 +76,8 @@ def run(config, dataset, *, nets=None, seed=0, rows=16, channels=4, simulator="i
         network's own layer output y or dx) and ``error`` (None, or why the simulation did not
         run), and ``total_mismatches`` (None if any run failed).
     """
-    from sim.runner import SimulationFailed
-    from synth.simulate import InputError, simulate
+    from l1bn.sim.runner import SimulationFailed
+    from l1bn.sim.simulate import InputError, simulate
 
     nets = dict(nets or {})
     runs = []

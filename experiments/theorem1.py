@@ -1,12 +1,12 @@
 """Theorem 1 on a trained network: sigma_L2 / sigma_L1 of each BN layer's inputs (paper Fig. 3).
 
 For Gaussian data sigma_L2 / sigma_L1 = sqrt(pi/2) ~ 1.2533 (Theorem 1). The network is trained
-with float L2BN (:mod:`experiments.train`); at a few checkpoints (before training, after the
+with float L2BN (:mod:`l1bn.experiments.train`); at a few checkpoints (before training, after the
 first epoch, half-way, at the end) a copy of it runs, in training mode, over every minibatch
 of one pass through the training set (fixed order, m = batch rows each) and, for every BN
 layer and channel, the minibatch's sigma_L2 (sqrt of the biased variance, eps = 0) and
 sigma_L1 (mean absolute deviation) of the layer's INPUT are taken from
-:func:`golden.reference.forward_train`. A channel's ratio is the mean over the minibatches of
+:func:`l1bn.golden.reference.forward_train`. A channel's ratio is the mean over the minibatches of
 the per-minibatch ratio (the paper averages over 100 minibatches).
 
 For finite m the expected ratio of Gaussian samples is below sqrt(pi/2) (numerics.md: 1.2380
@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from golden import reference
+from l1bn.golden import reference
 
 from .train import train_one
 

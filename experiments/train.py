@@ -1,6 +1,6 @@
 """Training runs: one network per (BN variant, seed); test error and loss curves (Table II, Fig. 1).
 
-Every run trains the same architecture on the same split (:mod:`experiments.data`); the seed
+Every run trains the same architecture on the same split (:mod:`l1bn.experiments.data`); the seed
 sets the weight initialization and the order of the minibatches. Minibatches have exactly
 ``batch`` rows (the last partial one of an epoch is dropped, so every BN layer always sees
 m = ``batch``). The learning rate follows a cosine from ``lr`` to 0 over the run. Runs are
@@ -49,7 +49,7 @@ class TrainConfig:
     guard : int
         Guard bits of the fixed-point units' statistics.
     grad_scale : int
-        Loss scale of the fixed-point BN backward (:mod:`experiments.bn_layers`).
+        Loss scale of the fixed-point BN backward (:mod:`l1bn.experiments.bn_layers`).
     split_seed : int
         Seed of the train/test split.
     """
@@ -68,7 +68,7 @@ class TrainConfig:
     split_seed: int = 0
 
     def make_bn(self, variant):
-        """``make_bn(channels)`` for :class:`~experiments.network.Network`."""
+        """``make_bn(channels)`` for :class:`~l1bn.experiments.network.Network`."""
         return lambda channels: bn_layers.make(variant, channels, width=self.width,
                                                frac=self.frac, grad_scale=self.grad_scale,
                                                alpha=self.alpha, eps=self.eps,
@@ -93,10 +93,10 @@ def train_one(variant, seed, config, dataset, on_epoch=None):
     Parameters
     ----------
     variant : str
-        One of :data:`experiments.bn_layers.VARIANTS`.
+        One of :data:`l1bn.experiments.bn_layers.VARIANTS`.
     seed : int
     config : TrainConfig
-    dataset : experiments.data.Dataset
+    dataset : l1bn.experiments.data.Dataset
     on_epoch : callable, optional
         ``on_epoch(epoch, net)`` before training (epoch 0) and after every epoch.
 

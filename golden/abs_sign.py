@@ -1,4 +1,4 @@
-"""Bit-accurate model of :class:`hdl.abs_sign.AbsSign`: ``|d|`` and ``sgn(d)`` with ``sgn(0) = 0``.
+"""Bit-accurate model of :class:`l1bn.hdl.abs_sign.AbsSign`: ``|d|`` and ``sgn(d)`` with ``sgn(0) = 0``.
 
 Exact: ``|d|`` of a ``width``-bit two's-complement code fits ``width`` unsigned bits (the most
 negative code gives ``2**(width-1)``); nothing is rounded or saturated.

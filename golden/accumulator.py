@@ -1,7 +1,7 @@
-"""Bit-accurate model of :class:`hdl.accumulator.Accumulator`: exact running sums.
+"""Bit-accurate model of :class:`l1bn.hdl.accumulator.Accumulator`: exact running sums.
 
 Nothing is rounded. The sum width ``width + clog2(max_count)`` holds any sum of ``max_count``
-terms (:func:`golden.fixed.sum_width`); the adder tree of ``lanes`` terms is
+terms (:func:`l1bn.golden.fixed.sum_width`); the adder tree of ``lanes`` terms is
 ``width + clog2(lanes)`` bits.
 """
 

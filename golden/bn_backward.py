@@ -1,15 +1,15 @@
 """Bit-accurate backward numerics of the BN units from exact sums: the forward's exact sum and
 spread, a relative-precision gain and centred lanes.
 
-Formats and parameters come from :class:`golden.bn_unit.UnitConfig` (data ``Q(W, F)``, ``G``
+Formats and parameters come from :class:`l1bn.golden.bn_unit.UnitConfig` (data ``Q(W, F)``, ``G``
 guard bits, eps code ``eps_q`` with ``FS = F+G`` fraction bits, ``MW`` =
-:attr:`~golden.bn_unit.UnitConfig.mant_width`, ``n`` =
-:attr:`~golden.bn_unit.UnitConfig.root_width`); all quantities are integer codes. Inputs of
+:attr:`~l1bn.golden.bn_unit.UnitConfig.mant_width`, ``n`` =
+:attr:`~l1bn.golden.bn_unit.UnitConfig.root_width`); all quantities are integer codes. Inputs of
 one channel: x, dy, gamma (data codes) and what the forward hands over, both exact integers
-from :func:`golden.bn_forward.forward_train` (``sums``): ``sum_x = Sx`` and the spread
+from :func:`l1bn.golden.bn_forward.forward_train` (``sums``): ``sum_x = Sx`` and the spread
 ``N`` (l1) or ``V`` (l2). Nothing is taken from a rounded mean or sigma.
 
-Notation (data codes; the reference is :func:`golden.reference.backward` on the same codes)
+Notation (data codes; the reference is :func:`l1bn.golden.reference.backward` on the same codes)
 ------------------------------------------------------------------------------------------
 ``mu_F = div_round_away(Sx, m)``, ``r = Sx - m*mu_F``, ``d_i = x_i - mu_F`` (W+1 bits),
 ``c_i = d_i - r/m`` (exactly ``x_i - mean x``). The denominator ``s`` (data codes) is
@@ -24,7 +24,7 @@ Per-channel sums (one pass over x and dy)
 ``Sdy = sum dy_i``, ``Sdyx = sum dy_i * x_i`` and ``T = m*Sdyx - Sx*Sdy = m * sum dy_i * c_i``
 (exact; no mean is needed during the pass). l1 also takes the EXACT sign ``sgn_i = sgn(x_i - Sx/m)``: ``sgn(d_i)`` for
 ``d_i != 0`` (``|d_i| >= 1 > |r/m|``), else ``-sgn(r)``; and ``Ssgn = sum sgn_i`` (the
-forward hands it over: :mod:`golden.bn_forward` step 7). Then, exactly,
+forward hands it over: :mod:`l1bn.golden.bn_forward` step 7). Then, exactly,
 ``mg = T * 2**G / Den`` (l1) and ``mg / s = T * 2**(2G) / q`` (l2): the brackets are rational.
 
 Outputs and their one rounding each
@@ -34,7 +34,7 @@ Outputs and their one rounding each
   to 1/2 LSB; l2 ``div_round_away(T * 2**(G+j), R)`` with the forward's normalized root
   ``(R, j) = root(q, n)`` (``R <= sqrt(q) * 2**j < R + 1``): error ``<= 1/2 + 2**-(n-1) *
   |dgamma|``. Saturated to the grad format (counted).
-* The gain ``|a|`` as mantissa and exponent (:func:`golden.bn_forward._gain`, the forward's
+* The gain ``|a|`` as mantissa and exponent (:func:`l1bn.golden.bn_forward._gain`, the forward's
   own): l1 one rounding of ``|gamma| * m**2 * 2**G / Den`` (relative error ``<= 2**-MW``), l2
   ``|gamma| * m * 2**(G+j) / R`` (``<= eps_2 = 2**-MW + 2**-(n-2)``).
 
@@ -47,7 +47,7 @@ a constant channel without eps: ``P = Sdy``, ``Q = m``, xhat = 0). Per sign, an 
 and the exact rest: ``c_sigma = clip_data(div_round_away(P_sigma, Q))`` and ``phi_sigma =
 c_sigma - k_sigma`` (``|phi| <= 1/2``, or, where the clip acts, of the same sign as every
 ``u = dy - c_sigma``). Per lane ``u_i = dy_i - c_{sgn_i}`` (exact, W+1 bits) and
-``dx_i = a * (u_i + phi)``: the forward's lane (:func:`golden.centred_scale.centred_scale`)
+``dx_i = a * (u_i + phi)``: the forward's lane (:func:`l1bn.golden.centred_scale.centred_scale`)
 with d = u, the forward's gain clamp, and the bias ``beta' = A_hat * phi_sigma`` in B =
 Q(W+2+G, G) with the lanes' own rounded gain ``A_hat = mant * 2**-e``: ``phi`` as mantissa and
 exponent, ``(mp, ep) = norm_div(|c_sigma*Q - P_sigma|, Q)`` (relative error ``<= 2**-MW``),
@@ -65,7 +65,7 @@ by :func:`norm_div`, then ``B_hat = A_hat * Z_hat`` rounded to MW bits (relative
 min(floor(mant_X * |v| * 2**(G - e_X)), L)``, ``L = 2**(MW+W+2+G) - 1``, the exponents taken
 ``>= e_L = -(W+3)`` (a smaller one puts every nonzero product at L anyway; an infinite gain is
 ``(2**MW - 1, e_L)``; from ``e = G + MW + W`` on every product is 0): the lane
-:func:`golden.centred_scale.centred_pair`. ``K = K_A + K_B`` with ``K_A = -div_round_away(
+:func:`l1bn.golden.centred_scale.centred_pair`. ``K = K_A + K_B`` with ``K_A = -div_round_away(
 2**G * A_hat * r_dy, m)`` and ``K_B = div_round_away(2**G * B_hat * r, m)``, the lanes' own
 rounded ``A_hat``, ``B_hat``: one rounding each, each and the sum limited to ``[-L/2, L/2]``
 (an infinite gain with ``r_dy != 0`` saturates; a product at L outweighs it). Lane multipliers ``MW x (W+1)``
@@ -135,13 +135,13 @@ __all__ = ["backward", "lane_limit", "min_lane_exp"]
 
 def lane_limit(cfg):
     """``L = 2**(MW+W+2+G) - 1``: the largest l2 lane product and constant magnitude (grid
-    ``2**-G`` LSB; :func:`golden.centred_scale.pair_limit_bits`)."""
+    ``2**-G`` LSB; :func:`l1bn.golden.centred_scale.pair_limit_bits`)."""
     return (1 << pair_limit_bits(cfg.width, cfg.guard, cfg.mant_width)) - 1
 
 
 def min_lane_exp(cfg):
     """``e_L = -(W+3)``: the l2 lanes' smallest factor exponent
-    (:func:`golden.centred_scale.pair_exp`)."""
+    (:func:`l1bn.golden.centred_scale.pair_exp`)."""
     return pair_exp(cfg.width)
 
 
@@ -235,7 +235,7 @@ def _l1_lanes(cfg, dy, coef, sgn):
 
 
 def _factor(num, den, mw, e_min):
-    """``(mant, e, n_inf)`` of ``num/den`` (:func:`golden.norm_divider.norm_div`); an infinite
+    """``(mant, e, n_inf)`` of ``num/den`` (:func:`l1bn.golden.norm_divider.norm_div`); an infinite
     quotient is ``(2**mw - 1, e_min, 1)``, the largest the lanes take."""
     mant, e, n_inf = norm_div(num, den, mw)
     return ((1 << mw) - 1, e_min, 1) if n_inf else (mant, e, 0)
@@ -295,11 +295,11 @@ def backward(cfg, x, dy, gamma, sum_x, spread):
 
     Parameters
     ----------
-    cfg : golden.bn_unit.UnitConfig
+    cfg : l1bn.golden.bn_unit.UnitConfig
     x, dy : 1-D integer codes of ``cfg.data`` (m values, 1 <= m <= max_batch)
     gamma : int code of ``cfg.data``
     sum_x, spread : int
-        ``sums["sum_x"]`` and ``sums["spread"]`` of :func:`golden.bn_forward.forward_train`
+        ``sums["sum_x"]`` and ``sums["spread"]`` of :func:`l1bn.golden.bn_forward.forward_train`
         on the same x (the exact sum and N (l1) or V (l2)).
 
     Returns

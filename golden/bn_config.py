@@ -1,5 +1,5 @@
 """Parameters, formats and integer helpers of the bit-accurate BN unit models
-(:mod:`golden.bn_forward`, :mod:`golden.bn_backward`, :mod:`golden.bn_unit`).
+(:mod:`l1bn.golden.bn_forward`, :mod:`l1bn.golden.bn_backward`, :mod:`l1bn.golden.bn_unit`).
 
 =========  ==============================  =====================================================
 name       format                          holds
@@ -27,7 +27,7 @@ from .reference import NORMS
 
 __all__ = ["STATS", "ALPHA_FRAC", "ALPHA_FMT", "MIN_GUARD", "UnitConfig"]
 
-#: Fewest guard bits: the forward's y bound (golden.bn_forward) is within 1 LSB from 3 on.
+#: Fewest guard bits: the forward's y bound (l1bn.golden.bn_forward) is within 1 LSB from 3 on.
 MIN_GUARD = 3
 
 STATS = ("two-pass", "one-pass")
@@ -111,7 +111,7 @@ class UnitConfig:
 
     @property
     def mant_width(self):
-        """MW: bits of the normalize gain's mantissa in :mod:`golden.bn_forward` (18 up to
+        """MW: bits of the normalize gain's mantissa in :mod:`l1bn.golden.bn_forward` (18 up to
         W = 16, else W + 2): its relative error 2**-MW costs at most 2**(W - MW) <= 1/4 LSB of y."""
         return 18 if self.width <= 16 else self.width + 2
 

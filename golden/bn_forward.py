@@ -4,7 +4,7 @@ centred lanes.
 Every statistic and coefficient is one rounding of exact integers, so the error bounds below
 hold for every input with ``1 <= m <= max_batch``: constant, two-level, sparse and large-mean
 channels with a tiny spread included. Formats and parameters come from
-:class:`golden.bn_unit.UnitConfig` (data ``Q(W, F)``, statistics ``S = Q(W+G, F+G)``, ``FS =
+:class:`l1bn.golden.bn_unit.UnitConfig` (data ``Q(W, F)``, statistics ``S = Q(W+G, F+G)``, ``FS =
 F+G``, guard bits ``G >= 3``, eps code ``eps_q`` with ``FS`` fraction bits, ``alpha_q``); all
 quantities are integer codes, x, gamma, beta of the data format.
 
@@ -24,12 +24,12 @@ Training (one channel of m values)
      integer, ``m**2`` times the biased variance. ``q = V * 2**(2G) + eps_q * 2**FS * m**2`` (so that
      ``sqrt(q)/m`` is ``sqrt(var + eps)`` in S codes). One root serves sigma and the gain:
      ``R = isqrt(floor(q * 4**j))`` normalized to ``[2**(n-1), 2**n)``, ``n`` =
-     :attr:`~golden.bn_unit.UnitConfig.root_width` = ``max(MW + 8, W + G + 3)``;
+     :attr:`~l1bn.golden.bn_unit.UnitConfig.root_width` = ``max(MW + 8, W + G + 3)``;
      ``sigma = (X + m) // (2m)`` with ``X = R * 2**(1-j)`` (a right shift for ``j > 1``): exactly
      ``sqrt(q)/m`` rounded half up when ``j >= 1``, within ``1/2 + 2**(W+G-n) <= 5/8`` LSB always.
 4. Gain ``a = gamma/s`` in data codes per data code, held as sign, mantissa and exponent,
    ``|a| ~ mant * 2**-e`` with ``mant`` in ``[2**(MW-1), 2**MW)`` (``MW`` =
-   :attr:`~golden.bn_unit.UnitConfig.mant_width`: 18 up to W = 16):
+   :attr:`~l1bn.golden.bn_unit.UnitConfig.mant_width`: 18 up to W = 16):
 
    * l1: ``mant = round_half_up(|gamma| * m**2 * 2**G * 2**e / (N * 2**G + eps_q * m**2))``: one
      rounding of exact integers, relative error <= 2**-MW;
@@ -51,7 +51,7 @@ Training (one channel of m values)
    ``y_i = saturate_data(shift_right(z_i + b', G, "half_up"))``. The lane multiplier is
    ``MW x (W+1)`` bits unsigned (18 x 17 at W = 16); a constant channel has ``d_i = 0`` and
    ``t = 0``, so ``y_i = beta`` exactly.
-7. What the backward takes (:func:`golden.bn_backward.backward`), all exact integers: ``Sx``,
+7. What the backward takes (:func:`l1bn.golden.bn_backward.backward`), all exact integers: ``Sx``,
    the spread ``N`` (l1) or ``V`` (l2) and, l1, the sum of the exact signs ``Ssgn = sum
    sgn(x_i - Sx/m) = P - Q - sgn(r) * (m - P - Q)`` (``d_i = 0`` lies on the other side of the
    mean from ``r``): ``sums["sum_x"]``, ``sums["spread"]``, ``sums["sum_sgn"]``.
@@ -64,7 +64,7 @@ Inference: ``mu_F = shift_right(running_mean, G, "half_up")`` (W+1 bits: ``d`` s
 ``|gamma| * 2**G / den`` with ``den = running_sigma + eps_q`` (l1) or ``running_sigma`` (l2,
 whose eps is inside), then steps 5-6.
 
-Error bounds (against :mod:`golden.reference` on the same codes, with eps = eps_q * 2**-FS and
+Error bounds (against :mod:`l1bn.golden.reference` on the same codes, with eps = eps_q * 2**-FS and
 alpha = alpha_q * 2**-16; unconditional)
 ------------------------------------------------------------------------------------------------
 * mean <= 1/2 LSB of S; sigma <= 1/2 LSB of S for l1, 5/8 for l2 (unless it saturates S,
@@ -144,7 +144,7 @@ def _bias(cfg, gamma, beta, mant, e, r, m):
 
 
 def _lanes(cfg, x, mu_f, mant_l, e_l, neg_gamma, bias):
-    """``(y, sat flags)`` of step 6 (:func:`golden.centred_scale.centred_scale`) for codes x."""
+    """``(y, sat flags)`` of step 6 (:func:`l1bn.golden.centred_scale.centred_scale`) for codes x."""
     d = _arr(x, cfg.width + 2) - mu_f
     return centred_scale(d, mant_l, e_l - cfg.lane_exp, neg_gamma, bias, width=cfg.width,
                          frac=cfg.frac, guard=cfg.guard, mant_width=cfg.mant_width)
@@ -219,7 +219,7 @@ def forward_train(cfg, x, gamma, beta, running_mean, running_sigma):
 
     Parameters
     ----------
-    cfg : golden.bn_unit.UnitConfig
+    cfg : l1bn.golden.bn_unit.UnitConfig
     x : 1-D integer codes of ``cfg.data`` (m values, 1 <= m <= max_batch)
     gamma, beta : int codes of ``cfg.data``
     running_mean, running_sigma : int codes of ``cfg.stat`` (running_sigma >= 0)

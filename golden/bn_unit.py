@@ -1,13 +1,13 @@
 """Bit-accurate golden model of complete L1BN / L2BN batch-normalization units.
 
 Pure NumPy on integer codes; the Amaranth RTL mirrors it bit for bit. Every rounding and
-saturation rule used here is one of :mod:`golden.fixed` (``div_round_away``, ``shift_right``
+saturation rule used here is one of :mod:`l1bn.golden.fixed` (``div_round_away``, ``shift_right``
 ``"half_up"``, ``saturate``); the float64 reference it is checked against is
-:mod:`golden.reference` (its docstring gives the conventions).
+:mod:`l1bn.golden.reference` (its docstring gives the conventions).
 
-Parameters and formats: :mod:`golden.bn_config` (:class:`UnitConfig`). The forward pass
-(training, inference, running statistics) is :mod:`golden.bn_forward` and the backward pass
-:mod:`golden.bn_backward`, both re-exported here; their docstrings give the error bounds, which
+Parameters and formats: :mod:`l1bn.golden.bn_config` (:class:`UnitConfig`). The forward pass
+(training, inference, running statistics) is :mod:`l1bn.golden.bn_forward` and the backward pass
+:mod:`l1bn.golden.bn_backward`, both re-exported here; their docstrings give the error bounds, which
 hold for every input. This module adds :func:`run`, the array-level wrapper of both: the
 backward of a channel takes what the forward hands over for the same x (its exact sum, spread
 and, l1, sum of signs), as the units do.
@@ -57,7 +57,7 @@ def run(cfg, mode, **arrays):
         ``x`` (and ``dy`` for backward) of shape (N, C) or (N, C, H, W); per-channel (C,)
         vectors ``gamma``, ``beta`` (train, infer), ``running_mean``, ``running_sigma`` (infer;
         optional for train, default 0 and 1). x, dy, gamma, beta are quantized to ``cfg.data``,
-        the running statistics to ``cfg.stat`` (half_even, :func:`golden.fixed.quantize`).
+        the running statistics to ``cfg.stat`` (half_even, :func:`l1bn.golden.fixed.quantize`).
 
     Returns
     -------

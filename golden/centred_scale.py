@@ -1,4 +1,4 @@
-"""Bit-accurate model of :class:`hdl.centred_scale.CentredScale`: one lane of the BN normalize
+"""Bit-accurate model of :class:`l1bn.hdl.centred_scale.CentredScale`: one lane of the BN normalize
 pass, ``y = a*d + b'`` with the gain ``a = +-mant * 2**-e`` held as mantissa and exponent.
 
 With ``d = x - mu_F`` (W+1 bits signed), ``mant`` (MW bits unsigned), the gain's sign ``neg``,
@@ -13,7 +13,7 @@ takes) and the bias ``b'`` in ``Q(W+2+G, G)``:
 Any ``shift >= shift_cap = G - e_c + MW + W + 1`` gives ``q = 0`` (the product has at most
 ``MW + W + 1`` bits), so the lane's shift port needs only ``bit_length(shift_cap)`` bits.
 
-:func:`centred_pair` is the lane of the l2 backward (:class:`hdl.centred_pair.CentredPair`):
+:func:`centred_pair` is the lane of the l2 backward (:class:`l1bn.hdl.centred_pair.CentredPair`):
 two such products, ``y = saturate(shift_right(z_a - z_b + k, G, "half_up"))``, each factor
 ``mant * 2**-(e_p + shift)`` with ``e_p = -(W+3)`` (:func:`pair_exp`) and each magnitude
 limited to ``L = 2**(MW+W+2+G) - 1`` (:func:`pair_limit_bits`), so that two products far

@@ -1,11 +1,11 @@
-"""Bit-accurate model of :class:`hdl.divider.Divider`: ``q = round(n * 2**shift / d)``, saturated.
+"""Bit-accurate model of :class:`l1bn.hdl.divider.Divider`: ``q = round(n * 2**shift / d)``, saturated.
 
 Integer codes: ``n`` signed (``num`` format), ``d`` unsigned (``den`` format), ``q`` signed
 (``quot`` format). With fraction bits ``fn``, ``fd``, ``fq`` the real quotient
 ``(n * 2**-fn) / (d * 2**-fd)`` in ``fq`` fraction bits is the code ``n * 2**shift / d`` with
 ``shift = fq + fd - fn`` (:func:`formats` derives it and requires it to be >= 0).
 
-* **Rounding**: to nearest, ties away from zero (:func:`golden.fixed.div_round_away`): the
+* **Rounding**: to nearest, ties away from zero (:func:`l1bn.golden.fixed.div_round_away`): the
   magnitude ``|n| * 2**shift / d`` is rounded half up and the sign applied afterwards, so the
   result is symmetric, ``q(-n, d) = -q(n, d)``, unless ``-q`` saturates.
 * **Error bound**: ``|q - n * 2**shift / d| <= 1/2`` LSB of ``quot`` whenever ``sat`` is 0; equality
@@ -51,7 +51,7 @@ def formats(width, frac, den_width=None, den_frac=None, quot_width=None, quot_fr
 def divide(num, den, shift, quot):
     """``(q, sat)`` arrays for integer codes ``num`` (signed) and ``den`` (``>= 0``).
 
-    ``quot`` is the output :class:`~golden.fixed.Fmt`; see the module docstring for the rules.
+    ``quot`` is the output :class:`~l1bn.golden.fixed.Fmt`; see the module docstring for the rules.
     """
     n = fixed.codes(num, 128)
     d = fixed.codes(den, 128)

@@ -256,7 +256,7 @@ def div_round_away(num, den):
     ``sgn(num) * floor((2*|num| + den) / (2*den))`` for integer codes, ``den`` positive; exact
     at any width (object arrays stay Python ints). ``|result - num/den| <= 1/2``, with equality
     only at ties. This is the rule of a sign-magnitude divider that adds half an LSB to the
-    magnitude of its quotient (:mod:`golden.divider`).
+    magnitude of its quotient (:mod:`l1bn.golden.divider`).
     """
     den = np.asarray(den)
     if np.any(den <= 0):

@@ -1,4 +1,4 @@
-"""Bit-accurate model of :class:`hdl.isqrt.Isqrt`: ``root = floor(sqrt(radicand))``.
+"""Bit-accurate model of :class:`l1bn.hdl.isqrt.Isqrt`: ``root = floor(sqrt(radicand))``.
 
 The radicand is an unsigned ``width``-bit code, the root an unsigned ``ceil(width/2)``-bit code.
 Read as fixed point, the root of a ``UQ(width, 2f)`` radicand (real value ``n * 2**-2f``) is the
@@ -20,5 +20,5 @@ def formats(width):
 
 
 def isqrt(radicand):
-    """Array of roots of the non-negative integer codes ``radicand`` (:func:`golden.fixed.isqrt`)."""
+    """Array of roots of the non-negative integer codes ``radicand`` (:func:`l1bn.golden.fixed.isqrt`)."""
     return fixed.isqrt(radicand)

@@ -1,4 +1,4 @@
-"""Bit-accurate model of :class:`hdl.norm_divider.NormDivider`: a quotient with relative
+"""Bit-accurate model of :class:`l1bn.hdl.norm_divider.NormDivider`: a quotient with relative
 precision, ``num / den ~ mant * 2**-e``, the multiplier-and-shift form of per-channel scales.
 
 ``mant = round_half_up(num * 2**e / den)`` in ``[2**(MW-1), 2**MW)`` with the one exponent

@@ -1,4 +1,4 @@
-"""Bit-accurate model of :class:`hdl.scale_shift.ScaleShift`: ``y = a*x + b``, rounded, saturated.
+"""Bit-accurate model of :class:`l1bn.hdl.scale_shift.ScaleShift`: ``y = a*x + b``, rounded, saturated.
 
 With ``x`` in ``Q(width, frac)`` and ``a``, ``b`` in ``Q(coef_width, coef_frac)``:
 
@@ -19,7 +19,7 @@ __all__ = ["formats", "scale_shift"]
 
 
 def formats(width, frac, coef_width=None, coef_frac=None):
-    """``{"x", "a", "b", "y"}`` formats (:class:`~golden.fixed.Fmt`).
+    """``{"x", "a", "b", "y"}`` formats (:class:`~l1bn.golden.fixed.Fmt`).
 
     ``x`` and ``y`` are ``Q(width, frac)``; ``a`` and ``b`` are ``Q(coef_width, coef_frac)`` with
     ``coef_width`` defaulting to ``width + 2`` and ``coef_frac`` to ``frac``.

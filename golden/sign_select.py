@@ -1,4 +1,4 @@
-"""Bit-accurate model of :class:`hdl.sign_select.SignSelect`, the per-element term of the backward.
+"""Bit-accurate model of :class:`l1bn.hdl.sign_select.SignSelect`, the per-element term of the backward.
 
 The batch-norm backward multiplies each element by a per-channel constant ``k = mean(g * xhat)``:
 
@@ -6,7 +6,7 @@ The batch-norm backward multiplies each element by a per-channel constant ``k = 
   is -1, 0 or +1, so ``k * sgn`` is a select/negate of ``k``: exact, no rounding; the only error
   is saturation (error bound 0 where ``sat`` is 0).
 * ``l2``: ``term = xhat * k``, the exact product shifted back to ``frac`` fraction bits with
-  ``half_up`` (:func:`golden.fixed.shift_right`): within half an LSB of the exact product where
+  ``half_up`` (:func:`l1bn.golden.fixed.shift_right`): within half an LSB of the exact product where
   ``sat`` is 0.
 
 ``xhat``, ``k``, ``c`` and ``term`` are all ``Q(width, frac)``; ``term`` is saturated to that
@@ -20,7 +20,7 @@ __all__ = ["formats", "term_l1", "term_l2"]
 
 
 def formats(norm, width, frac):
-    """Formats of the ports of ``norm``'s block (:class:`~golden.fixed.Fmt`)."""
+    """Formats of the ports of ``norm``'s block (:class:`~l1bn.golden.fixed.Fmt`)."""
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
     data = fixed.Fmt(width, frac)

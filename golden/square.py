@@ -1,4 +1,4 @@
-"""Bit-accurate model of :class:`hdl.square.Square`: ``d*d`` of a two's-complement code, exact.
+"""Bit-accurate model of :class:`l1bn.hdl.square.Square`: ``d*d`` of a two's-complement code, exact.
 
 ``2*width - 1`` unsigned bits hold every square of a ``width``-bit code (the largest is
 ``(-2**(width-1))**2 = 2**(2*width-2)``); nothing is rounded or saturated (error bound 0).
@@ -11,7 +11,7 @@ __all__ = ["formats", "square"]
 
 
 def formats(width):
-    """``{"d", "sq"}`` integer formats (:class:`~golden.fixed.Fmt`)."""
+    """``{"d", "sq"}`` integer formats (:class:`~l1bn.golden.fixed.Fmt`)."""
     return {"d": fixed.Fmt(width, 0), "sq": fixed.Fmt(2 * width - 1, 0, signed=False)}
 
 

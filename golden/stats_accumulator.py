@@ -24,7 +24,7 @@ def _check_norm(norm):
 
 
 def formats(norm, width, frac, max_count):
-    """Formats of the block: ``{"x": ..., "mu": ..., "term": ..., "sum": ...}`` (:class:`~golden.fixed.Fmt`)."""
+    """Formats of the block: ``{"x": ..., "mu": ..., "term": ..., "sum": ...}`` (:class:`~l1bn.golden.fixed.Fmt`)."""
     _check_norm(norm)
     x = fixed.Fmt(width, frac)
     fixed.check_int("max_count", max_count, 1)

@@ -4,7 +4,7 @@ from amaranth import Module, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import Fmt, check_int
+from l1bn.golden.fixed import Fmt, check_int
 
 from .block import BlockSpec
 
@@ -14,7 +14,7 @@ __all__ = ["AbsSign"]
 class AbsSign(wiring.Component):
     """Magnitude and sign of a two's-complement value, registered.
 
-    ``mag = |d|`` and ``sgn = sgn(d)`` with ``sgn(0) = 0`` (see :func:`golden.fixed.sign`).
+    ``mag = |d|`` and ``sgn = sgn(d)`` with ``sgn(0) = 0`` (see :func:`l1bn.golden.fixed.sign`).
     No multiplier: ``|d| = (d - neg) ^ neg`` bit by bit, one adder (``d`` plus the sign bit in
     every position) and an XOR.
 

@@ -4,8 +4,8 @@ from amaranth import Cat, Module, Mux, Shape, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.accumulator import formats
-from golden.fixed import check_int
+from l1bn.golden.accumulator import formats
+from l1bn.golden.fixed import check_int
 
 from .block import BlockSpec
 
@@ -24,7 +24,7 @@ class Accumulator(wiring.Component):
         Width of each term, ``>= 1``.
     max_count : int
         Largest number of terms (all lanes together) in one sum. The sum is
-        ``width + clog2(max_count)`` bits (:func:`golden.accumulator.formats`), so no sum of
+        ``width + clog2(max_count)`` bits (:func:`l1bn.golden.accumulator.formats`), so no sum of
         ``max_count`` terms overflows.
     lanes : int
         Terms per cycle, ``>= 1``; more than one are first added by a registered adder tree.

@@ -1,8 +1,8 @@
-"""How a block module declares itself to the registry (:mod:`hdl.registry`), and the bounds of
+"""How a block module declares itself to the registry (:mod:`l1bn.hdl.registry`), and the bounds of
 its parameters.
 
 Every parameter of every block has one bound (:class:`Int`, :class:`Real` or :class:`Choice`),
-checked by :func:`hdl.registry.resolve` before anything is built and listed by ``l1bn generate
+checked by :func:`l1bn.hdl.registry.resolve` before anything is built and listed by ``l1bn generate
 --help``. A block takes the bound of :data:`COMMON` for a parameter of that name unless its
 :class:`BlockSpec` declares its own in ``bounds``.
 """
@@ -92,7 +92,7 @@ class Choice:
 
 
 #: Bounds of the parameters most blocks share (the units' own limits, those of
-#: ``golden.bn_unit.UnitConfig``).
+#: ``l1bn.golden.bn_unit.UnitConfig``).
 COMMON = {
     "norm": Choice(("l1", "l2")),
     "stats": Choice(("two-pass", "one-pass")),
@@ -101,7 +101,7 @@ COMMON = {
     "lanes": Int(1, 64),
     "max_batch": Int(1, 1 << 32),
     "max_count": Int(1, 1 << 32),
-    "guard": Int(3, 32),                  # golden.bn_config.MIN_GUARD
+    "guard": Int(3, 32),                  # l1bn.golden.bn_config.MIN_GUARD
     "alpha": Real(0.0, 1.0),
     "eps": Real(0.0),
     "stages": Int(1, 2),

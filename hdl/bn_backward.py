@@ -1,15 +1,15 @@
 """The L1BN / L2BN backward unit: sequences of channels, two in flight (interleaved passes), the
 forward's exact sums in, per-channel constants with relative precision, centred dx lanes.
 
-Bit for bit :func:`golden.bn_backward.backward`.
+Bit for bit :func:`l1bn.golden.bn_backward.backward`.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import fixed
-from golden.bn_unit import UnitConfig
+from l1bn.golden import fixed
+from l1bn.golden.bn_unit import UnitConfig
 
 from .accumulator import Accumulator
 from .block import BlockSpec
@@ -39,11 +39,11 @@ def _lane_block(norm):
 
 
 def latency_formulas(*, norm, width=16, guard=8, lanes=1, max_batch=65536, **_ignored):
-    """Timing constants of the backward schedule (:func:`hdl.bn_sequencer.schedule_cycles`).
+    """Timing constants of the backward schedule (:func:`l1bn.hdl.bn_sequencer.schedule_cycles`).
 
     Numbers for these parameters and, under ``"formulas"``, as text (La: the accumulators'
     latency, 1 for P = 1, else 2; Jb: the cycles of the per-channel job's program,
-    :attr:`hdl.bn_grad_job.GradJob.CYCLES`): ``pass`` = ceil(m/P) beats per pass;
+    :attr:`l1bn.hdl.bn_grad_job.GradJob.CYCLES`): ``pass`` = ceil(m/P) beats per pass;
     ``request_train`` (last beat of the sums pass to the start of the job) ``La + 3``;
     ``job_train`` (job start to the first cycle the dx pass may stream) ``Jb + 1``;
     ``dx_latency`` (an x beat to its dx beat): the centring registers and the lane, l1 2 + 7
@@ -65,7 +65,7 @@ def sequence_cycles(channels, m, *, norm, width=16, guard=8, lanes=1, max_batch=
                     **_ignored):
     """Cycles for a sequence of ``channels`` channels of ``m`` values (an int or one per
     channel), from the first descriptor handshake to the last ``dx`` beat, every input valid and
-    every output ready: the dict of :func:`hdl.bn_sequencer.schedule_cycles`. With ceil(m/P)
+    every output ready: the dict of :func:`l1bn.hdl.bn_sequencer.schedule_cycles`. With ceil(m/P)
     at least the constants job, ``2 * C * ceil(m/P) + K`` for C >= 2 (a lone channel waits for
     its job once more: nothing else can be streamed meanwhile)."""
     f = latency_formulas(norm=norm, width=width, guard=guard, lanes=lanes, max_batch=max_batch)
@@ -78,7 +78,7 @@ def sequence_cycles(channels, m, *, norm, width=16, guard=8, lanes=1, max_batch=
 
 class BNBackward(wiring.Component):
     """Batch-normalization backward unit (L1BN or L2BN), P lanes, bit for bit
-    :func:`golden.bn_backward.backward`.
+    :func:`l1bn.golden.bn_backward.backward`.
 
     Parameters
     ----------
@@ -89,7 +89,7 @@ class BNBackward(wiring.Component):
     guard : guard bits G of the statistics (>= 3)
     eps : epsilon (quantized as the model; default 1e-5, ``None`` in the registry)
 
-    Protocol (sequences of channels, two in flight; as :class:`hdl.bn_unit.BNUnit`)
+    Protocol (sequences of channels, two in flight; as :class:`l1bn.hdl.bn_unit.BNUnit`)
     -------------------------------------------------------------------------------
     * ``channel``: descriptors ``{m, gamma, sum_x, spread, sum_sgn, last}``: m, gamma (a data
       code) and what the forward unit's ``stats`` handed over for this channel, exact integers
@@ -100,7 +100,7 @@ class BNBackward(wiring.Component):
       Each channel's (x, dy) pairs are streamed twice: the *first* pass (sums of dy and dy*x),
       the *final* pass (dx). Each pass is ceil(m/P) beats; lanes of the final beat beyond m
       are ignored; ``last`` marks each pass's final beat (the unit counts with m and sets the
-      sticky ``err`` if ``last`` disagrees). Order (:func:`hdl.bn_sequencer.slot_order`, two
+      sticky ``err`` if ``last`` disagrees). Order (:func:`l1bn.hdl.bn_sequencer.slot_order`, two
       passes): ``0F 1F 0N 2F 1N ... (C-1)N``.
     * ``dx``: ``{data[P], sat: P bits, last}``, one beat per final-pass beat, in order; lanes
       beyond m are 0.
@@ -117,12 +117,12 @@ class BNBackward(wiring.Component):
     :func:`sequence_cycles` is the cycle-exact model the testbench checks;
     :func:`latency_formulas` the constants.
 
-    Datapath: pass *first*: per lane one ``W x W`` :class:`~hdl.multiplier.Multiplier`
-    (dy*x, one stage), accumulators of dy and dy*x. Per channel: :class:`~hdl.bn_grad_job.GradJob`.
+    Datapath: pass *first*: per lane one ``W x W`` :class:`~l1bn.hdl.multiplier.Multiplier`
+    (dy*x, one stage), accumulators of dy and dy*x. Per channel: :class:`~l1bn.hdl.bn_grad_job.GradJob`.
     Pass *final*: l1 ``d = x - mu_F``, the exact sign of ``x - mean`` (``-sgn(r)`` where
     ``d = 0``), ``u = dy - centre[sign]`` and the sign's bias, then a
-    :class:`~hdl.centred_scale.CentredScale` lane (one ``MW x (W+1)`` product); l2 ``e = dy -
-    mu_dyF`` and ``d = x - mu_F``, then a :class:`~hdl.centred_pair.CentredPair` lane (two).
+    :class:`~l1bn.hdl.centred_scale.CentredScale` lane (one ``MW x (W+1)`` product); l2 ``e = dy -
+    mu_dyF`` and ``d = x - mu_F``, then a :class:`~l1bn.hdl.centred_pair.CentredPair` lane (two).
     Multipliers per lane (:attr:`MULTIPLIERS`): l1 two, l2 three.
     """
 

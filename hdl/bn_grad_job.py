@@ -1,20 +1,20 @@
 """The per-channel job of the backward BN unit as a program of steps on shared arithmetic units.
 
 :class:`GradJob` computes, from a channel's exact sums, everything the dx lanes and the host
-need (:mod:`golden.bn_backward`): ``dgamma``, the mean on the data grid ``mu_F`` and the lanes'
+need (:mod:`l1bn.golden.bn_backward`): ``dgamma``, the mean on the data grid ``mu_F`` and the lanes'
 constants (l1: the gain's lane form, and per sign of ``x - mean`` a centre and a bias; l2: the
-two factors A and B, ``mu_dyF`` and K). As :class:`hdl.bn_job.ChannelJob`, the work is a list
-of :class:`~hdl.bn_job.Step` s (:func:`program`), from which both the RTL and the cycle count
-(:func:`~hdl.bn_job.job_cycles`) are derived.
+two factors A and B, ``mu_dyF`` and K). As :class:`l1bn.hdl.bn_job.ChannelJob`, the work is a list
+of :class:`~l1bn.hdl.bn_job.Step` s (:func:`program`), from which both the RTL and the cycle count
+(:func:`~l1bn.hdl.bn_job.job_cycles`) are derived.
 """
 
 from amaranth import C, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import fixed
-from golden.bn_unit import UnitConfig
-from golden.centred_scale import pair_exp, pair_limit_bits, pair_shift_cap, shift_cap
+from l1bn.golden import fixed
+from l1bn.golden.bn_unit import UnitConfig
+from l1bn.golden.centred_scale import pair_exp, pair_limit_bits, pair_shift_cap, shift_cap
 
 from .bn_job import (Step, _Regs, _Widths, _abs, _div, _gain, _mul, _neg, _negate_if, _sgn,
                      _shl, _shr, job_cycles, lane_form, root_steps, run_programs)
@@ -32,7 +32,7 @@ SIGNS = (-1, 0, 1)
 
 class _GradWidths:
     """Register and unit widths of a backward job (``cfg``: two-pass
-    :class:`~golden.bn_unit.UnitConfig`)."""
+    :class:`~l1bn.golden.bn_unit.UnitConfig`)."""
 
     def __init__(self, cfg):
         w, g, mw = cfg.width, cfg.guard, cfg.mant_width
@@ -256,16 +256,16 @@ def program(cfg, w):
 
 
 class GradJob(wiring.Component):
-    """The per-channel arithmetic of the backward BN unit, bit for bit :mod:`golden.bn_backward`.
+    """The per-channel arithmetic of the backward BN unit, bit for bit :mod:`l1bn.golden.bn_backward`.
 
-    The program (:func:`program`) runs on one :class:`~hdl.serial_multiplier.SerialMultiplier`,
-    one :class:`~hdl.divider.Divider`, one :class:`~hdl.norm_divider.NormDivider` and (l2) one
-    :class:`~hdl.isqrt.Isqrt`; their widths are the widest operands the program issues.
+    The program (:func:`program`) runs on one :class:`~l1bn.hdl.serial_multiplier.SerialMultiplier`,
+    one :class:`~l1bn.hdl.divider.Divider`, one :class:`~l1bn.hdl.norm_divider.NormDivider` and (l2) one
+    :class:`~l1bn.hdl.isqrt.Isqrt`; their widths are the widest operands the program issues.
 
     Parameters
     ----------
     norm, width, frac, guard, max_batch, eps
-        As :class:`golden.bn_unit.UnitConfig` (two-pass statistics, ``guard >= 3``).
+        As :class:`l1bn.golden.bn_unit.UnitConfig` (two-pass statistics, ``guard >= 3``).
 
     Members
     -------
@@ -281,10 +281,10 @@ class GradJob(wiring.Component):
     lanes : ``Out(lane_layout(cfg))``
         The dx lanes' constants.
     dgamma : ``Out(signed(grad width))``; ``sat`` : ``Out({a, dgamma, const})``
-        dgamma and the saturation flags of :func:`golden.bn_backward.backward` (``const``: l1
+        dgamma and the saturation flags of :func:`l1bn.golden.bn_backward.backward` (``const``: l1
         any of the three biases, l2 K).
 
-    Latency: ``CYCLES`` = :func:`~hdl.bn_job.job_cycles` of the program, fixed.
+    Latency: ``CYCLES`` = :func:`~l1bn.hdl.bn_job.job_cycles` of the program, fixed.
     """
 
     def __init__(self, *, norm, width=16, frac=8, guard=8, max_batch=65536, eps=1e-5):

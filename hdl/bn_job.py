@@ -1,7 +1,7 @@
 """The per-channel job of the forward BN unit as a program of steps on shared arithmetic units.
 
 :class:`ChannelJob` computes, from a channel's exact sums, everything the lanes and the host
-need (:mod:`golden.bn_forward` steps 1-5 and 7): the batch mean and sigma, the mean on the data
+need (:mod:`l1bn.golden.bn_forward` steps 1-5 and 7): the batch mean and sigma, the mean on the data
 grid ``mu_F``, the gain as mantissa and shift, the bias ``b'`` and the running statistics. The
 work is a list of :class:`Step` s (:func:`program`); each step either loads registers in one
 cycle or issues one operation to a shared unit (a serial multiplier, a divider, a normalizing
@@ -16,9 +16,9 @@ from amaranth import C, Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import fixed
-from golden.bn_unit import ALPHA_FRAC, UnitConfig
-from golden.centred_scale import shift_cap
+from l1bn.golden import fixed
+from l1bn.golden.bn_unit import ALPHA_FRAC, UnitConfig
+from l1bn.golden.centred_scale import shift_cap
 
 from .divider import Divider
 from .isqrt import Isqrt
@@ -49,7 +49,7 @@ class Step:
 
 
 class _Widths:
-    """Register widths of a job (``cfg``: :class:`golden.bn_unit.UnitConfig`)."""
+    """Register widths of a job (``cfg``: :class:`l1bn.golden.bn_unit.UnitConfig`)."""
 
     def __init__(self, cfg):
         w, g, mw = cfg.width, cfg.guard, cfg.mant_width
@@ -91,7 +91,7 @@ def _neg(v):
 
 
 def _abs(v):
-    """``|v|`` of a signed value, unsigned, as :class:`~hdl.abs_sign.AbsSign`: ``(v + s) ^ s``."""
+    """``|v|`` of a signed value, unsigned, as :class:`~l1bn.hdl.abs_sign.AbsSign`: ``(v + s) ^ s``."""
     ones = v[-1].replicate(len(v))
     return (v + ones.as_signed())[:len(v)] ^ ones
 
@@ -185,7 +185,7 @@ def _sigma(cfg, r, quot, flag):
 def root_steps(cfg, w, extra=None):
     """From ``r.spread`` = V and ``r.m``: ``r.mm = m**2``, ``r.q = q * 4**z`` normalized (``q =
     V * 2**(2G) + eps_q * 2**FS * m**2``; ``extra(r)``: more ``(register, value)`` loads of the
-    step that forms q) and the root ``(r.root, r.j)`` of :func:`golden.bn_forward.root`."""
+    step that forms q) and the root ``(r.root, r.j)`` of :func:`l1bn.golden.bn_forward.root`."""
     g, fs = cfg.guard, cfg.stat.frac
     steps = [
         Step("m_m", "mul", lambda r: _mul(_sgn(r.m), _sgn(r.m)), lambda r, o: [(r.mm, o.p)]),
@@ -352,18 +352,18 @@ class _Regs:
 
 
 class ChannelJob(wiring.Component):
-    """The per-channel arithmetic of the forward BN unit, bit for bit :mod:`golden.bn_forward`.
+    """The per-channel arithmetic of the forward BN unit, bit for bit :mod:`l1bn.golden.bn_forward`.
 
     A training job takes the channel's exact sums and computes the batch mean and sigma, the
     bias, the gain's lane form and the running statistics; an inference job takes the running
     statistics. The work is the program of :func:`program` on one
-    :class:`~hdl.serial_multiplier.SerialMultiplier`, one :class:`~hdl.divider.Divider`, one
-    :class:`~hdl.norm_divider.NormDivider` and (l2 training) one :class:`~hdl.isqrt.Isqrt`.
+    :class:`~l1bn.hdl.serial_multiplier.SerialMultiplier`, one :class:`~l1bn.hdl.divider.Divider`, one
+    :class:`~l1bn.hdl.norm_divider.NormDivider` and (l2 training) one :class:`~l1bn.hdl.isqrt.Isqrt`.
 
     Parameters
     ----------
     norm, stats, width, frac, guard, max_batch, alpha, eps
-        As :class:`golden.bn_unit.UnitConfig` (``guard >= 3``).
+        As :class:`l1bn.golden.bn_unit.UnitConfig` (``guard >= 3``).
 
     Members
     -------
@@ -383,10 +383,10 @@ class ChannelJob(wiring.Component):
         until the next job starts (a unit copies them when ``done`` or later, before that).
     mean, sigma, mu_f, mant, shift, neg, bias, new_mean, new_sigma, sat : ``Out``
         Results: the batch statistics (S), the lanes' coefficients (``shift = e - e_c``, capped
-        at :func:`golden.centred_scale.shift_cap`), the running statistics, and the saturation
+        at :func:`l1bn.golden.centred_scale.shift_cap`), the running statistics, and the saturation
         flags :data:`SAT_FIELDS`.
     saved_sum_x, saved_spread, saved_sum_sgn : ``Out``
-        Training: what the backward unit takes (:mod:`golden.bn_forward` step 7): ``sum x``,
+        Training: what the backward unit takes (:mod:`l1bn.golden.bn_forward` step 7): ``sum x``,
         the exact spread N (l1) or V (l2) and (l1; 0 for l2) the sum of the exact signs.
 
     Latency: :func:`job_cycles` of the program (``self.CYCLES``, per mode), fixed.

@@ -1,4 +1,4 @@
-"""Channel-interleaving pass sequencer of the BN units (:mod:`hdl.bn_unit`, :mod:`hdl.bn_backward`).
+"""Channel-interleaving pass sequencer of the BN units (:mod:`l1bn.hdl.bn_unit`, :mod:`l1bn.hdl.bn_backward`).
 
 A BN unit streams each channel's m values several times (passes), and between two passes of one
 channel it has per-channel work to do (a division, a square root). To keep the stream busy the
@@ -11,7 +11,7 @@ from amaranth import C, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
+from l1bn.golden.fixed import check_int
 
 __all__ = ["PassSequencer", "slot_order", "schedule_cycles"]
 

@@ -1,5 +1,5 @@
-"""What the BN units (:class:`hdl.bn_unit.BNUnit`, :class:`hdl.bn_backward.BNBackward`) share:
-the stream control over a :class:`~hdl.bn_sequencer.PassSequencer`, the stage-1 tags, events
+"""What the BN units (:class:`l1bn.hdl.bn_unit.BNUnit`, :class:`l1bn.hdl.bn_backward.BNBackward`) share:
+the stream control over a :class:`~l1bn.hdl.bn_sequencer.PassSequencer`, the stage-1 tags, events
 along the pipeline, and the handshake of the per-channel job.
 
 A unit's parts share their signals through a :class:`Wires` object ``u`` (``u.seq`` the

@@ -1,15 +1,15 @@
 """The complete L1BN / L2BN forward unit (training and inference): sequences of channels, two
 in flight (interleaved passes), lanes centred on the mean, a gain with relative precision.
 
-Bit for bit :func:`golden.bn_forward.forward_train` and :func:`golden.bn_forward.forward_infer`.
+Bit for bit :func:`l1bn.golden.bn_forward.forward_train` and :func:`l1bn.golden.bn_forward.forward_infer`.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden import fixed
-from golden.bn_unit import UnitConfig
+from l1bn.golden import fixed
+from l1bn.golden.bn_unit import UnitConfig
 
 from .abs_sign import AbsSign
 from .accumulator import Accumulator
@@ -47,11 +47,11 @@ def _mean_divider(cfg):
 
 def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_batch=65536,
                      **_ignored):
-    """Timing constants of the unit's schedule (:func:`hdl.bn_sequencer.schedule_cycles`).
+    """Timing constants of the unit's schedule (:func:`l1bn.hdl.bn_sequencer.schedule_cycles`).
 
     Returns a dict of numbers for these parameters and, under ``"formulas"``, the same as text
     in W (width), La (the accumulators' latency: 1 for P = 1, else 2) and Jt / Ji (the cycles of
-    the per-channel job's program, :attr:`hdl.bn_job.ChannelJob.CYCLES`):
+    the per-channel job's program, :attr:`l1bn.hdl.bn_job.ChannelJob.CYCLES`):
 
     * ``pass``: every pass streams ``ceil(m/P)`` beats, one per cycle;
     * ``mean_delay`` (train two-pass): idle cycles from the last beat of a channel's sum pass to
@@ -62,7 +62,7 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     * ``job_train`` / ``job_infer``: cycles from a job's start until the channel's normalize pass
       may stream, ``Jt + 1`` / ``Ji + 1``; one job at a time;
     * ``y_latency``: cycles from a normalize-pass beat to its ``y`` beat (the centring register
-      and :class:`~hdl.centred_scale.CentredScale`).
+      and :class:`~l1bn.hdl.centred_scale.CentredScale`).
     """
     P = _check_lanes(lanes)
     cycles = program_cycles(norm=norm, stats=stats, width=width, frac=0, guard=guard,
@@ -94,7 +94,7 @@ def sequence_cycles(channels, m, mode, *, norm, stats="two-pass", width=16, guar
     channel) in ``mode`` ("train" or "infer"), from the first descriptor handshake to the last
     ``y`` beat, with every input valid and every output ready.
 
-    Returns the dict of :func:`hdl.bn_sequencer.schedule_cycles` (``total`` and the cycles of
+    Returns the dict of :func:`l1bn.hdl.bn_sequencer.schedule_cycles` (``total`` and the cycles of
     every pass). For ``ceil(m/P)`` at least the per-channel work (``mean_delay``,
     ``request_train + job_train``), a training sequence takes ``passes * C * ceil(m/P) + K``
     cycles with K independent of C.
@@ -117,7 +117,7 @@ def sequence_cycles(channels, m, mode, *, norm, stats="two-pass", width=16, guar
 class BNUnit(wiring.Component):
     """Batch-normalization forward unit (L1BN or L2BN), training and inference, P lanes.
 
-    Bit for bit :mod:`golden.bn_forward` (:class:`~golden.bn_unit.UnitConfig` formats: data
+    Bit for bit :mod:`l1bn.golden.bn_forward` (:class:`~l1bn.golden.bn_unit.UnitConfig` formats: data
     ``Q(W, F)``, statistics ``S = Q(W+G, F+G)``, the lanes' bias ``Q(W+2+G, F+G)``).
 
     Parameters
@@ -157,7 +157,7 @@ class BNUnit(wiring.Component):
       the batch mean and sigma, the updated running statistics), ``sat`` flags ``{sigma, a,
       b, running}`` (the model's per-stage counts, 0 or 1 per channel) and what the backward
       unit takes, exact integers: ``sum_x``, ``spread`` (N for l1, V for l2) and, l1,
-      ``sum_sgn`` (:mod:`golden.bn_forward` step 7). A pending transfer
+      ``sum_sgn`` (:mod:`l1bn.golden.bn_forward` step 7). A pending transfer
       holds the next channel's coefficients (and so its final pass).
     * Backpressure: one global stall ``en = ~y.valid | y.ready`` freezes the streaming
       datapath; ``x.ready`` is low while stalled or while the next pass waits for its mean or
@@ -175,15 +175,15 @@ class BNUnit(wiring.Component):
     ``y`` beats leave ``y_latency`` (7) cycles after their ``x`` beats.
 
 
-    Datapath: pass *first*: an :class:`~hdl.accumulator.Accumulator` of x (one-pass also P
-    :class:`~hdl.square.Square` of x and an accumulator of x**2); the two-pass units divide
-    ``mu_F = round(sum x / m)`` on a :class:`~hdl.divider.Divider` as soon as it drains. Pass
-    *mid*: ``d = x - mu_F`` (W+1 bits), then P :class:`~hdl.abs_sign.AbsSign` (l1: ``sum |d|``
-    and the counts of positive and negative ``d``) or :class:`~hdl.square.Square` (l2:
-    ``sum d**2``) into accumulators. Per channel: :class:`~hdl.bn_job.ChannelJob` (one serial
+    Datapath: pass *first*: an :class:`~l1bn.hdl.accumulator.Accumulator` of x (one-pass also P
+    :class:`~l1bn.hdl.square.Square` of x and an accumulator of x**2); the two-pass units divide
+    ``mu_F = round(sum x / m)`` on a :class:`~l1bn.hdl.divider.Divider` as soon as it drains. Pass
+    *mid*: ``d = x - mu_F`` (W+1 bits), then P :class:`~l1bn.hdl.abs_sign.AbsSign` (l1: ``sum |d|``
+    and the counts of positive and negative ``d``) or :class:`~l1bn.hdl.square.Square` (l2:
+    ``sum d**2``) into accumulators. Per channel: :class:`~l1bn.hdl.bn_job.ChannelJob` (one serial
     multiplier, one divider, one normalizing divider, l2 one square root) computes the batch
     statistics, the gain's mantissa and shift, the bias and the running statistics. Pass
-    *final*: P :class:`~hdl.centred_scale.CentredScale` lanes, ``y = a*(x - mu_F) + b'`` with
+    *final*: P :class:`~l1bn.hdl.centred_scale.CentredScale` lanes, ``y = a*(x - mu_F) + b'`` with
     one ``MW x (W+1)`` unsigned product each (18 x 17 at W <= 16). Multipliers per lane
     (:attr:`MULTIPLIERS`): l1 one, l2 two (the square and the normalize product).
 

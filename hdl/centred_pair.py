@@ -5,8 +5,8 @@ from amaranth import Module, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.centred_scale import pair_exp, pair_limit_bits, pair_shift_cap
-from golden.fixed import Fmt
+from l1bn.golden.centred_scale import pair_exp, pair_limit_bits, pair_shift_cap
+from l1bn.golden.fixed import Fmt
 
 from .centred_scale import centred_sum, centred_term, lane_block, lane_parameters
 
@@ -17,16 +17,16 @@ class CentredPair(wiring.Component):
     """``dx = p(A, e) - p(B, d) + k`` with two factors ``+-mant * 2**-(e_p + shift)``, one value
     per cycle.
 
-    The lane of the l2 BN backward (:mod:`golden.bn_backward`), bit for bit as
-    :func:`golden.centred_scale.centred_pair`: each product ``mant * |v|`` (exact, unsigned) is
+    The lane of the l2 BN backward (:mod:`l1bn.golden.bn_backward`), bit for bit as
+    :func:`l1bn.golden.centred_scale.centred_pair`: each product ``mant * |v|`` (exact, unsigned) is
     shifted onto the grid of ``guard`` fraction bits below the data's (truncated, by ``guard -
-    e_p - shift`` bits, ``e_p = -(width+3)``, :func:`~golden.centred_scale.pair_exp`) and
+    e_p - shift`` bits, ``e_p = -(width+3)``, :func:`~l1bn.golden.centred_scale.pair_exp`) and
     limited to ``2**L - 1``, ``L = mant_width + width + 2 + guard``
-    (:func:`~golden.centred_scale.pair_limit_bits`); the magnitude takes the sign ``neg xor
+    (:func:`~l1bn.golden.centred_scale.pair_limit_bits`); the magnitude takes the sign ``neg xor
     (v < 0)``; the difference of the two terms plus ``k`` is exact, rounded to nearest, ties up,
     and saturated to ``Q(width, frac)``. The two terms are those of
-    :class:`~hdl.centred_scale.CentredScale` (stages 1 to 5 of
-    :func:`~hdl.centred_scale.centred_term`, one each) with another exponent base and limit;
+    :class:`~l1bn.hdl.centred_scale.CentredScale` (stages 1 to 5 of
+    :func:`~l1bn.hdl.centred_scale.centred_term`, one each) with another exponent base and limit;
     the second is built with the sign ``~neg_b xor (d < 0)``, that of ``-p(B, d)``.
 
     Stages (each register loads on ``en``):
@@ -44,7 +44,7 @@ class CentredPair(wiring.Component):
        allows and those above the cap act as the cap does;
     6. ``z = (q_a ^ -s_a) + (q_b ^ -s_b) + (k + s_a + s_b)``: one three-operand sum, exact in
        ``L + 3`` bits;
-    7. rounded and saturated by :func:`~hdl.round_sat.round_saturate`.
+    7. rounded and saturated by :func:`~l1bn.hdl.round_sat.round_saturate`.
 
     Parameters
     ----------
@@ -54,7 +54,7 @@ class CentredPair(wiring.Component):
         Fraction bits of the products and ``k`` below the data's, ``guard >= 0``.
     mant_width : int or None
         Bits of the factors' mantissas, ``mant_width >= width + 2``. Default (``None``): 18 up
-        to width 16, else ``width + 2`` (as :class:`~hdl.centred_scale.CentredScale`).
+        to width 16, else ``width + 2`` (as :class:`~l1bn.hdl.centred_scale.CentredScale`).
 
     Members
     -------
@@ -67,7 +67,7 @@ class CentredPair(wiring.Component):
     shift_a, shift_b : ``In(unsigned(bit_length(shift_cap)))``
         The factors' exponents less ``e_p``: ``|A| = mant_a * 2**-(e_p + shift_a)``;
         ``shift_cap = guard - e_p + mant_width + width + 1``
-        (:func:`~golden.centred_scale.pair_shift_cap`).
+        (:func:`~l1bn.golden.centred_scale.pair_shift_cap`).
     neg_a, neg_b : ``In(1)``
         The factors' signs (1: negative).
     k : ``In(signed(L))``

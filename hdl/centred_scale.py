@@ -6,8 +6,8 @@ from amaranth import C, Cat, Module, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.centred_scale import formats, shift_cap
-from golden.fixed import check_int
+from l1bn.golden.centred_scale import formats, shift_cap
+from l1bn.golden.fixed import check_int
 
 from .block import BlockSpec, Int
 from .round_sat import round_saturate
@@ -29,7 +29,7 @@ def lane_parameters(width, frac, guard, mant_width):
 
 
 def lane_block(cls, summary):
-    """The :class:`~hdl.block.BlockSpec` of the centred lane ``cls``: keyword parameters
+    """The :class:`~l1bn.hdl.block.BlockSpec` of the centred lane ``cls``: keyword parameters
     ``width``, ``frac``, ``guard`` and ``mant_width`` (:func:`lane_parameters`)."""
     return BlockSpec(cls, ("width", "frac", "guard", "mant_width"),
                      defaults={"width": 16, "frac": 8, "guard": 8, "mant_width": None},
@@ -67,7 +67,7 @@ def centred_term(m, en, v, mant, shift, neg, *, guard, exp, limit_bits, prefix="
     (named ``prefix`` + ``mag_1``, ``prod_2``, ..., ``q_5``).
 
     1. ``|v| = (v - n) ^ n`` with ``n`` its sign bit (one adder, the XOR in its sum LUTs; as
-       :class:`~hdl.abs_sign.AbsSign`) and the sign; ``mant`` and ``shift`` registered beside;
+       :class:`~l1bn.hdl.abs_sign.AbsSign`) and the sign; ``mant`` and ``shift`` registered beside;
     2. the product ``mant * |v|``: one unsigned ``len(mant) x len(v)`` multiplier into a
        register;
     3. the product registered once more (with stage 1's registers: the DSP block's input,
@@ -118,7 +118,7 @@ def centred_sum(m, en, terms, const, name, *, guard, fmt, y, sat):
     2. plus the terms' stage 1 signs, the negations' ``+1`` (``-q = ~q + 1``);
     3. to 5. registered beside the terms;
     6. ``sum (q_t ^ -s_t) + (const + sum s_t)``: one sum, exact (``sum_6``);
-    7. rounded and saturated by :func:`~hdl.round_sat.round_saturate` into ``y`` and ``sat``.
+    7. rounded and saturated by :func:`~l1bn.hdl.round_sat.round_saturate` into ``y`` and ``sat``.
     """
     def reg(reg_name, value):
         return register(m, en, reg_name, value)
@@ -140,8 +140,8 @@ def centred_sum(m, en, terms, const, name, *, guard, fmt, y, sat):
 class CentredScale(wiring.Component):
     """``y = a*d + b'`` with the gain ``a = +-mant * 2**-(e_c + shift)``, one value per cycle.
 
-    The lane of the BN normalize pass (:mod:`golden.bn_forward`, step 6), bit for bit as
-    :func:`golden.centred_scale.centred_scale`: the product ``mant * |d|`` (exact, unsigned),
+    The lane of the BN normalize pass (:mod:`l1bn.golden.bn_forward`, step 6), bit for bit as
+    :func:`l1bn.golden.centred_scale.centred_scale`: the product ``mant * |d|`` (exact, unsigned),
     shifted onto the bias's grid of ``guard`` fraction bits below the data's (truncated, by
     ``guard - e_c - shift`` bits, ``e_c = mant_width - width - 2``) and limited to
     ``2**(width+2+guard) - 1``; that magnitude takes the sign ``neg xor (d < 0)``, the bias is
@@ -149,7 +149,7 @@ class CentredScale(wiring.Component):
 
     Stages (each register loads on ``en``):
 
-    1. ``|d| = (d - n) ^ n`` with ``n`` its sign bit (as :class:`~hdl.abs_sign.AbsSign`) and the
+    1. ``|d| = (d - n) ^ n`` with ``n`` its sign bit (as :class:`~l1bn.hdl.abs_sign.AbsSign`) and the
        product's sign ``s = neg xor (d < 0)``; ``mant``, ``shift`` and ``bias`` registered beside;
     2. the product ``mant * |d|``: one unsigned ``mant_width x (width+1)`` multiplier (18 x 17
        at width 16: one ECP5 ``MULT18X18D``) into a register; beside it the bias takes the
@@ -164,12 +164,12 @@ class CentredScale(wiring.Component):
        by ``shift_cap`` or more are 0, so the port takes any value its width allows and those
        above the cap act as the cap does;
     6. ``z + b' = (q ^ -s) + (b' + s)``: one adder;
-    7. rounded and saturated by :func:`~hdl.round_sat.round_saturate`.
+    7. rounded and saturated by :func:`~l1bn.hdl.round_sat.round_saturate`.
 
-    Stages 1 to 5 are :func:`centred_term`'s (shared with :class:`~hdl.centred_pair.CentredPair`).
+    Stages 1 to 5 are :func:`centred_term`'s (shared with :class:`~l1bn.hdl.centred_pair.CentredPair`).
     The variable shift takes two stages, and the sum one of its own, so that no stage is
     deeper than the multiplier's: on an ECP5 at width 16 the critical path is the product, as
-    in :class:`~hdl.scale_shift.ScaleShift` (nextpnr, three seeds: 121 to 141 MHz, against 139
+    in :class:`~l1bn.hdl.scale_shift.ScaleShift` (nextpnr, three seeds: 121 to 141 MHz, against 139
     to 144; with the sum and the rounding in one stage, 119 to 125 MHz).
 
     Parameters

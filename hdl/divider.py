@@ -4,7 +4,7 @@ from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.divider import formats
+from l1bn.golden.divider import formats
 
 from .block import BlockSpec, Int
 from .sequencer import sequence
@@ -15,7 +15,7 @@ __all__ = ["Divider"]
 class Divider(wiring.Component):
     """``quot = round(num * 2**shift / den)``, saturated, by sequential radix-2 restoring division.
 
-    Formats (:func:`golden.divider.formats`): ``num = Q(width, frac)`` signed (unsigned with
+    Formats (:func:`l1bn.golden.divider.formats`): ``num = Q(width, frac)`` signed (unsigned with
     ``num_signed=False``),
     ``den = UQ(den_width, den_frac)`` unsigned, ``quot = Q(quot_width, quot_frac)`` signed;
     ``shift = quot_frac + den_frac - frac >= 0`` makes the codes' quotient the real quotient. The
@@ -27,7 +27,7 @@ class Divider(wiring.Component):
     applied): ``|quot - num * 2**shift / den| <= 1/2`` LSB when ``sat`` is 0. Saturation: a result
     outside ``quot`` becomes ``quot``'s most positive or most negative code with ``sat = 1``;
     ``den = 0`` gives the most positive code for ``num >= 0`` and the most negative for
-    ``num < 0``, with ``sat = 1``. Golden model: :func:`golden.divider.divide`.
+    ``num < 0``, with ``sat = 1``. Golden model: :func:`l1bn.golden.divider.divide`.
 
     Algorithm (``Q = quot_width``, ``A = |num| * 2**shift``): the unit computes
     ``k = floor(2*A / den)`` to ``Q + 1`` bits and rounds with ``(k + 1) >> 1``, which equals

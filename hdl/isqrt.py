@@ -4,8 +4,8 @@ from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
-from golden.isqrt import formats
+from l1bn.golden.fixed import check_int
+from l1bn.golden.isqrt import formats
 
 from .block import BlockSpec
 from .sequencer import sequence
@@ -27,8 +27,8 @@ class Isqrt(wiring.Component):
     load cycle.
 
     Fixed-point use: the root of a ``UQ(width, 2f)`` value is the ``UQ(R, f)`` code (truncated:
-    error in ``[0, 1)`` LSB, see :mod:`golden.isqrt`); e.g. ``sqrt(var + eps)`` of a ``2f``-fraction
-    variance. Golden model: :func:`golden.isqrt.isqrt`.
+    error in ``[0, 1)`` LSB, see :mod:`l1bn.golden.isqrt`); e.g. ``sqrt(var + eps)`` of a ``2f``-fraction
+    variance. Golden model: :func:`l1bn.golden.isqrt.isqrt`.
 
     Parameters
     ----------

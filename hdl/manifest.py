@@ -38,11 +38,11 @@ def ports(component):
 
 
 def numerics(cfg, names=("eps", "alpha", "guard")):
-    """eps, alpha and guard (those of ``names``) of a unit's :class:`golden.bn_unit.UnitConfig`
+    """eps, alpha and guard (those of ``names``) of a unit's :class:`l1bn.golden.bn_unit.UnitConfig`
     ``cfg``: for each, ``asked`` (the value given, or the default), ``code`` (the integer the
     hardware holds), ``value`` (the code dequantized: the value in effect) and the code's
     ``format`` (guard: the number of guard bits itself)."""
-    from golden.bn_unit import ALPHA_FMT
+    from l1bn.golden.bn_unit import ALPHA_FMT
     out = {"eps": {"asked": cfg.eps, "code": cfg.eps_q,
                    "value": cfg.eps_q * 2.0 ** -cfg.stat.frac, "format": cfg.stat.name},
            "alpha": {"asked": cfg.alpha, "code": cfg.alpha_q,
@@ -55,7 +55,7 @@ def numerics(cfg, names=("eps", "alpha", "guard")):
 def manifest(component, *, name, block, parameters):
     """JSON-ready description of a generated block.
 
-    A unit (a component with a ``cfg``, :class:`golden.bn_unit.UnitConfig`) also gets
+    A unit (a component with a ``cfg``, :class:`l1bn.golden.bn_unit.UnitConfig`) also gets
     ``numerics`` (:func:`numerics`), and its ``parameters`` give the eps, alpha and guard in
     effect instead of None for "the default".
     """

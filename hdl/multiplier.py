@@ -4,8 +4,8 @@ from amaranth import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
-from golden.multiplier import formats
+from l1bn.golden.fixed import check_int
+from l1bn.golden.multiplier import formats
 
 from .block import BlockSpec, Int
 

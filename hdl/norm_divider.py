@@ -4,8 +4,8 @@ from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int, clog2
-from golden.norm_divider import exp_range
+from l1bn.golden.fixed import check_int, clog2
+from l1bn.golden.norm_divider import exp_range
 
 from .block import BlockSpec, Int
 from .sequencer import sequence
@@ -14,7 +14,7 @@ __all__ = ["NormDivider", "exp_width"]
 
 
 def exp_width(num_width, den_width, mant_width):
-    """The fewest bits (signed) holding every exponent of :func:`golden.norm_divider.exp_range`."""
+    """The fewest bits (signed) holding every exponent of :func:`l1bn.golden.norm_divider.exp_range`."""
     lo, hi = exp_range(num_width, den_width, mant_width)
     return max((v if v >= 0 else ~v).bit_length() for v in (lo, hi)) + 1
 
@@ -26,9 +26,9 @@ class NormDivider(wiring.Component):
     ``num`` and ``den`` are unsigned integers. One rounding (to nearest, ties up): the relative
     error of ``mant * 2**-exp`` is at most ``2**-mant_width``. ``num = 0`` gives ``mant = 0``,
     ``exp = 0``, ``inf = 0``; ``den = 0 < num`` (an infinite quotient) gives ``mant = 0``,
-    ``exp = 0``, ``inf = 1``. ``exp`` lies in :func:`golden.norm_divider.exp_range`,
+    ``exp = 0``, ``inf = 1``. ``exp`` lies in :func:`l1bn.golden.norm_divider.exp_range`,
     ``[mant_width - 1 - num_width, mant_width + den_width - 1]``. Golden model:
-    :func:`golden.norm_divider.norm_div`. In the BN units ``num`` and ``den`` are sums and
+    :func:`l1bn.golden.norm_divider.norm_div`. In the BN units ``num`` and ``den`` are sums and
     spreads of up to ~60 bits and ``mant_width`` is 18.
 
     Algorithm (``K = max(num_width, den_width)``, ``S = clog2(K)``, ``M = mant_width``). Load
@@ -60,7 +60,7 @@ class NormDivider(wiring.Component):
         Mantissa, exponent and the infinite-quotient flag, held until taken.
 
     exp_width : int
-        The fewest bits holding every exponent in :func:`golden.norm_divider.exp_range`
+        The fewest bits holding every exponent in :func:`l1bn.golden.norm_divider.exp_range`
         (8 for 60-bit operands and an 18-bit mantissa).
 
     Latency: ``o.valid`` rises ``LATENCY = clog2(max(num_width, den_width)) + mant_width + 4``

@@ -2,7 +2,8 @@
 
 The single place the ``l1bn generate`` command, the testbenches and the report look blocks up.
 Blocks are found, not listed: every module of this package that defines ``BLOCK`` (a
-:class:`~hdl.block.BlockSpec`) is a block named after the module.
+:class:`~l1bn.hdl.block.BlockSpec`) is a block named after the module. The modules that turn
+blocks into Verilog (:data:`TOOLING`) are not searched: they import this one.
 """
 
 import importlib
@@ -17,9 +18,15 @@ from .block import BlockSpec
 __all__ = ["BLOCKS", "BlockSpec", "Design", "design", "module_name"]
 
 
+#: Modules of the package that are not blocks and import the registry.
+TOOLING = ("emit", "generate", "registry")
+
+
 def _discover():
     blocks = {}
     for info in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        if info.name in TOOLING:
+            continue
         module = importlib.import_module(f"{__package__}.{info.name}")
         spec = getattr(module, "BLOCK", None)
         if isinstance(spec, BlockSpec):
@@ -74,7 +81,7 @@ def resolve(block, **given):
     """The full parameter set of ``block``: ``given`` (None values ignored) over its defaults.
 
     Raises ``ValueError`` naming an unknown block, a parameter the block does not take, one it
-    needs and was not given, or one outside its bound (:meth:`hdl.block.BlockSpec.check`).
+    needs and was not given, or one outside its bound (:meth:`l1bn.hdl.block.BlockSpec.check`).
     """
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
@@ -96,8 +103,8 @@ def resolve(block, **given):
 
 def _check_unit(params):
     """A BN unit's numeric parameters together (eps must fit the statistics format of its
-    width, frac and guard): :class:`golden.bn_unit.UnitConfig` checks them, as the unit will."""
-    from golden.bn_unit import UnitConfig
+    width, frac and guard): :class:`l1bn.golden.bn_unit.UnitConfig` checks them, as the unit will."""
+    from l1bn.golden.bn_unit import UnitConfig
     given = {k: params[k] for k in ("guard", "max_batch", "alpha", "eps")
              if params.get(k) is not None}
     UnitConfig(norm=params["norm"], stats=params.get("stats", "two-pass"), width=params["width"],

@@ -1,11 +1,11 @@
-"""The RTL of the rounding and saturation rules of :mod:`golden.fixed` (expressions, no state).
+"""The RTL of the rounding and saturation rules of :mod:`l1bn.golden.fixed` (expressions, no state).
 
 Every block that drops fraction bits or narrows a result builds it from these functions, so the
 hardware has one implementation of each rule, mirrored bit for bit by
-:func:`golden.fixed.shift_right` (``"half_up"``) and :func:`golden.fixed.saturate_flags`.
+:func:`l1bn.golden.fixed.shift_right` (``"half_up"``) and :func:`l1bn.golden.fixed.saturate_flags`.
 
 They are written so that the emitted Verilog stays ``verilator -Wall`` clean after
-:func:`synth.yosys.emit_verilog`, which trims unused high bits but not unused low bits: every bit an
+:func:`l1bn.hdl.emit.emit_verilog`, which trims unused high bits but not unused low bits: every bit an
 expression computes is read (the rounding compares the dropped bits with one half instead of
 reading only the top one; synthesis reduces that to one bit), and saturation tests the high bits
 instead of comparing values of different widths.

@@ -4,8 +4,8 @@ from amaranth import C, Cat, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
-from golden.scale_shift import formats
+from l1bn.golden.fixed import check_int
+from l1bn.golden.scale_shift import formats
 
 from .block import BlockSpec, Int
 from .multiplier import Multiplier, check_stages
@@ -19,8 +19,8 @@ class ScaleShift(wiring.Component):
 
     Inference folds both L1BN and L2BN to this affine map (``a = gamma / s``,
     ``b = beta - mu * a``). The product is exact; ``b`` is aligned to its fraction bits and added
-    exactly; the sum is rounded once, ``half_up`` (:func:`golden.fixed.shift_right`), and
-    saturated. Bit for bit as :func:`golden.scale_shift.scale_shift`.
+    exactly; the sum is rounded once, ``half_up`` (:func:`l1bn.golden.fixed.shift_right`), and
+    saturated. Bit for bit as :func:`l1bn.golden.scale_shift.scale_shift`.
 
     Parameters
     ----------
@@ -33,7 +33,7 @@ class ScaleShift(wiring.Component):
         ``+-2**(width - frac + 1)`` (``gamma / s`` with ``s`` well below 1) and ``b`` four times
         the data range before the output saturates.
     stages : int
-        Pipeline stages of the :class:`~hdl.multiplier.Multiplier`, 1 or 2 (default 2).
+        Pipeline stages of the :class:`~l1bn.hdl.multiplier.Multiplier`, 1 or 2 (default 2).
 
     Members
     -------

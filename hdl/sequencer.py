@@ -1,4 +1,4 @@
-"""Handshake and step counter of the multi-cycle stream units (:mod:`hdl.isqrt`, :mod:`hdl.divider`)."""
+"""Handshake and step counter of the multi-cycle stream units (:mod:`l1bn.hdl.isqrt`, :mod:`l1bn.hdl.divider`)."""
 
 from amaranth import Signal
 

@@ -4,7 +4,7 @@ from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
+from l1bn.golden.fixed import check_int
 
 from .sequencer import sequence
 
@@ -42,7 +42,7 @@ class SerialMultiplier(wiring.Component):
 
     Latency: ``o.valid`` rises ``LATENCY = b_width + 1`` cycles after the input handshake.
     Throughput: one product per ``LATENCY`` cycles; ``i.ready = idle & (~o.valid | o.ready)``
-    (:func:`hdl.sequencer.sequence`).
+    (:func:`l1bn.hdl.sequencer.sequence`).
     """
 
     def __init__(self, *, a_width, b_width):

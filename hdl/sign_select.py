@@ -4,8 +4,8 @@ from amaranth import Module, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
-from golden.sign_select import formats
+from l1bn.golden.fixed import check_int
+from l1bn.golden.sign_select import formats
 
 from .block import BlockSpec
 from .multiplier import Multiplier, check_stages
@@ -17,17 +17,17 @@ __all__ = ["SignSelect"]
 class SignSelect(wiring.Component):
     """Per-element term of the batch-norm backward that carries the channel constant ``k``.
 
-    With ``k = mean(g * xhat)`` per channel (:func:`golden.reference.backward`):
+    With ``k = mean(g * xhat)`` per channel (:func:`l1bn.golden.reference.backward`):
 
     * ``norm="l1"``: ``term = k*sgn(xhat) - c``, where ``c = k*mean(sgn(xhat))`` is a per-channel
       input. ``k*sgn`` is a select of ``k``, ``-k`` or 0; one subtraction follows. No multiplier,
       nothing rounded; one register (``LATENCY = 1``).
-    * ``norm="l2"``: ``term = xhat * k`` on a pipelined :class:`~hdl.multiplier.Multiplier`, then
+    * ``norm="l2"``: ``term = xhat * k`` on a pipelined :class:`~l1bn.hdl.multiplier.Multiplier`, then
       one stage that rounds the product to ``frac`` fraction bits (``half_up``) and saturates
       (``LATENCY = stages + 1``, 3 by default).
 
     Both saturate ``term`` and raise ``sat`` when they do. Bit for bit as
-    :func:`golden.sign_select.term_l1` / :func:`golden.sign_select.term_l2`.
+    :func:`l1bn.golden.sign_select.term_l1` / :func:`l1bn.golden.sign_select.term_l2`.
 
     Parameters
     ----------
@@ -43,7 +43,7 @@ class SignSelect(wiring.Component):
     en : ``In(1)``
         Clock enable: every pipeline register loads only when ``en`` is high.
     sgn : ``In(signed(2))`` (l1 only)
-        ``sgn(xhat)``: -1, 0 or +1 (the code -2 acts as -1), as :class:`~hdl.abs_sign.AbsSign`
+        ``sgn(xhat)``: -1, 0 or +1 (the code -2 acts as -1), as :class:`~l1bn.hdl.abs_sign.AbsSign`
         produces it.
     xhat : ``In(signed(width))`` (l2 only)
         The normalized value.

@@ -4,8 +4,8 @@ from amaranth import Module, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.fixed import check_int
-from golden.square import formats
+from l1bn.golden.fixed import check_int
+from l1bn.golden.square import formats
 
 from .block import BlockSpec
 from .multiplier import Multiplier, check_stages
@@ -16,7 +16,7 @@ __all__ = ["Square"]
 class Square(wiring.Component):
     """Square of a two's-complement value at full precision, on a multiplier.
 
-    Both factors of the :class:`~hdl.multiplier.Multiplier` are ``d``; nothing squaring-specific
+    Both factors of the :class:`~l1bn.hdl.multiplier.Multiplier` are ``d``; nothing squaring-specific
     is exploited, so the L2 statistics pay for a general ``width x width`` multiplier.
 
     Parameters

@@ -4,7 +4,7 @@ from amaranth import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.stats_accumulator import formats
+from l1bn.golden.stats_accumulator import formats
 
 from .abs_sign import AbsSign
 from .accumulator import Accumulator
@@ -20,12 +20,12 @@ class StatsAccumulator(wiring.Component):
     The host streams a channel's values on ``x`` (``last`` marks its final value) while holding
     ``mu`` constant; the exact sum comes out on ``sum`` as one transfer per channel. A new channel
     may follow the ``last`` value on the very next cycle. Formats come from
-    :func:`golden.stats_accumulator.formats`; nothing is rounded or saturated.
+    :func:`l1bn.golden.stats_accumulator.formats`; nothing is rounded or saturated.
 
     Parameters
     ----------
     norm : ``"l1"`` or ``"l2"``
-        ``l1`` uses :class:`~hdl.abs_sign.AbsSign` (no multiplier), ``l2`` :class:`~hdl.square.Square`.
+        ``l1`` uses :class:`~l1bn.hdl.abs_sign.AbsSign` (no multiplier), ``l2`` :class:`~l1bn.hdl.square.Square`.
     width, frac : int
         Format ``Q(width, frac)`` of ``x`` and ``mu``; ``2 <= width``, ``0 <= frac <= width``.
     max_count : int
@@ -45,7 +45,7 @@ class StatsAccumulator(wiring.Component):
 
     Latency: ``sum.valid`` rises ``LATENCY`` cycles after the handshake of the ``last`` value
     (1 for ``x - mu``, the kernel's latency, 1 for the accumulator: 3 for l1, 4 for l2 with the
-    two-stage multiplier of :class:`~hdl.square.Square`),
+    two-stage multiplier of :class:`~l1bn.hdl.square.Square`),
     plus the cycles the pipeline was stalled in between.
     Throughput: one value per cycle. Backpressure: the whole pipeline stalls only while a finished
     sum waits on ``sum.ready``, so ``x.ready = ~sum.valid | sum.ready`` (combinational).

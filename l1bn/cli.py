@@ -24,7 +24,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .argtypes import integer, real, short
+from .util.argtypes import integer, real, short
 
 __all__ = ["main", "EXIT_OK", "EXIT_MISMATCH", "EXIT_USAGE", "EXIT_TOOL", "EXIT_INTERRUPTED"]
 
@@ -58,9 +58,9 @@ def _jobs(text):
 
 
 def _checked(check, path, argument, **kw):
-    """``check(path, **kw)`` (:mod:`l1bn.files`), its :class:`PathError` as a usage error
+    """``check(path, **kw)`` (:mod:`l1bn.util.files`), its :class:`PathError` as a usage error
     naming ``argument``."""
-    from .files import PathError
+    from .util.files import PathError
     try:
         return check(path, **kw)
     except PathError as exc:
@@ -109,9 +109,9 @@ def _generate_params(args, spec):
 
 
 def _cmd_generate(args):
-    from hdl.registry import BLOCKS
-    from synth import generate as gen
-    from .files import PathError
+    from l1bn.hdl.registry import BLOCKS
+    from l1bn.hdl import generate as gen
+    from .util.files import PathError
 
     try:
         params, out = gen.check(args.block, args.output,
@@ -130,7 +130,7 @@ def _cmd_generate(args):
 
 
 def _cmd_doctor(args):
-    from . import toolchain
+    from .util import toolchain
     missing = []
     for name, version, path, source in toolchain.survey():
         if path is None:
@@ -146,9 +146,9 @@ def _cmd_doctor(args):
 
 
 def _cmd_report(args):
-    from .files import check_output_dir
+    from .util.files import check_output_dir
     out = _checked(check_output_dir, args.output, "--output")
-    from synth.report import build_report, sweep
+    from l1bn.synth.report import build_report, sweep
     try:   # every unit design checked with these values before anything is written
         designs = sweep(args.full, eps=args.eps, alpha=args.alpha, guard=args.guard)
     except ValueError as exc:
@@ -158,7 +158,7 @@ def _cmd_report(args):
 
 def _simulate_paths(args):
     """The checked ``(input, output)`` paths of ``l1bn simulate`` (and its build directory)."""
-    from .files import check_output_dir, check_output_file
+    from .util.files import check_output_dir, check_output_file
     inp = _input_file(args.input, "--input")
     out = _checked(check_output_file, args.output, "--output")
     if out.exists() and out.samefile(inp):
@@ -169,9 +169,9 @@ def _simulate_paths(args):
 
 
 def _cmd_simulate(args):
-    """Thin wrapper of :func:`synth.simulate.simulate`: check, load IN, run, write OUT, report."""
-    from sim import runner
-    from synth import simulate as sm
+    """Thin wrapper of :func:`l1bn.sim.simulate.simulate`: check, load IN, run, write OUT, report."""
+    from l1bn.sim import runner
+    from l1bn.sim import simulate as sm
     inp, out = _simulate_paths(args)
     unit = dict(stats=args.stats, width=args.width, frac=args.frac, lanes=args.lanes,
                 max_batch=args.max_batch, eps=args.eps, alpha=args.alpha, guard=args.guard)
@@ -200,7 +200,7 @@ def _cmd_simulate(args):
 
 
 def _cmd_experiment(args):
-    from experiments import cli as experiments_cli
+    from l1bn.experiments import cli as experiments_cli
     try:
         return experiments_cli.run(args)
     except experiments_cli.ArgumentError as exc:
@@ -226,7 +226,7 @@ def _unit_flags(p, what):
 
 
 def _blocks_epilog():
-    from hdl.registry import BLOCKS
+    from l1bn.hdl.registry import BLOCKS
     lines = [f"  {name}: {spec.summary}\n    "
              + ", ".join(f"{p}={spec.bound(p).describe()}" for p in spec.params)
              for name, spec in BLOCKS.items()]
@@ -254,7 +254,7 @@ def _add_generate(sub):
 
 
 def _add_simulate(sub):
-    from synth.simulate import MAX_ELEMENTS
+    from l1bn.sim.simulate import MAX_ELEMENTS
     s = sub.add_parser("simulate", help="run the BN unit RTL under cocotb on your own arrays "
                                         "and compare it with the golden model")
     s.add_argument("--norm", required=True, choices=("l1", "l2"))
@@ -295,7 +295,7 @@ def _parser():
     _unit_flags(r, "every unit design (alpha: the forward units): ")
     r.set_defaults(func=_cmd_report)
     _add_simulate(sub)
-    from experiments.cli import add_arguments as experiment_arguments
+    from l1bn.experiments.cli import add_arguments as experiment_arguments
     x = sub.add_parser("experiment", help="train the digits MLP with float and fixed-point "
                                           "L1BN/L2BN; write reports/experiments")
     experiment_arguments(x)
@@ -309,8 +309,8 @@ def _say(command, text):
 
 def _run(args):
     """``args.func(args)`` with the failures of tools mapped to :class:`ToolError`."""
-    from sim.runner import SimulationFailed
-    from synth.tools import ToolFailed, ToolMissing
+    from l1bn.sim.runner import SimulationFailed
+    from l1bn.util.tools import ToolFailed, ToolMissing
     try:
         return args.func(args)
     except (SimulationFailed, ToolFailed) as exc:
@@ -322,8 +322,8 @@ def _run(args):
 
 def main(argv=None):
     """Run ``l1bn`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    from synth.simulate import InputError
-    from .files import PathError
+    from l1bn.sim.simulate import InputError
+    from .util.files import PathError
     command = "l1bn"
     logging.getLogger("Icarus").setLevel(logging.ERROR)   # cocotb's "Skipping compilation"
     try:

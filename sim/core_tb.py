@@ -2,7 +2,7 @@
 
 A core here has an ``en`` input, data inputs and outputs, and a fixed ``LATENCY`` in enabled
 cycles (multiplier, square, scale_shift, sign_select). A testbench builds columns of input codes,
-names a golden model, and :func:`check_core` does the rest with :class:`sim.harness.EnabledPipeline`
+names a golden model, and :func:`check_core` does the rest with :class:`l1bn.sim.harness.EnabledPipeline`
 (random ``en`` gaps, junk inputs while ``en`` is low, every output checked every cycle).
 """
 
@@ -10,7 +10,7 @@ import random
 
 import numpy as np
 
-from golden.fixed import Fmt
+from l1bn.golden.fixed import Fmt
 
 from .harness import Bench, EnabledPipeline, load_config
 
@@ -21,7 +21,7 @@ _CONTROL = ("clk", "rst", "en")
 
 
 def formats():
-    """The block's formats from its manifest, as :class:`~golden.fixed.Fmt`."""
+    """The block's formats from its manifest, as :class:`~l1bn.golden.fixed.Fmt`."""
     return {k: Fmt(f["width"], f["frac"], f["signed"])
             for k, f in load_config()["manifest"]["formats"].items()}
 

@@ -38,7 +38,7 @@ __all__ = ["load_config", "payload_fields", "field_value", "lane_values", "Ports
 
 
 def load_config():
-    """The configuration the runner wrote for this simulation (see :func:`sim.runner.run`)."""
+    """The configuration the runner wrote for this simulation (see :func:`l1bn.sim.runner.run`)."""
     with open(os.environ[ENV_CONFIG]) as f:
         return json.load(f)
 

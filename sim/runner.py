@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import xml.etree.ElementTree as ET
 
-from l1bn import toolchain
-from l1bn.files import write_text
+from l1bn.util import toolchain
+from l1bn.util.files import write_text
 
 __all__ = ["SIMULATORS", "SimulationFailed", "available", "run", "ENV_CONFIG", "dump_input_ports",
            "port_dump_verilog"]
@@ -46,7 +46,7 @@ def dump_input_ports(vcd_path):
 
     The VCD (``clk`` and every input port of the manifest, value changes only) is written to
     ``vcd_path`` by a second root module (:func:`port_dump_verilog`) compiled with the design, so
-    any testbench, including those reached through :func:`synth.simulate.simulate`, can measure
+    any testbench, including those reached through :func:`l1bn.sim.simulate.simulate`, can measure
     input toggle rates without changes. The context is per thread (a :mod:`contextvars` variable).
     Verilator runs are not affected.
     """
@@ -151,7 +151,7 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
     toplevel : str
         Module name.
     test_module : str
-        Python module holding the cocotb tests (e.g. ``"sim.tb_stats_accumulator"``).
+        Python module holding the cocotb tests (e.g. ``"l1bn.sim.tb_stats_accumulator"``).
     simulator : ``"icarus"`` or ``"verilator"``
     build_dir : Path
         The compiled simulator of this (simulator, design). Processes may share it: the build
@@ -276,6 +276,9 @@ def _build(simulator, verilog, toplevel, build_dir, extra=()):
 
 
 def _pythonpath():
-    root = str(Path(__file__).resolve().parent.parent)
+    """The directory that holds the ``l1bn`` package first, so the simulator's Python imports
+    this copy of it."""
+    import l1bn
+    root = str(Path(l1bn.__file__).resolve().parent.parent)
     rest = os.environ.get("PYTHONPATH")
     return root if not rest else os.pathsep.join([root, rest])

@@ -1,14 +1,14 @@
 """Drive and check a multi-cycle stream unit (input stream ``i``, output stream ``o``).
 
-Shared by the testbenches of :class:`hdl.isqrt.Isqrt` and :class:`hdl.divider.Divider`: the
+Shared by the testbenches of :class:`l1bn.hdl.isqrt.Isqrt` and :class:`l1bn.hdl.divider.Divider`: the
 inputs go in on ``i``, the results are taken from ``o``, and
-:class:`sim.harness.SequentialScoreboard` checks every cycle of ``o`` (each result exactly
+:class:`l1bn.sim.harness.SequentialScoreboard` checks every cycle of ``o`` (each result exactly
 ``LATENCY`` cycles after its input was taken, held until taken, ``valid`` low at any other time).
 
 Two ways to run, same checks:
 
-* with random valid gaps and backpressure, :class:`sim.harness.StreamSource` /
-  :class:`~sim.harness.StreamSink` and a Python wake-up every cycle;
+* with random valid gaps and backpressure, :class:`l1bn.sim.harness.StreamSource` /
+  :class:`~l1bn.sim.harness.StreamSink` and a Python wake-up every cycle;
 * at full rate (``i.valid`` and ``o.ready`` held high: the exhaustive tests), a wake-up only at
   the samples where an input must be taken and a result shown, every ``LATENCY`` cycles. The
   cycles in between are checked all the same: ``o.valid`` and ``i.ready`` change only at clock

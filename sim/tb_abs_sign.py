@@ -1,8 +1,8 @@
-"""cocotb testbench of :class:`hdl.abs_sign.AbsSign` against :func:`golden.abs_sign.abs_sign`."""
+"""cocotb testbench of :class:`l1bn.hdl.abs_sign.AbsSign` against :func:`l1bn.golden.abs_sign.abs_sign`."""
 
 import cocotb
 
-from golden.abs_sign import abs_sign
+from l1bn.golden.abs_sign import abs_sign
 
 from .core_tb import check_core, formats, random_columns, repeat
 

@@ -1,11 +1,11 @@
-"""cocotb testbench of :class:`hdl.accumulator.Accumulator` against :func:`golden.accumulator.running_sums`."""
+"""cocotb testbench of :class:`l1bn.hdl.accumulator.Accumulator` against :func:`l1bn.golden.accumulator.running_sums`."""
 
 import random
 
 import cocotb
 
-from golden.accumulator import running_sums
-from golden.fixed import Fmt
+from l1bn.golden.accumulator import running_sums
+from l1bn.golden.fixed import Fmt
 
 from .harness import Bench, EnabledPipeline, load_config
 

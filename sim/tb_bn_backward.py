@@ -1,21 +1,21 @@
-"""cocotb testbench of the backward BN unit (:class:`hdl.bn_backward.BNBackward`).
+"""cocotb testbench of the backward BN unit (:class:`l1bn.hdl.bn_backward.BNBackward`).
 
 Each test streams sequences of channels (descriptors on ``channel``; (x, dy) beats of the sums
-pass and the dx pass in the order of :func:`hdl.bn_sequencer.slot_order`), compares every ``dx``
-beat and every ``grads`` transfer with :func:`golden.bn_backward.backward` (in order, all lanes,
+pass and the dx pass in the order of :func:`l1bn.hdl.bn_sequencer.slot_order`), compares every ``dx``
+beat and every ``grads`` transfer with :func:`l1bn.golden.bn_backward.backward` (in order, all lanes,
 lanes beyond m must be 0, saturation flags), and, at full rate, asserts that every pass starts
-and ends in the cycles of :func:`hdl.bn_backward.sequence_cycles` (:mod:`sim.unitbench`).
+and ends in the cycles of :func:`l1bn.hdl.bn_backward.sequence_cycles` (:mod:`l1bn.sim.unitbench`).
 Records checked cycles and mismatches.
 """
 
 import cocotb
 import numpy as np
 
-from golden import fixed
-from golden.bn_backward import backward
-from golden.bn_forward import batch_stats
-from golden.bn_unit import UnitConfig
-from hdl.bn_backward import latency_formulas, sequence_cycles
+from l1bn.golden import fixed
+from l1bn.golden.bn_backward import backward
+from l1bn.golden.bn_forward import batch_stats
+from l1bn.golden.bn_unit import UnitConfig
+from l1bn.hdl.bn_backward import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
 from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit, soak_channels
@@ -68,7 +68,7 @@ class Channel:
 
 
 def draw(cfg, rng, m, kind, gamma=None, dscale=None):
-    """A channel of ``kind`` (:data:`sim.unitbench.KINDS`) with Gaussian dy of scale
+    """A channel of ``kind`` (:data:`l1bn.sim.unitbench.KINDS`) with Gaussian dy of scale
     ``dscale`` (default random) and a random gamma unless given."""
     data, w, f = cfg.data, cfg.width, cfg.frac
     x = channel_codes(cfg, rng, m, kind)
@@ -95,7 +95,7 @@ def _grads_check(ch, payload, fields):
 
 async def run_channels(dut, name, channels, *, p_valid=1.0, p_ready=1.0, p_grads=1.0,
                        p_chan=1.0, max_len=None):
-    """:func:`sim.unitbench.run_unit` on the backward unit: ``channels`` (a list of channels,
+    """:func:`l1bn.sim.unitbench.run_unit` on the backward unit: ``channels`` (a list of channels,
     split into sequences of at most ``max_len``, default one sequence; or a list of sequences)."""
     config, man, p, cfg = _setup()
     if channels and isinstance(channels[0], list):

@@ -1,20 +1,20 @@
-"""cocotb testbench of the complete BN unit (:class:`hdl.bn_unit.BNUnit`), forward train / infer.
+"""cocotb testbench of the complete BN unit (:class:`l1bn.hdl.bn_unit.BNUnit`), forward train / infer.
 
 Each test streams sequences of channels (descriptors on ``channel``, beats on ``x`` in the order
-of :func:`hdl.bn_unit.slot_order`), compares every ``y`` beat and every ``stats`` transfer with
-:mod:`golden.bn_unit` (in order, all lanes, lanes beyond m must be 0), and, at full rate (inputs
+of :func:`l1bn.hdl.bn_unit.slot_order`), compares every ``y`` beat and every ``stats`` transfer with
+:mod:`l1bn.golden.bn_unit` (in order, all lanes, lanes beyond m must be 0), and, at full rate (inputs
 always valid, outputs always ready, each sequence drained before the next), asserts that every
-pass starts and ends in the cycle :func:`hdl.bn_unit.sequence_cycles` gives and that the last
+pass starts and ends in the cycle :func:`l1bn.hdl.bn_unit.sequence_cycles` gives and that the last
 ``y`` beat leaves at its ``total``. Records checked cycles and mismatches.
 """
 
 import cocotb
 import numpy as np
 
-from golden import fixed
-from golden.bn_unit import UnitConfig, forward_infer, forward_train
-from hdl.bn_job import SAT_FIELDS
-from hdl.bn_unit import latency_formulas, sequence_cycles
+from l1bn.golden import fixed
+from l1bn.golden.bn_unit import UnitConfig, forward_infer, forward_train
+from l1bn.hdl.bn_job import SAT_FIELDS
+from l1bn.hdl.bn_unit import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
 from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit, soak_channels
@@ -110,7 +110,7 @@ def _stats_check(ch, payload, fields):
 
 async def run_sequences(dut, name, sequences, *, p_valid=1.0, p_ready=1.0, p_stats=1.0,
                         p_chan=1.0, bad_last=False):
-    """:func:`sim.unitbench.run_unit` on the forward unit: ``y`` beats and ``stats``."""
+    """:func:`l1bn.sim.unitbench.run_unit` on the forward unit: ``y`` beats and ``stats``."""
     config, man, p, cfg = _setup()
 
     def model(chans):

@@ -1,10 +1,10 @@
-"""cocotb testbench of :class:`hdl.centred_pair.CentredPair` against
-:func:`golden.centred_scale.centred_pair`."""
+"""cocotb testbench of :class:`l1bn.hdl.centred_pair.CentredPair` against
+:func:`l1bn.golden.centred_scale.centred_pair`."""
 
 import cocotb
 
-from golden.centred_scale import centred_pair, pair_shift_cap
-from golden.fixed import Fmt
+from l1bn.golden.centred_scale import centred_pair, pair_shift_cap
+from l1bn.golden.fixed import Fmt
 
 from .core_tb import as_columns, check_core, formats, random_codes, repeat, value_rng
 from .harness import load_config

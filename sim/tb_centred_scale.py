@@ -1,10 +1,10 @@
-"""cocotb testbench of :class:`hdl.centred_scale.CentredScale` against
-:func:`golden.centred_scale.centred_scale`."""
+"""cocotb testbench of :class:`l1bn.hdl.centred_scale.CentredScale` against
+:func:`l1bn.golden.centred_scale.centred_scale`."""
 
 import cocotb
 
-from golden.centred_scale import centred_scale, shift_cap
-from golden.fixed import Fmt
+from l1bn.golden.centred_scale import centred_scale, shift_cap
+from l1bn.golden.fixed import Fmt
 
 from .core_tb import as_columns, check_core, formats, random_codes, repeat, value_rng
 from .harness import load_config

@@ -1,8 +1,8 @@
-"""cocotb testbench of :class:`hdl.divider.Divider` against :func:`golden.divider.divide`."""
+"""cocotb testbench of :class:`l1bn.hdl.divider.Divider` against :func:`l1bn.golden.divider.divide`."""
 
 import cocotb
 
-from golden.divider import divide, formats
+from l1bn.golden.divider import divide, formats
 
 from .seqbench import check_unit, setup
 

@@ -1,10 +1,10 @@
-"""cocotb testbench of :class:`hdl.isqrt.Isqrt` against :func:`golden.isqrt.isqrt`."""
+"""cocotb testbench of :class:`l1bn.hdl.isqrt.Isqrt` against :func:`l1bn.golden.isqrt.isqrt`."""
 
 import math
 
 import cocotb
 
-from golden.isqrt import isqrt
+from l1bn.golden.isqrt import isqrt
 
 from .seqbench import check_unit, setup
 

@@ -1,9 +1,9 @@
-"""cocotb testbench of :class:`hdl.multiplier.Multiplier` against
-:func:`golden.multiplier.multiply`."""
+"""cocotb testbench of :class:`l1bn.hdl.multiplier.Multiplier` against
+:func:`l1bn.golden.multiplier.multiply`."""
 
 import cocotb
 
-from golden.multiplier import multiply
+from l1bn.golden.multiplier import multiply
 
 from .core_tb import as_columns, check_core, formats, random_columns, repeat, value_rng
 

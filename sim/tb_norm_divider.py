@@ -1,8 +1,8 @@
-"""cocotb testbench of :class:`hdl.norm_divider.NormDivider` against its golden model."""
+"""cocotb testbench of :class:`l1bn.hdl.norm_divider.NormDivider` against its golden model."""
 
 import cocotb
 
-from golden.norm_divider import norm_div
+from l1bn.golden.norm_divider import norm_div
 
 from .harness import payload_fields
 from .seqbench import check_unit, setup

@@ -1,9 +1,9 @@
-"""cocotb testbench of :class:`hdl.scale_shift.ScaleShift` against
-:func:`golden.scale_shift.scale_shift`."""
+"""cocotb testbench of :class:`l1bn.hdl.scale_shift.ScaleShift` against
+:func:`l1bn.golden.scale_shift.scale_shift`."""
 
 import cocotb
 
-from golden.scale_shift import scale_shift
+from l1bn.golden.scale_shift import scale_shift
 
 from .core_tb import as_columns, check_core, formats, random_columns, repeat, value_rng
 

@@ -1,9 +1,9 @@
-"""cocotb testbench of :class:`hdl.sign_select.SignSelect` (both norms) against
-:func:`golden.sign_select.term_l1` and :func:`golden.sign_select.term_l2`."""
+"""cocotb testbench of :class:`l1bn.hdl.sign_select.SignSelect` (both norms) against
+:func:`l1bn.golden.sign_select.term_l1` and :func:`l1bn.golden.sign_select.term_l2`."""
 
 import cocotb
 
-from golden.sign_select import term_l1, term_l2
+from l1bn.golden.sign_select import term_l1, term_l2
 
 from .core_tb import as_columns, check_core, formats, parameters, random_columns, repeat
 

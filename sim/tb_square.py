@@ -1,8 +1,8 @@
-"""cocotb testbench of :class:`hdl.square.Square` against :func:`golden.square.square`."""
+"""cocotb testbench of :class:`l1bn.hdl.square.Square` against :func:`l1bn.golden.square.square`."""
 
 import cocotb
 
-from golden.square import square
+from l1bn.golden.square import square
 
 from .core_tb import check_core, formats, random_columns, repeat
 

@@ -1,15 +1,15 @@
-"""cocotb testbench of the statistics accumulator (:class:`hdl.stats_accumulator.StatsAccumulator`).
+"""cocotb testbench of the statistics accumulator (:class:`l1bn.hdl.stats_accumulator.StatsAccumulator`).
 
 Each test streams channels on ``x`` (with their ``mu``), checks every cycle of ``sum`` against
-:func:`golden.stats_accumulator.channel_sum` with :class:`sim.harness.StallPipelineScoreboard`, and
+:func:`l1bn.golden.stats_accumulator.channel_sum` with :class:`l1bn.sim.harness.StallPipelineScoreboard`, and
 records its checked cycles and mismatches. Configuration (manifest, seed, cycle budget) comes from
-:func:`sim.harness.load_config`.
+:func:`l1bn.sim.harness.load_config`.
 """
 
 import cocotb
 
-from golden.stats_accumulator import channel_sum
-from golden.fixed import Fmt
+from l1bn.golden.stats_accumulator import channel_sum
+from l1bn.golden.fixed import Fmt
 
 from .harness import Bench, StallPipelineScoreboard, StreamSink, StreamSource, load_config
 

@@ -1,9 +1,9 @@
 """Stimulus, checking and schedule checks shared by the BN unit testbenches (forward, backward).
 
 A unit takes channel descriptors on its ``channel`` stream and input beats on ``x`` in the order
-of :func:`hdl.bn_sequencer.slot_order`. :class:`UnitStimulus` turns sequences of channels into
+of :func:`l1bn.hdl.bn_sequencer.slot_order`. :class:`UnitStimulus` turns sequences of channels into
 those two streams; :func:`check_schedule` compares the cycles a full-rate run measured with
-:func:`hdl.bn_sequencer.schedule_cycles`.
+:func:`l1bn.hdl.bn_sequencer.schedule_cycles`.
 """
 
 import os
@@ -15,8 +15,8 @@ from cocotb.triggers import FallingEdge, ReadOnly
 
 import numpy as np
 
-from golden import fixed
-from hdl.bn_sequencer import FINAL, slot_order
+from l1bn.golden import fixed
+from l1bn.hdl.bn_sequencer import FINAL, slot_order
 
 from .harness import Bench, StreamSink, StreamSource, lane_values
 from .harness import field_value as _get, payload_fields as _fields
@@ -148,7 +148,7 @@ class UnitStimulus:
 
 def check_schedule(sequences, model, tags, x_cycles, chan_cycles, out_cycles, bad):
     """Full-rate timing: every pass of every sequence starts and ends in the cycles of
-    ``model(channels_of_the_sequence)`` (a :func:`hdl.bn_sequencer.schedule_cycles` result)
+    ``model(channels_of_the_sequence)`` (a :func:`l1bn.hdl.bn_sequencer.schedule_cycles` result)
     counted from the sequence's first descriptor handshake, and its last output beat leaves at
     ``total - 1``. Sequences must have been run one after the other (each drained).
 
@@ -199,7 +199,7 @@ class UnitSpec:
         ``side_check(channel, payload, fields) -> (got, want)``; a channel without a per-channel
         transfer (inference) has ``channel.side is False``.
     model : callable
-        ``model(channels_of_a_sequence)`` -> :func:`hdl.bn_sequencer.schedule_cycles` result.
+        ``model(channels_of_a_sequence)`` -> :func:`l1bn.hdl.bn_sequencer.schedule_cycles` result.
     """
     config: dict
     manifest: dict

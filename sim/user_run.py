@@ -1,8 +1,8 @@
 """cocotb testbench for ``l1bn simulate``: stream a user's channels through a BN unit, dump codes.
 
 Two cocotb tests, :func:`user_run` (forward unit) and :func:`user_run_backward`. The runner's
-configuration (``sim.runner.run``) holds the manifest, the ``mode`` ("train", "infer" or
-"backward"), ``data_path`` (an ``.npz`` written by :mod:`synth.simulate`, loaded with
+configuration (``l1bn.sim.runner.run``) holds the manifest, the ``mode`` ("train", "infer" or
+"backward"), ``data_path`` (an ``.npz`` written by :mod:`l1bn.sim.simulate`, loaded with
 ``allow_pickle=False``: ``x`` (and ``dy``) (C, m) data codes, one row per channel, and the
 per-channel descriptor fields) and ``dump_path``, where the test writes every output code:
 
@@ -16,8 +16,8 @@ per-channel descriptor fields) and ``dump_path``, where the test writes every ou
   descriptor handshake to the last output, inclusive).
 
 The C channels form ONE sequence streamed at full rate (descriptors, then beats in the order of
-:func:`hdl.bn_sequencer.slot_order`; every input valid, every output ready). This testbench does
-not compare anything: :mod:`synth.simulate` compares the dump with the golden model.
+:func:`l1bn.hdl.bn_sequencer.slot_order`; every input valid, every output ready). This testbench does
+not compare anything: :mod:`l1bn.sim.simulate` compares the dump with the golden model.
 """
 
 import random
@@ -25,7 +25,7 @@ import random
 import cocotb
 import numpy as np
 
-from l1bn.files import atomic_open
+from l1bn.util.files import atomic_open
 
 from .harness import Bench, StreamSink, StreamSource, load_config
 from .harness import field_value as _get, payload_fields as _fields
@@ -162,13 +162,13 @@ async def _run(dut, name, backward):
 
 @cocotb.test()
 async def user_run(dut):
-    """Forward unit (:class:`hdl.bn_unit.BNUnit`): stream every channel (all passes), collect
+    """Forward unit (:class:`l1bn.hdl.bn_unit.BNUnit`): stream every channel (all passes), collect
     every y beat and stats transfer."""
     await _run(dut, "user_run", backward=False)
 
 
 @cocotb.test()
 async def user_run_backward(dut):
-    """Backward unit (:class:`hdl.bn_backward.BNBackward`): stream every channel's (x, dy)
+    """Backward unit (:class:`l1bn.hdl.bn_backward.BNBackward`): stream every channel's (x, dy)
     pairs (both passes), collect every dx beat and grads transfer."""
     await _run(dut, "user_run_backward", backward=True)

@@ -5,7 +5,7 @@ The Debian OpenSTA (2.0.17) reads no VCD or SAIF. What it takes is an activity p
 ``D`` the fraction of time high), from which it propagates activities through the logic by
 itself (vectorless propagation; internal nets are never measured). This module measures ``A``
 and ``D`` for every input bit from a VCD of the design's input ports
-(:func:`sim.runner.dump_input_ports` writes one during any Icarus run) and writes those lines.
+(:func:`l1bn.sim.runner.dump_input_ports` writes one during any Icarus run) and writes those lines.
 """
 
 import re

@@ -2,7 +2,7 @@
 
 That OpenSTA has no VCD/SAIF reader. Power is estimated from switching activities given either
 per input port (``set_power_activity -input_ports``, e.g. measured in simulation by
-:mod:`synth.activity`), from which OpenSTA propagates activities through the logic (vectorless
+:mod:`l1bn.synth.activity`), from which OpenSTA propagates activities through the logic (vectorless
 propagation: internal nets are never measured), or as one global activity for every net
 (``set_power_activity -global``). Clocks are ideal and there are no wire loads, so delays are
 optimistic (cell delays with pin loads only).
@@ -11,7 +11,8 @@ optimistic (cell delays with pin loads only).
 import re
 from pathlib import Path
 
-from .tools import ToolFailed, require, run, write_atomic, write_json
+from l1bn.util.files import write_json, write_text
+from l1bn.util.tools import ToolFailed, require, run
 
 __all__ = ["timing_power", "parse_sta"]
 
@@ -91,7 +92,7 @@ def parse_sta(text, period_ns, log="<text>"):
 
 
 def timing_power(netlist, top, workdir, period_ns, activity=0.1, input_activity=None):
-    """Run OpenSTA on a netlist mapped by :func:`synth.yosys.osu018`.
+    """Run OpenSTA on a netlist mapped by :func:`l1bn.synth.yosys.osu018`.
 
     Parameters
     ----------
@@ -106,7 +107,7 @@ def timing_power(netlist, top, workdir, period_ns, activity=0.1, input_activity=
     activity : float
         Global switching activity for every net (duty 0.5), used when ``input_activity`` is None.
     input_activity : list of str or None
-        ``set_power_activity -input_ports ...`` lines (:func:`synth.activity.sta_lines`); the
+        ``set_power_activity -input_ports ...`` lines (:func:`l1bn.synth.activity.sta_lines`); the
         activities of all other nets are then propagated from them by OpenSTA.
 
     Returns
@@ -124,7 +125,7 @@ def timing_power(netlist, top, workdir, period_ns, activity=0.1, input_activity=
             raise ValueError(f"path unusable in Tcl: {p}")
     lines = (input_activity if input_activity is not None
              else [f"set_power_activity -global -activity {activity} -duty 0.5"])
-    script = write_atomic(workdir / "sta.tcl", _script(liberty, Path(netlist).resolve(), top,
+    script = write_text(workdir / "sta.tcl", _script(liberty, Path(netlist).resolve(), top,
                                                        period_ns, "\n".join(lines)))
     log = workdir / "sta.log"
     seconds = run(TOOL, [exe, "-no_splash", "-exit", script.name], workdir, log)

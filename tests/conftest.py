@@ -49,6 +49,6 @@ def pytest_terminal_summary(terminalreporter):
         c, m, tc, ts = per_sim.get(sim, (0, 0, 0, 0.0))
         per_sim[sim] = (c + cycles, m + mism, tc + loop[0], ts + loop[1])
     for sim, (c, m, tc, ts) in sorted(per_sim.items()):
-        # Only the tests that timed their cycle loop (sim.harness.Bench) count for the rate.
+        # Only the tests that timed their cycle loop (l1bn.sim.harness.Bench) count for the rate.
         rate = f", {tc / ts:,.0f} cycles/s in the timed testbench loops" if ts else ""
         tr.write_line(f"total {sim:10} {c} checked cycles, {m} mismatches{rate}")

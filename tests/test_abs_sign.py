@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from golden.abs_sign import abs_sign
-from sim import runner
+from l1bn.golden.abs_sign import abs_sign
+from l1bn.sim import runner
 
 from .blocksim import simulate
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from golden.accumulator import formats, running_sums
-from golden.fixed import Fmt
-from sim import runner
+from l1bn.golden.accumulator import formats, running_sums
+from l1bn.golden.fixed import Fmt
+from l1bn.sim import runner
 
 from .blocksim import simulate
 

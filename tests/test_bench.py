@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from bench import stats
-from bench.run import REGISTER_MANIFEST, compare
+from l1bn.bench import stats
+from l1bn.bench.run import REGISTER_MANIFEST, compare
 
 
 def test_summary_median_extremes_and_spread():

@@ -1,13 +1,13 @@
 """The backward BN unit (hdl/bn_backward.py): parameters, schedule formulas, and cocotb on Icarus
-and Verilator against golden.bn_backward.backward (every dx beat and grads transfer, cycles per pass
+and Verilator against l1bn.golden.bn_backward.backward (every dx beat and grads transfer, cycles per pass
 and gap)."""
 
 import pytest
 
-from hdl.bn_backward import BNBackward, latency_formulas, sequence_cycles
-from hdl.bn_grad_job import GradJob
-from hdl.registry import module_name, resolve
-from sim import runner
+from l1bn.hdl.bn_backward import BNBackward, latency_formulas, sequence_cycles
+from l1bn.hdl.bn_grad_job import GradJob
+from l1bn.hdl.registry import module_name, resolve
+from l1bn.sim import runner
 
 from .blocksim import simulate
 

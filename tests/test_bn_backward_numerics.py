@@ -1,4 +1,4 @@
-"""The backward numerics (:mod:`golden.bn_backward`) against exact values and the float64
+"""The backward numerics (:mod:`l1bn.golden.bn_backward`) against exact values and the float64
 reference, on every input.
 
 Property-based: Hypothesis searches the forward's hard channels (``tests/test_bn_forward.py``:
@@ -15,7 +15,7 @@ unconditional bound of the module docstring, on the same codes with the unit's o
 ``dx*`` is evaluated from the definitions (:func:`exact`: mean, xhat, mean(dy * xhat) as exact
 rationals, one float rounding at the end; l2's square root in float64), because the float64
 reference cancels terms as large as ``Lam`` (``2**70`` LSB at W = 32). The reference
-(:func:`golden.reference.backward`, on x and dy translated by codes near their middles, which
+(:func:`l1bn.golden.reference.backward`, on x and dy translated by codes near their middles, which
 changes neither dx nor dgamma) is checked against it within ``2**-46 * Lam``. The searches are
 derandomized; run with ``-s`` to see the measured worst errors.
 """
@@ -27,10 +27,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from golden import fixed, reference as ref
-from golden.bn_backward import backward
-from golden.bn_forward import batch_stats, forward_train
-from golden.bn_unit import UnitConfig
+from l1bn.golden import fixed, reference as ref
+from l1bn.golden.bn_backward import backward
+from l1bn.golden.bn_forward import batch_stats, forward_train
+from l1bn.golden.bn_unit import UnitConfig
 from tests.test_bn_forward import _cfg, channels, family
 
 #: Examples per norm: 10,000 in `make test`, more in `make soak` (L1BN_HYPOTHESIS_EXAMPLES).
@@ -107,7 +107,7 @@ def exact(cfg, x, dy, gamma):
 
 
 def _reference(cfg, x, dy, gamma):
-    """(dx, dgamma) codes from golden.reference on translated codes."""
+    """(dx, dgamma) codes from l1bn.golden.reference on translated codes."""
     data = cfg.data
     xr = fixed.dequantize(x - int(np.median(x)), data)[:, None]
     dyr = fixed.dequantize(dy - int(np.median(dy)), data)[:, None]

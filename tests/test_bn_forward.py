@@ -1,4 +1,4 @@
-"""The forward numerics (:mod:`golden.bn_forward`) against the float64 reference, on every input.
+"""The forward numerics (:mod:`l1bn.golden.bn_forward`) against the float64 reference, on every input.
 
 Property-based: Hypothesis searches channels built from the hard families (constant at any
 value, two-level, sparse, large mean with a tiny spread, extreme codes, uniform) and mixtures
@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from golden import fixed, reference as ref
-from golden.bn_forward import MIN_GUARD, batch_stats, forward_infer, forward_train
-from golden.norm_divider import norm_div
-from golden.bn_unit import UnitConfig
+from l1bn.golden import fixed, reference as ref
+from l1bn.golden.bn_forward import MIN_GUARD, batch_stats, forward_infer, forward_train
+from l1bn.golden.norm_divider import norm_div
+from l1bn.golden.bn_unit import UnitConfig
 
 VARIANTS = (("l1", "two-pass"), ("l2", "two-pass"), ("l2", "one-pass"))
 #: (W, F) formats searched: the widest and narrowest with the common ones.

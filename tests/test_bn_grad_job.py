@@ -1,16 +1,16 @@
 # amaranth: UnusedElaboratable=no
-"""GradJob (the backward unit's per-channel program) against golden.bn_backward, in Amaranth's
+"""GradJob (the backward unit's per-channel program) against l1bn.golden.bn_backward, in Amaranth's
 simulator: the lanes' constants, dgamma and the flags of every job, and the job's length."""
 
 import numpy as np
 import pytest
 
-from golden import fixed
-from golden.bn_backward import backward, min_lane_exp
-from golden.bn_forward import batch_stats
-from golden.bn_unit import UnitConfig
-from golden.centred_scale import pair_shift_cap, shift_cap
-from hdl.bn_grad_job import GradJob
+from l1bn.golden import fixed
+from l1bn.golden.bn_backward import backward, min_lane_exp
+from l1bn.golden.bn_forward import batch_stats
+from l1bn.golden.bn_unit import UnitConfig
+from l1bn.golden.centred_scale import pair_shift_cap, shift_cap
+from l1bn.hdl.bn_grad_job import GradJob
 from tests.test_bn_job import _channels, clocked, run_one
 
 SEED = 2207

@@ -1,15 +1,15 @@
 # amaranth: UnusedElaboratable=no
-"""ChannelJob (the forward unit's per-channel program) against golden.bn_forward, in
+"""ChannelJob (the forward unit's per-channel program) against l1bn.golden.bn_forward, in
 Amaranth's simulator: every output of every job, and the job's length against job_cycles."""
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden import fixed
-from golden.bn_forward import batch_stats, forward_infer, forward_train
-from golden.centred_scale import shift_cap
-from hdl.bn_job import ChannelJob
+from l1bn.golden import fixed
+from l1bn.golden.bn_forward import batch_stats, forward_infer, forward_train
+from l1bn.golden.centred_scale import shift_cap
+from l1bn.hdl.bn_job import ChannelJob
 
 SEED = 1405
 VARIANTS = (("l1", "two-pass"), ("l2", "two-pass"), ("l2", "one-pass"))
@@ -119,7 +119,7 @@ def run_jobs(cfg_kw, jobs):
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
 @pytest.mark.parametrize("wf", [(16, 8, 8), (8, 4, 4)], ids=["w16", "w8"])
 def test_jobs_match_golden(variant, wf):
-    from golden.bn_unit import UnitConfig
+    from l1bn.golden.bn_unit import UnitConfig
     kw = dict(norm=variant[0], stats=variant[1], width=wf[0], frac=wf[1], guard=wf[2],
               max_batch=1024)
     cfg = UnitConfig(**kw)

@@ -3,12 +3,12 @@ Verilator against golden/bn_unit.py (every y beat and stats transfer, cycles per
 
 import pytest
 
-from golden.bn_unit import UnitConfig
-from hdl.bn_job import program, program_cycles
-from hdl.bn_unit import BNUnit, latency_formulas, sequence_cycles
-from hdl.centred_scale import CentredScale
-from hdl.registry import module_name, resolve
-from sim import runner
+from l1bn.golden.bn_unit import UnitConfig
+from l1bn.hdl.bn_job import program, program_cycles
+from l1bn.hdl.bn_unit import BNUnit, latency_formulas, sequence_cycles
+from l1bn.hdl.centred_scale import CentredScale
+from l1bn.hdl.registry import module_name, resolve
+from l1bn.sim import runner
 
 from .blocksim import simulate
 
@@ -77,7 +77,7 @@ def test_module_name_and_defaults():
 
 
 def test_schedule_formulas():
-    """The job constants come from the per-channel program (hdl.bn_job): one cycle per register
+    """The job constants come from the per-channel program (l1bn.hdl.bn_job): one cycle per register
     step, LATENCY + 1 per unit step; the mean waits for the mu_F divider (W + 5 cycles)."""
     f = latency_formulas(norm="l1", width=16, guard=8, lanes=1)
     cyc = program_cycles(norm="l1", width=16, frac=0, guard=8)

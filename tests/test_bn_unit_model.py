@@ -1,4 +1,4 @@
-"""Tests of golden.bn_unit: the array wrapper, the corner channels through the forward and the
+"""Tests of l1bn.golden.bn_unit: the array wrapper, the corner channels through the forward and the
 backward together, and UnitConfig (the numerics and their bounds on every input are
 tests/test_bn_forward.py and tests/test_bn_backward_numerics.py)."""
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from golden import fixed
-from golden import reference as ref
-from golden.bn_unit import (ALPHA_FMT, STATS, UnitConfig, backward, batch_stats, forward_infer,
+from l1bn.golden import fixed
+from l1bn.golden import reference as ref
+from l1bn.golden.bn_unit import (ALPHA_FMT, STATS, UnitConfig, backward, batch_stats, forward_infer,
                             forward_train, run)
 
 VARIANTS = (("l1", "two-pass"), ("l2", "two-pass"), ("l2", "one-pass"))

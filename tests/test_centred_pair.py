@@ -9,10 +9,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden.centred_scale import centred_pair, pair_exp, pair_limit_bits, pair_shift_cap
-from golden.fixed import Fmt
-from hdl.registry import design
-from sim.core_tb import random_codes
+from l1bn.golden.centred_scale import centred_pair, pair_exp, pair_limit_bits, pair_shift_cap
+from l1bn.golden.fixed import Fmt
+from l1bn.hdl.registry import design
+from l1bn.sim.core_tb import random_codes
 
 from .blocksim import SEED, simulate
 from .test_centred_scale import FORMATS, _mw, check_lane_design, mul_cells, rtl_cases
@@ -142,7 +142,7 @@ def test_defaults_widths_and_name():
 
 
 def test_terms_are_centred_scales_stages():
-    """Both terms are built by hdl.centred_scale.centred_term: their registers carry its stage
+    """Both terms are built by l1bn.hdl.centred_scale.centred_term: their registers carry its stage
     names with the prefixes a_ and b_."""
     rtlil = design("centred_pair").rtlil
     for prefix in ("a_", "b_"):

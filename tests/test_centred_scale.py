@@ -9,13 +9,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden.centred_scale import centred_scale, formats, shift_cap
-from hdl.centred_pair import CentredPair
-from hdl.centred_scale import CentredScale
-from hdl.registry import design
-from sim import runner
-from synth.generate import generate
-from synth.yosys import _yosys
+from l1bn.golden.centred_scale import centred_scale, formats, shift_cap
+from l1bn.hdl.centred_pair import CentredPair
+from l1bn.hdl.centred_scale import CentredScale
+from l1bn.hdl.registry import design
+from l1bn.sim import runner
+from l1bn.hdl.generate import generate
+from l1bn.util.yosys import run_script
 
 from .blocksim import SEED, simulate
 
@@ -199,7 +199,7 @@ def mul_cells(block, tmp_path):
     """:func:`_muls` of ``block`` (default parameters) in Amaranth's RTLIL and in its emitted
     Verilog read back by Yosys and narrowed by ``wreduce``."""
     v, _ = generate(block, tmp_path)
-    _yosys(tmp_path, "muls", [f"read_verilog {v.name}", f"hierarchy -top {v.stem}", "proc",
+    run_script(tmp_path, "muls", [f"read_verilog {v.name}", f"hierarchy -top {v.stem}", "proc",
                               "opt", "wreduce", "opt_clean", "write_rtlil muls.il"], ["muls.il"])
     return _muls(design(block).rtlil), _muls((tmp_path / "muls.il").read_text())
 

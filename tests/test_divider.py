@@ -6,10 +6,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden.divider import divide, formats
-from golden.fixed import div_round_away
-from hdl.registry import design
-from sim import runner
+from l1bn.golden.divider import divide, formats
+from l1bn.golden.fixed import div_round_away
+from l1bn.hdl.registry import design
+from l1bn.sim import runner
 
 from .blocksim import SEED, simulate
 
@@ -160,7 +160,7 @@ def _check_against_golden(dut, kw, nums, dens, num_signed=True):
 def test_split_load_same_quotients_three_cycles_later():
     """``split_load=True`` (the backward units' wide divisions): the quotients and flags of the golden
     model, ``LATENCY`` three more than without (Amaranth simulation, fixed seed)."""
-    from hdl.divider import Divider
+    from l1bn.hdl.divider import Divider
 
     rng = np.random.default_rng(SEED)
     kw = dict(width=12, frac=3, den_width=7, den_frac=2, quot_width=9, quot_frac=4)
@@ -177,7 +177,7 @@ def test_split_load_same_quotients_three_cycles_later():
 def test_unsigned_numerator_exhaustive():
     """``num_signed=False`` (the units' non-negative sums): every numerator and denominator of
     a 6-bit UQ numerator and 4-bit denominator, quotients in range and saturated, ``den = 0``."""
-    from hdl.divider import Divider
+    from l1bn.hdl.divider import Divider
 
     kw = dict(width=6, frac=0, den_width=4, den_frac=0, quot_width=5, quot_frac=1)
     dut = Divider(**kw, num_signed=False)
@@ -188,7 +188,7 @@ def test_unsigned_numerator_exhaustive():
 
 
 def test_split_load_refuses_an_unsigned_numerator():
-    from hdl.divider import Divider
+    from l1bn.hdl.divider import Divider
 
     with pytest.raises(ValueError, match=r"split_load needs a signed numerator \(num_signed=True\)"):
         Divider(width=8, frac=0, split_load=True, num_signed=False)

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import bn_layers, data, network, train
-from golden import reference
+from l1bn.experiments import bn_layers, data, network, train
+from l1bn.golden import reference
 
 #: Central differences with step H on a float64 loss of ~1: truncation ~H**2, rounding
 #: ~1e-16/H, so the analytic gradient must agree to REL_FD norm-wise per parameter array.
@@ -91,7 +91,7 @@ def test_fixed_point_gradients_agree_with_float(norm, seed):
         x, dy = bn.last_input, bn.last_output_grad
         y, _ = reference.forward_train(x, bn.gamma, bn.beta, norm, bn.eps)
         dx, dgamma, dbeta = reference.backward(dy, x, bn.gamma, norm, bn.eps)
-        # The forward output: within 2 LSB of Q16.8 (golden.bn_unit's stated bound) here.
+        # The forward output: within 2 LSB of Q16.8 (l1bn.golden.bn_unit's stated bound) here.
         assert np.max(np.abs(bn.last_output - y)) <= 2 * 2.0 ** -8, f"{norm} seed {seed} BN {i}"
         for name, fixed_value, ref in (("dx", bn.last_input_grad, dx),
                                        ("dgamma", bn.dgamma, dgamma), ("dbeta", bn.dbeta, dbeta)):
@@ -167,7 +167,7 @@ def test_stages_write_report_json_and_figures(tmp_path):
     """theorem1 through the command (1 epoch), then a float-only training stage merged in."""
     import json
 
-    from experiments import plots, report
+    from l1bn.experiments import plots, report
 
     res = subprocess.run([sys.executable, "-m", "l1bn", "experiment", "theorem1", "--epochs",
                           "1", "-o", str(tmp_path)], capture_output=True, text=True)

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from l1bn.files import PathError, atomic_open, check_output_dir, check_output_file, write_text
+from l1bn.util.files import PathError, atomic_open, check_output_dir, check_output_file, write_text
 
 
 def test_written_file_has_the_umask_mode(tmp_path):

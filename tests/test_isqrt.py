@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from golden.fixed import Fmt, dequantize
-from golden.isqrt import formats, isqrt
-from hdl.registry import design
-from sim import runner
+from l1bn.golden.fixed import Fmt, dequantize
+from l1bn.golden.isqrt import formats, isqrt
+from l1bn.hdl.registry import design
+from l1bn.sim import runner
 
 from .blocksim import SEED, simulate
 

@@ -5,10 +5,10 @@ import subprocess
 
 import pytest
 
-from golden.reference import NORMS
-from hdl.registry import BLOCKS
-from l1bn import toolchain
-from synth.generate import generate
+from l1bn.golden.reference import NORMS
+from l1bn.hdl.registry import BLOCKS
+from l1bn.util import toolchain
+from l1bn.hdl.generate import generate
 
 
 UNITS = ("bn_unit", "bn_backward")

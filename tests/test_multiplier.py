@@ -4,10 +4,10 @@
 import numpy as np
 import pytest
 
-from golden.multiplier import formats, multiply
-from hdl.multiplier import Multiplier
-from hdl.registry import design
-from sim import runner
+from l1bn.golden.multiplier import formats, multiply
+from l1bn.hdl.multiplier import Multiplier
+from l1bn.hdl.registry import design
+from l1bn.sim import runner
 
 from .blocksim import SEED, simulate
 

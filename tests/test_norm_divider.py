@@ -8,11 +8,11 @@ from fractions import Fraction
 
 import pytest
 
-from golden.norm_divider import exp_range, norm_div
-from hdl.registry import BLOCKS, design
-from l1bn import toolchain
-from sim import runner
-from synth.generate import generate
+from l1bn.golden.norm_divider import exp_range, norm_div
+from l1bn.hdl.registry import BLOCKS, design
+from l1bn.util import toolchain
+from l1bn.sim import runner
+from l1bn.hdl.generate import generate
 
 from .blocksim import SEED, simulate
 
@@ -80,7 +80,7 @@ def test_model_round_up_to_the_next_power_of_two():
 @pytest.mark.parametrize("nw, dw, mw, width", [
     (60, 60, 18, 8), (40, 40, 18, 7), (6, 6, 4, 5), (1, 1, 1, 2), (60, 8, 18, 7), (3, 3, 9, 5)])
 def test_exp_width_is_the_fewest_bits_of_the_range(nw, dw, mw, width):
-    from hdl.norm_divider import NormDivider
+    from l1bn.hdl.norm_divider import NormDivider
 
     dut = NormDivider(num_width=nw, den_width=dw, mant_width=mw)
     lo, hi = exp_range(nw, dw, mw)
@@ -112,7 +112,7 @@ def test_registered_block_and_manifest():
     (dict(num_width=8, den_width=8, mant_width=2.0),
      "mant_width must be an integer >= 1, got 2.0")])
 def test_parameters_are_validated(kwargs, message):
-    from hdl.norm_divider import NormDivider
+    from l1bn.hdl.norm_divider import NormDivider
 
     with pytest.raises(ValueError, match=f"^{message}$"):
         NormDivider(**kwargs)
@@ -121,7 +121,7 @@ def test_parameters_are_validated(kwargs, message):
 
 
 def test_parameters_are_keyword_only():
-    from hdl.norm_divider import NormDivider
+    from l1bn.hdl.norm_divider import NormDivider
 
     with pytest.raises(TypeError):
         NormDivider(8, 8, 4)
@@ -161,7 +161,7 @@ def _amaranth_results(dut, pairs):
 def test_odd_widths_exhaustive_in_amaranth(nw, dw, mw):
     """One-bit operands (no normalize stage), one-bit mantissas, unequal widths: every pair,
     each result after ``LATENCY`` cycles (Amaranth simulation)."""
-    from hdl.norm_divider import NormDivider
+    from l1bn.hdl.norm_divider import NormDivider
 
     dut = NormDivider(num_width=nw, den_width=dw, mant_width=mw)
     pairs = [(n, d) for n in range(2**nw) for d in range(2**dw)]

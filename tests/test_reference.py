@@ -1,11 +1,11 @@
-"""Tests of golden.reference: gradients against finite differences, corner cases, validation."""
+"""Tests of l1bn.golden.reference: gradients against finite differences, corner cases, validation."""
 
 import math
 
 import numpy as np
 import pytest
 
-from golden.reference import (NORMS, backward, denominator, forward_infer, forward_train,
+from l1bn.golden.reference import (NORMS, backward, denominator, forward_infer, forward_train,
                               update_running)
 
 FD_REL_STEP = 1e-6

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from l1bn import toolchain
-from sim import runner
-from synth import activity, derived, fpga, report, yosys
-from synth.report import ASIC, STA
+from l1bn.util import toolchain
+from l1bn.sim import runner
+from l1bn.synth import activity, derived, fpga, report, yosys
+from l1bn.synth.report import ASIC, STA
 
 # clk period 10 (rising edges at 5, 15, ...); rst falls at 10; a[1:0] changes at 12, 22, 32;
 # en (1 bit) high from 10 to 30. Window 10..40: 3 rising clk edges (15, 25, 35).

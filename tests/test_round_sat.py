@@ -1,4 +1,4 @@
-"""hdl/round_sat.py: every rounding and saturation expression against golden.fixed, exhaustively
+"""hdl/round_sat.py: every rounding and saturation expression against l1bn.golden.fixed, exhaustively
 over small widths (Amaranth simulation of the combinational expressions)."""
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from amaranth import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from golden import fixed
-from hdl.round_sat import round_saturate, saturate, shift_right_half_up
+from l1bn.golden import fixed
+from l1bn.hdl.round_sat import round_saturate, saturate, shift_right_half_up
 
 
 def _evaluate(width, out_width, exprs):
@@ -43,7 +43,7 @@ CASES = [(9, 3, 4), (8, 3, 4), (7, 3, 4), (6, 3, 4), (9, 1, 4), (8, 0, 4), (9, 4
 
 @pytest.mark.parametrize("width,n,out_width", CASES)
 def test_round_saturate_equals_golden(width, n, out_width):
-    """``round_saturate`` = ``golden.fixed`` half-up shift then saturation, value and flag, for
+    """``round_saturate`` = ``l1bn.golden.fixed`` half-up shift then saturation, value and flag, for
     every input code; so is the two-step RTL form it replaces."""
     fmt = fixed.Fmt(out_width, 0)
     codes, got = _evaluate(width, out_width, lambda v: [

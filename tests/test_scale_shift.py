@@ -7,11 +7,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden import fixed, reference
-from golden.scale_shift import formats, scale_shift
-from hdl.registry import design
-from hdl.scale_shift import ScaleShift
-from sim import runner
+from l1bn.golden import fixed, reference
+from l1bn.golden.scale_shift import formats, scale_shift
+from l1bn.hdl.registry import design
+from l1bn.hdl.scale_shift import ScaleShift
+from l1bn.sim import runner
 
 from .blocksim import SEED, simulate
 
@@ -62,7 +62,7 @@ def test_ties_round_up_and_saturation_is_flagged():
 
 
 def test_model_matches_float_inference_reference():
-    """Against golden.reference.forward_infer (y = gamma*(x - mu)/s + beta folded to a*x + b) with
+    """Against l1bn.golden.reference.forward_infer (y = gamma*(x - mu)/s + beta folded to a*x + b) with
     the coefficients quantized: |y - ref| <= 1/2 LSB (rounding) + |x|*lsb_a/2 + lsb_b/2."""
     rng = np.random.default_rng(SEED)
     f = formats(16, 8)

@@ -6,7 +6,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hdl.serial_multiplier import SerialMultiplier
+from l1bn.hdl.serial_multiplier import SerialMultiplier
 
 SEED = 20261124
 

@@ -8,11 +8,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden import fixed, reference
-from golden.sign_select import formats, term_l1, term_l2
-from hdl.registry import design
-from hdl.sign_select import SignSelect
-from sim import runner
+from l1bn.golden import fixed, reference
+from l1bn.golden.sign_select import formats, term_l1, term_l2
+from l1bn.hdl.registry import design
+from l1bn.hdl.sign_select import SignSelect
+from l1bn.sim import runner
 
 from .blocksim import SEED, simulate
 
@@ -58,7 +58,7 @@ def test_l2_within_half_lsb_unless_saturated(width, frac):
 
 @pytest.mark.parametrize("norm", reference.NORMS)
 def test_matches_float_backward_reference(norm):
-    """The term is what golden.reference.backward subtracts: g - mean(g) - dx*s. With xhat, k, c
+    """The term is what l1bn.golden.reference.backward subtracts: g - mean(g) - dx*s. With xhat, k, c
     quantized to Q(16, 8) (sgn exact, from x - mu): l1 within lsb (k and c each off by <= lsb/2);
     l2 within lsb/2 (rounding) + (|k| + |xhat|)*lsb/2 + lsb**2/4."""
     rng = np.random.default_rng(SEED)

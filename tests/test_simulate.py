@@ -1,4 +1,4 @@
-"""``l1bn simulate`` and :func:`synth.simulate.simulate`: the BN unit RTL on a user's own arrays.
+"""``l1bn simulate`` and :func:`l1bn.sim.simulate.simulate`: the BN unit RTL on a user's own arrays.
 
 Arrays the unit tests did not see (NCHW, C = 3, H = W = 5, N = 7: m = 175, not a multiple of 4),
 run through ONE cocotb simulation per call, compared with the golden model (mismatches == 0) and
@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from golden import bn_unit as gold
-from golden import fixed, reference
+from l1bn.golden import bn_unit as gold
+from l1bn.golden import fixed, reference
 from l1bn.cli import main
-from sim import runner
-from synth.simulate import InputError, simulate
+from l1bn.sim import runner
+from l1bn.sim.simulate import InputError, simulate
 
 SHAPE = (7, 3, 5, 5)          # N, C, H, W: m = 175 per channel
 
@@ -88,7 +88,7 @@ def test_user_arrays_match_golden_and_reference(sim_root, simulator, lanes):
             assert res["y"].shape == SHAPE and res["y_codes"].dtype.kind == "i"
             np.testing.assert_array_equal(res["y_codes"], res["golden_y"])
             # cycles: the documented schedule of one sequence of C = 3 channels.
-            from hdl.bn_unit import sequence_cycles
+            from l1bn.hdl.bn_unit import sequence_cycles
             p = dict(norm=norm, stats="two-pass", width=16, guard=8, lanes=lanes)
             assert res["cycles"] == sequence_cycles(3, 175, mode, **p)["total"]
             _check_forward_against_reference(norm, mode, arrays, res, cfg)
@@ -120,7 +120,7 @@ def test_backward_matches_golden(sim_root, simulator, norm):
                    build_dir=sim_root / "backward")
     assert res["mismatches"] == 0, res["mismatch_list"][:5]
     assert res["dx"].shape == SHAPE and res["dgamma"].shape == (3,)
-    from hdl.bn_backward import sequence_cycles
+    from l1bn.hdl.bn_backward import sequence_cycles
     assert res["cycles"] == sequence_cycles(3, 175, norm=norm, lanes=4)["total"]
     cfg = gold.UnitConfig(norm=norm, stats="two-pass", width=16, frac=8)
     eps = cfg.eps_q * 2.0 ** -cfg.stat.frac

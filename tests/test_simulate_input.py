@@ -2,7 +2,7 @@
 stderr before anything is generated or simulated, and writes nothing; simulator failures exit 3
 and Ctrl-C exits 130, each with one line.
 
-The simulator never runs here: :func:`synth.simulate.simulate` is replaced by a function that
+The simulator never runs here: :func:`l1bn.sim.simulate.simulate` is replaced by a function that
 fails the test, except where a test says otherwise.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from l1bn.cli import main
-from sim import runner
-from synth import simulate as sm
+from l1bn.sim import runner
+from l1bn.sim import simulate as sm
 
 SHAPE = (4, 3)
 
@@ -34,7 +34,7 @@ def _arrays(mode="train"):
 
 @pytest.fixture
 def no_simulation(monkeypatch):
-    """No simulator run: reaching :func:`synth.simulate.simulate` fails the test."""
+    """No simulator run: reaching :func:`l1bn.sim.simulate.simulate` fails the test."""
     monkeypatch.setattr(runner, "available", lambda simulator: None)
     monkeypatch.setattr(sm, "simulate",
                         lambda *a, **k: pytest.fail("simulated despite bad input"))
@@ -293,11 +293,11 @@ def test_missing_simulator_exits_3(tmp_path, capsys, monkeypatch):
 
 def test_ctrl_c_leaves_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(runner, "available", lambda simulator: None)
-    import synth.generate
+    import l1bn.hdl.generate
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(synth.generate, "generate", interrupted)
+    monkeypatch.setattr(l1bn.hdl.generate, "generate", interrupted)
     build = tmp_path / "build"
     rc, err = _run(tmp_path, capsys, "--build-dir", str(build))
     assert rc == 130 and err == ["l1bn simulate: interrupted"]

@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from sim.unitbench import SOAK_ENV
+from l1bn.sim.unitbench import SOAK_ENV
 
 from .blocksim import simulate
-from sim import runner
+from l1bn.sim import runner
 
 DESIGNS = (
     ("bn_unit", dict(norm="l1", lanes=1)), ("bn_unit", dict(norm="l1", lanes=4)),

@@ -4,10 +4,10 @@
 import numpy as np
 import pytest
 
-from golden.square import formats, square
-from hdl.registry import design
-from hdl.square import Square
-from sim import runner
+from l1bn.golden.square import formats, square
+from l1bn.hdl.registry import design
+from l1bn.hdl.square import Square
+from l1bn.sim import runner
 
 from .blocksim import SEED, simulate
 

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from golden import fixed, reference
-from golden.stats_accumulator import channel_sum, formats
-from sim import runner
+from l1bn.golden import fixed, reference
+from l1bn.golden.stats_accumulator import channel_sum, formats
+from l1bn.sim import runner
 
 from .blocksim import SEED, simulate
 

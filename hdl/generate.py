@@ -7,16 +7,15 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from hdl.registry import design, module_name, resolve
-from l1bn.files import check_output_dir, check_output_file
+from l1bn.hdl.registry import design, module_name, resolve
+from l1bn.util.files import check_output_dir, check_output_file
 
-from . import yosys
-from .tools import write_atomic
-from .yosys import emit_verilog
+from l1bn.util.files import write_text
+from .emit import emit_verilog
 
 __all__ = ["check", "generate", "CACHE_ENV"]
 
-#: Directory of emitted Verilog kept for reuse (default ``build/cache/emit`` in the source tree).
+#: Directory of emitted Verilog kept for reuse (default ``$XDG_CACHE_HOME/l1bn/emit``, else ``~/.cache/l1bn/emit``).
 CACHE_ENV = "L1BN_EMIT_CACHE"
 
 
@@ -27,10 +26,10 @@ def check(block, out_dir, **params):
     Raises
     ------
     ValueError
-        A bad block or parameter (:func:`hdl.registry.resolve`).
-    l1bn.files.PathError
+        A bad block or parameter (:func:`l1bn.hdl.registry.resolve`).
+    l1bn.util.files.PathError
         ``out_dir`` or one of the two files it would receive cannot be written (see
-        :mod:`l1bn.files`: not a directory, a symbolic link or non-regular file in the way, ...).
+        :mod:`l1bn.util.files`: not a directory, a symbolic link or non-regular file in the way, ...).
     """
     params = resolve(block, **params)
     out = check_output_dir(out_dir)
@@ -45,13 +44,13 @@ def generate(block, out_dir, **params):
 
     Parameters and output paths are checked first (:func:`check`) and the Verilog is produced
     in a scratch directory, so on any error (``ValueError`` for bad parameters,
-    :class:`~l1bn.files.PathError` for bad paths, :class:`~synth.tools.ToolMissing` or
-    :class:`~synth.tools.ToolFailed` from Yosys) nothing is written to ``out_dir``.
+    :class:`~l1bn.util.files.PathError` for bad paths, :class:`~l1bn.util.tools.ToolMissing` or
+    :class:`~l1bn.util.tools.ToolFailed` from Yosys) nothing is written to ``out_dir``.
 
     Elaboration and Yosys run once per distinct design: the Verilog and the manifest are kept
-    in a cache directory (``$L1BN_EMIT_CACHE``, default ``build/cache/emit``) under a hash of
+    in a cache directory (``$L1BN_EMIT_CACHE``, default ``~/.cache/l1bn/emit``) under a hash of
     everything they are made from (the block, its parameters, the source of the ``hdl`` and
-    ``golden`` packages and of :mod:`synth.yosys`, the Amaranth and Yosys versions), so the
+    ``golden`` packages and of :mod:`l1bn.util.yosys`, the Amaranth and Yosys versions), so the
     tests that generate one design for each of their testcases elaborate and emit it once
     (a complete unit takes seconds).
     """
@@ -68,8 +67,8 @@ def generate(block, out_dir, **params):
                                 Path(scratch)).read_text()
         manifest = d.manifest
         cache.mkdir(parents=True, exist_ok=True)
-        write_atomic(cached_m, json.dumps(manifest))
-        write_atomic(cached_v, text)
+        write_text(cached_m, json.dumps(manifest))
+        write_text(cached_v, text)
     out_dir.mkdir(parents=True, exist_ok=True)
     verilog = _update(out_dir / f"{manifest['name']}.v", text)
     manifest_path = _update(out_dir / f"{manifest['name']}.json",
@@ -79,13 +78,14 @@ def generate(block, out_dir, **params):
 
 def _inputs():
     """Hash of what every design's Verilog depends on besides its parameters: the source of
-    the ``hdl`` and ``golden`` packages and of :mod:`synth.yosys`, and the tool versions.
+    the ``hdl`` and ``golden`` packages and of the Yosys runner (:mod:`l1bn.util.yosys`), and
+    the tool versions.
 
-    Taken once, when this module is imported, right after ``hdl.registry`` has imported every
+    Taken once, when this module is imported, right after ``l1bn.hdl.registry`` has imported every
     block: the hash describes the code this process elaborates, even if files change later.
     """
-    import golden
-    import hdl
+    from l1bn import golden, hdl
+    from l1bn.util import yosys
 
     h = hashlib.sha256()
     for dist in ("amaranth", yosys.TOOL):
@@ -103,7 +103,7 @@ def _inputs():
 
 
 def _cache_dir():
-    default = Path(__file__).resolve().parent.parent / "build" / "cache" / "emit"
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "l1bn" / "emit"
     return Path(os.environ.get(CACHE_ENV) or default)
 
 
@@ -118,5 +118,5 @@ def _key(block, params):
 def _update(path, text):
     """Write ``text`` atomically unless ``path`` already holds it (keeps mtimes for rebuilds)."""
     if not (path.is_file() and path.read_text() == text):
-        write_atomic(path, text)
+        write_text(path, text)
     return path

@@ -21,13 +21,14 @@ starts, and again by :func:`atomic_open` when it writes:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
 
 __all__ = ["PathError", "atomic_open", "check_output_dir", "check_output_file", "write_bytes",
-           "write_text"]
+           "write_json", "write_text"]
 
 #: Characters the temporary name adds to a file's name (".NAME.xxxxxxxx.tmp").
 _TMP_EXTRA = 14
@@ -194,3 +195,8 @@ def write_bytes(path, data):
 def write_text(path, text):
     """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON (keys sorted, paths as strings) to ``path`` atomically."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")

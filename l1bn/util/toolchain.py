@@ -1,7 +1,7 @@
 """Where every external tool comes from, how to find it, and how to install it.
 
-This is the only module that knows tool locations. ``python -m l1bn.toolchain link-verilator``
-and ``python -m l1bn.toolchain system PKG...`` are called by the Makefile; ``l1bn doctor``
+This is the only module that knows tool locations. ``python -m l1bn.util.toolchain link-verilator``
+and ``python -m l1bn.util.toolchain system PKG...`` are called by the Makefile; ``l1bn doctor``
 prints :func:`survey`.
 """
 
@@ -199,7 +199,7 @@ def main(argv=None):
         return link_verilator()
     if argv[:1] == ["system"]:
         return ensure_system(argv[1:])
-    print("usage: python -m l1bn.toolchain {link-verilator | system PKG...}", file=sys.stderr)
+    print("usage: python -m l1bn.util.toolchain {link-verilator | system PKG...}", file=sys.stderr)
     return 2
 
 

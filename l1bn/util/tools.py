@@ -1,15 +1,13 @@
-"""Running external tools: locating them, running them, failing loudly, writing results atomically."""
+"""Running external tools: locating them, running them without a shell, failing loudly."""
 
-import json
 import re
 import subprocess
 import time
 from pathlib import Path
 
-from l1bn import toolchain
-from l1bn.files import write_text
+from l1bn.util import toolchain
 
-__all__ = ["ToolMissing", "ToolFailed", "require", "run", "write_atomic", "write_json", "number"]
+__all__ = ["ToolMissing", "ToolFailed", "require", "run", "number"]
 
 TIMEOUT_S = 3600
 
@@ -45,7 +43,7 @@ class ToolFailed(Exception):
 
 
 def require(name):
-    """Path of tool ``name`` from :func:`l1bn.toolchain.find`; raise :class:`ToolMissing` if absent."""
+    """Path of tool ``name`` from :func:`l1bn.util.toolchain.find`; raise :class:`ToolMissing` if absent."""
     where = toolchain.find(name)
     if where is None:
         raise ToolMissing(name)
@@ -86,16 +84,6 @@ def run(tool, argv, workdir, log):
     if proc.returncode != 0:
         raise ToolFailed(tool, log, f"exit status {proc.returncode}")
     return time.perf_counter() - t0
-
-
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` atomically (:func:`l1bn.files.write_text`); returns the path."""
-    return write_text(path, text)
-
-
-def write_json(path, obj):
-    """Write ``obj`` as JSON atomically (paths become strings)."""
-    return write_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def number(regex, text, tool, log, kind=float, flags=0):

@@ -1,10 +1,10 @@
 """``l1bn simulate``: run the generated BN unit RTL under cocotb on a user's arrays.
 
 :func:`simulate` quantizes the user's float arrays to the unit's formats (the golden model's
-quantization: :func:`golden.fixed.quantize`, half-even, saturation counted), generates the design
-with :func:`synth.generate.generate`, streams every channel through ONE cocotb simulation
-(:mod:`sim.user_run`), collects every output code and compares it with the bit-accurate golden
-model (:func:`golden.bn_unit.run`). :func:`save` writes the result as an ``.npz`` atomically.
+quantization: :func:`l1bn.golden.fixed.quantize`, half-even, saturation counted), generates the design
+with :func:`l1bn.hdl.generate.generate`, streams every channel through ONE cocotb simulation
+(:mod:`l1bn.sim.user_run`), collects every output code and compares it with the bit-accurate golden
+model (:func:`l1bn.golden.bn_unit.run`). :func:`save` writes the result as an ``.npz`` atomically.
 
 Bad input raises :class:`InputError` (a ``ValueError``) before anything is generated or written.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.manifest import numerics
-from l1bn.files import atomic_open
+from l1bn.hdl.manifest import numerics
+from l1bn.util.files import atomic_open
 
 __all__ = ["InputError", "MAX_ELEMENTS", "MODES", "check_arrays", "config", "expected_names",
            "load_inputs", "mismatch_lines", "save", "simulate"]
@@ -156,9 +156,9 @@ def load_inputs(path, mode=None, *, max_elements=MAX_ELEMENTS):
 
 def config(norm, *, stats="two-pass", width=16, frac=8, lanes=1, max_batch=65536, eps=None,
            alpha=None, guard=None):
-    """The :class:`golden.bn_unit.UnitConfig` of a run; :class:`InputError` naming a bad
+    """The :class:`l1bn.golden.bn_unit.UnitConfig` of a run; :class:`InputError` naming a bad
     parameter. ``eps``, ``alpha``, ``guard`` None: the unit's defaults (1e-5, 0.9, 8)."""
-    from golden import bn_unit as gold
+    from l1bn.golden import bn_unit as gold
 
     given = {k: v for k, v in (("eps", eps), ("alpha", alpha), ("guard", guard)) if v is not None}
     try:
@@ -251,21 +251,21 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
         channel, index, rtl, golden)``, at most 100), ``saturated`` (dict of counts: the inputs'
         quantization ``input_<array>`` and the unit's stages, from the golden model),
         ``saturated_total``, ``cycles`` (simulated cycles), ``design`` (module name),
-        ``simulator``, ``numerics`` (:func:`hdl.manifest.numerics`).
+        ``simulator``, ``numerics`` (:func:`l1bn.hdl.manifest.numerics`).
 
     Raises
     ------
     InputError
         Bad input or parameters; nothing is generated or written.
-    sim.runner.SimulationFailed
+    l1bn.sim.runner.SimulationFailed
         The simulator did not build or run; its ``log`` is kept and named.
     """
-    from golden import bn_unit as gold
-    from golden import fixed
+    from l1bn.golden import bn_unit as gold
+    from l1bn.golden import fixed
 
     if simulator not in ("icarus", "verilator"):
         raise InputError(f"simulator must be icarus or verilator, got {simulator!r}")
-    from sim import runner
+    from l1bn.sim import runner
     why = runner.available(simulator)
     if why:
         raise InputError(f"simulator {simulator} cannot run here: {why}")
@@ -309,14 +309,14 @@ def simulate(norm, mode, arrays, *, stats="two-pass", simulator="verilator", wid
 
 
 def _run_rtl(block, params, testcase, mode, inputs, simulator, build_dir):
-    """Generate ``block``, run ``sim.user_run.<testcase>`` on ``inputs``; (module name, dump).
+    """Generate ``block``, run ``l1bn.sim.user_run.<testcase>`` on ``inputs``; (module name, dump).
 
     The design and the simulator build go to ``build_dir`` (shared with other runs), this run's
     configuration, data and results to a fresh directory of its own, removed afterwards unless
     the simulator failed (its log is in it). ``build_dir`` None: a temporary directory for all.
     """
-    from sim import runner
-    from synth.generate import generate
+    from l1bn.sim import runner
+    from l1bn.hdl.generate import generate
 
     own = build_dir is None
     root = Path(tempfile.mkdtemp(prefix="l1bn-simulate-")) if own else Path(build_dir)
@@ -330,7 +330,7 @@ def _run_rtl(block, params, testcase, mode, inputs, simulator, build_dir):
         data_path, dump_path = run_dir / "user_data.npz", run_dir / "user_dump.npz"
         with open(data_path, "wb") as f:
             np.savez(f, **inputs)
-        runner.run(verilog=verilog, toplevel=manifest["name"], test_module="sim.user_run",
+        runner.run(verilog=verilog, toplevel=manifest["name"], test_module="l1bn.sim.user_run",
                    simulator=simulator, build_dir=work, testcase=testcase, run_dir=run_dir,
                    config={"manifest": manifest, "seed": 1, "mode": mode,
                            "data_path": str(data_path), "dump_path": str(dump_path)})
@@ -351,7 +351,7 @@ def _collect(name, simulator, shape, rtl, golden, fmts, dump, sat_key, sat_golde
 
     ``rtl``/``golden``: output name -> codes; the per-element output (y or dx) as (C, m).
     """
-    from golden import fixed
+    from l1bn.golden import fixed
 
     result = {"design": name, "simulator": simulator, "cycles": int(dump["cycles"])}
     mism = []
@@ -398,9 +398,9 @@ def _int_column(values):
 def _simulate_backward(cfg, a, *, simulator, lanes, build_dir, eps, guard):
     """Backward on the ``bn_backward`` RTL, with what the golden forward hands over for the
     same quantized x (its exact sum, spread and, l1, sum of signs)."""
-    from golden import fixed
-    from golden.bn_backward import backward
-    from golden.bn_forward import batch_stats
+    from l1bn.golden import fixed
+    from l1bn.golden.bn_backward import backward
+    from l1bn.golden.bn_forward import batch_stats
 
     x = a["x"]
     c = x.shape[1]
