@@ -202,7 +202,7 @@ def block_case(block, params, testcase, simulator, values, label):
     manifest = json.loads(manifest_path.read_text())
     build_dir = BUILD / "sim" / manifest["name"] / simulator
     return Case(label, simulator,
-                lambda: _sim_run(verilog, manifest, f"sim.tb_{block}", testcase, simulator,
+                lambda: _sim_run(verilog, manifest, f"l1bn.sim.tb_{block}", testcase, simulator,
                                  build_dir, random_values=values),
                 build_dir)
 

@@ -276,9 +276,7 @@ def _build(simulator, verilog, toplevel, build_dir, extra=()):
 
 
 def _pythonpath():
-    """The directory that holds the ``l1bn`` package first, so the simulator's Python imports
-    this copy of it."""
-    import l1bn
-    root = str(Path(l1bn.__file__).resolve().parent.parent)
-    rest = os.environ.get("PYTHONPATH")
-    return root if not rest else os.pathsep.join([root, rest])
+    """PYTHONPATH of the simulator's Python: the caller's, without the working directory. The
+    simulator runs this interpreter's environment, so it imports ``l1bn`` as installed."""
+    return os.pathsep.join(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                           if p and Path(p).resolve() != Path.cwd().resolve())

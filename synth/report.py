@@ -342,7 +342,7 @@ def _sim_block(verilog, manifest, simulator, work):
     why = runner.available(simulator)
     if why:
         return {"not_run": f"not run: {why}"}
-    module = f"sim.tb_{manifest['block']}"
+    module = f"l1bn.sim.tb_{manifest['block']}"
     testcase = importlib.import_module(module).SMOKE_TEST
     vcd = work / f"sim-{simulator}" / "ports.vcd"
     dump = runner.dump_input_ports(vcd) if simulator == "icarus" else contextlib.nullcontext()
@@ -413,9 +413,9 @@ def _sta(res, work):
 
 
 def _areas(block, params, name, work):
-    groups = getattr(importlib.import_module(f"hdl.{block}"), "AREA_GROUPS", None)
+    groups = getattr(importlib.import_module(f"l1bn.hdl.{block}"), "AREA_GROUPS", None)
     if groups is None:
-        return {"not_run": f"not run: hdl.{block}.AREA_GROUPS not defined"}
+        return {"not_run": f"not run: l1bn.hdl.{block}.AREA_GROUPS not defined"}
     from l1bn.hdl.registry import design
     return yosys.osu018_areas(design(block, **params).rtlil, name, work / "areas", PERIOD_NS,
                               groups, fast=True)
@@ -707,7 +707,7 @@ def _pair_tables(results):
 def _sequence(block):
     """``hdl.<block>.sequence_cycles`` as ``f(channels, m, **params) -> cycles`` (forward unit:
     train mode), or None when the unit has none."""
-    fn = getattr(importlib.import_module(f"hdl.{block}"), "sequence_cycles", None)
+    fn = getattr(importlib.import_module(f"l1bn.hdl.{block}"), "sequence_cycles", None)
     if fn is None:
         return None
 
@@ -726,7 +726,7 @@ def unit_figures(res):
     power = _value(res, "sta", "power_mw")
     out = {"layers": {}, "fmax_mhz": fmax, "power_mw": power}
     if seq is None:
-        out["missing"] = f"n/a: hdl.{res['block']}.sequence_cycles not available"
+        out["missing"] = f"n/a: l1bn.hdl.{res['block']}.sequence_cycles not available"
         return out
     for layer in derived.LAYERS:
         cycles, max_batch = derived.layer_cycles(seq, layer, res["params"])

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from l1bn.util.files import write_json, write_text
-from l1bn.util.tools import ToolFailed, number
+from l1bn.util.tools import ToolFailed, number, require
 from l1bn.util.yosys import TOOL, run_script, yosys_path
 
 __all__ = ["generic", "osu018", "osu018_areas", "liberty_cells", "parse_generic",

@@ -24,7 +24,7 @@ def simulate(build_root, block, params, simulator, testcase, **config):
     root = build_root / "sim"
     verilog, manifest_path = generate(block, root / "designs", **params)
     manifest = json.loads(manifest_path.read_text())
-    out = runner.run(verilog=verilog, toplevel=manifest["name"], test_module=f"sim.tb_{block}",
+    out = runner.run(verilog=verilog, toplevel=manifest["name"], test_module=f"l1bn.sim.tb_{block}",
                      simulator=simulator, build_dir=root / manifest["name"] / simulator,
                      testcase=testcase, config=dict(config, manifest=manifest, seed=SEED))
     assert list(out.testcases) == [testcase]
