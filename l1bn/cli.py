@@ -148,7 +148,7 @@ def _cmd_doctor(args):
 def _cmd_report(args):
     from .util.files import check_output_dir
     out = _checked(check_output_dir, args.output, "--output")
-    from l1bn.synth.report import build_report, sweep
+    from l1bn.report import build_report, sweep
     try:   # every unit design checked with these values before anything is written
         designs = sweep(args.full, eps=args.eps, alpha=args.alpha, guard=args.guard)
     except ValueError as exc:

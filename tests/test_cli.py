@@ -170,7 +170,7 @@ def test_report_and_experiment_refuse_bad_outputs(tmp_path, capsys):
 ])
 def test_report_and_experiment_bad_arguments(tmp_path, capsys, monkeypatch, command, args,
                                              message):
-    from l1bn.synth import report
+    from l1bn import report
     monkeypatch.setattr(report, "build_report",
                         lambda *a, **k: pytest.fail("the report ran despite a bad value"))
     out = tmp_path / "out"

@@ -120,7 +120,7 @@ def stand_ins(monkeypatch):
     """Fast stand-ins for the work behind every command's checks."""
     import l1bn.experiments.cli
     import l1bn.hdl.generate
-    import l1bn.synth.report
+    import l1bn.report
     from l1bn.util import toolchain
     from l1bn.sim import runner
     from l1bn.sim import simulate as sm
@@ -129,7 +129,7 @@ def stand_ins(monkeypatch):
                         lambda block, out, **p: (Path(out) / "x.v", Path(out) / "x.json"))
     monkeypatch.setattr(sm, "simulate", _fake_result)
     monkeypatch.setattr(runner, "available", lambda simulator: None)
-    monkeypatch.setattr(l1bn.synth.report, "build_report", lambda *a, **k: 0)
+    monkeypatch.setattr(l1bn.report, "build_report", lambda *a, **k: 0)
     monkeypatch.setattr(l1bn.experiments.cli, "execute", lambda *a, **k: 0)
     monkeypatch.setattr(toolchain, "survey", lambda: [])
 

