@@ -27,6 +27,9 @@ __all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "AREA_GROUPS", "latency_formula
 
 MODE_TRAIN = 0
 MODE_INFER = 1
+#: Pipeline stages of the L2 statistics' squares: one ``$mul`` each, so a square at W <= 16
+#: maps to one 18 x 18 DSP block (two stages split it into two tiles, two blocks).
+SQUARE_STAGES = 1
 #: Submodule instance-name prefixes of each part of the unit (for area reports); the rest of the
 #: top module (sequencer, contexts, job control) is control and registers.
 AREA_GROUPS = {"statistics": ("acc_x", "acc_xx", "acc_d", "acc_pos", "acc_neg", "dev", "sq_x"),
@@ -76,14 +79,14 @@ def latency_formulas(*, norm, stats="two-pass", width=16, guard=8, lanes=1, max_
     text = {"pass": "ceil(m/P)", "La": "1 if P == 1 else 2", "y_latency": f"{y_lat}",
             "request_infer": "1", "job_infer": f"Ji+1 (Ji = {ji})",
             "job_train": f"Jt+1 (Jt = {jt})"}
-    if stats == "one-pass":
-        out["request_train"] = la + 4
-        text["request_train"] = "La+4"
-    else:
+    # The pass that completes the statistics ends in its kernel (|d| or d**2), the accumulator
+    # and two registers.
+    kernel = 1 if norm == "l1" and stats == "two-pass" else SQUARE_STAGES
+    out["request_train"] = la + 2 + kernel
+    text["request_train"] = f"La+{2 + kernel}"
+    if stats == "two-pass":
         out["mean_delay"] = W + 6 + la
         text["mean_delay"] = "W+6+La"
-        out["request_train"] = la + (3 if norm == "l1" else 4)
-        text["request_train"] = "La+3" if norm == "l1" else "La+4"
     out["formulas"] = text
     return out
 
@@ -331,7 +334,7 @@ class BNUnit(wiring.Component):
             acc_xx = Accumulator(width=2 * cfg.width - 1, lanes=P, max_count=cfg.max_batch,
                                  signed=False)
             m.submodules.acc_xx = acc_xx
-            squares = [Square(width=cfg.width) for _ in range(P)]
+            squares = [Square(width=cfg.width, stages=SQUARE_STAGES) for _ in range(P)]
             sql = squares[0].LATENCY
             # x is squared as it came and the square masked: no lane mask before the multiplier.
             xm = delay(m, u.s1_sum_mask, sql, en, "xxm")
@@ -373,7 +376,8 @@ class BNUnit(wiring.Component):
                             max_count=cfg.max_batch, signed=False)
         m.submodules.acc_d = acc_d
         la = acc_d.LATENCY
-        kern = [(AbsSign if l1 else Square)(width=W + 1) for _ in range(P)]
+        kern = [AbsSign(width=W + 1) if l1 else Square(width=W + 1, stages=SQUARE_STAGES)
+                for _ in range(P)]
         counts = []
         if l1:
             for name in ("acc_pos", "acc_neg"):

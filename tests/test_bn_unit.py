@@ -5,7 +5,7 @@ import pytest
 
 from l1bn.golden.bn_unit import UnitConfig
 from l1bn.hdl.bn_job import program, program_cycles
-from l1bn.hdl.bn_unit import BNUnit, latency_formulas, sequence_cycles
+from l1bn.hdl.bn_unit import SQUARE_STAGES, BNUnit, latency_formulas, sequence_cycles
 from l1bn.hdl.centred_scale import CentredScale
 from l1bn.hdl.registry import module_name, resolve
 from l1bn.sim import runner
@@ -86,7 +86,7 @@ def test_schedule_formulas():
     steps = program(UnitConfig("l1", "two-pass", 16, 8), "train")
     assert [s.name for s in steps][:3] == ["m_muf", "centre", "mean"]
     f = latency_formulas(norm="l2", stats="one-pass", width=16, guard=8, lanes=4, max_batch=1000)
-    assert "mean_delay" not in f and f["request_train"] == 2 + 4
+    assert "mean_delay" not in f and f["request_train"] == 2 + 2 + SQUARE_STAGES
     assert f["y_latency"] == 1 + CentredScale.LATENCY
     # One channel, three passes of 2 beats: mean and coefficient waits are not hidden.
     r = sequence_cycles(1, 7, "train", norm="l2", lanes=4)
