@@ -12,13 +12,14 @@ import cocotb
 import numpy as np
 
 from l1bn.golden import fixed
+from l1bn.golden.channels import channel_codes
 from l1bn.golden.bn_backward import backward
 from l1bn.golden.bn_forward import batch_stats
 from l1bn.golden.bn_unit import UnitConfig
 from l1bn.hdl.bn_backward import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
-from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit, soak_channels
+from .unitbench import UnitSpec, pack_lanes, run_unit, soak_channels
 
 SMOKE_TEST = "stalls"
 
@@ -68,7 +69,7 @@ class Channel:
 
 
 def draw(cfg, rng, m, kind, gamma=None, dscale=None):
-    """A channel of ``kind`` (:data:`l1bn.sim.unitbench.KINDS`) with Gaussian dy of scale
+    """A channel of ``kind`` (:data:`l1bn.golden.channels.KINDS`) with Gaussian dy of scale
     ``dscale`` (default random) and a random gamma unless given."""
     data, w, f = cfg.data, cfg.width, cfg.frac
     x = channel_codes(cfg, rng, m, kind)

@@ -12,12 +12,13 @@ import cocotb
 import numpy as np
 
 from l1bn.golden import fixed
+from l1bn.golden.channels import channel_codes
 from l1bn.golden.bn_unit import UnitConfig, forward_infer, forward_train
 from l1bn.hdl.bn_job import SAT_FIELDS
 from l1bn.hdl.bn_unit import latency_formulas, sequence_cycles
 
 from .harness import field_value as _get, load_config
-from .unitbench import UnitSpec, channel_codes, pack_lanes, run_unit, soak_channels
+from .unitbench import UnitSpec, pack_lanes, run_unit, soak_channels
 
 #: The random test the report could run as its quick check of this unit.
 SMOKE_TEST = "stalls"

@@ -13,53 +13,14 @@ from typing import Callable
 
 from cocotb.triggers import FallingEdge, ReadOnly
 
-import numpy as np
-
-from l1bn.golden import fixed
+from l1bn.golden.channels import KINDS
 from l1bn.hdl.bn_sequencer import FINAL, slot_order
 
 from .harness import Bench, StreamSink, StreamSource, lane_values
 from .harness import field_value as _get, payload_fields as _fields
 
-__all__ = ["KINDS", "channel_codes", "pack_lanes", "UnitStimulus", "check_schedule", "UnitSpec",
+__all__ = ["pack_lanes", "UnitStimulus", "check_schedule", "UnitSpec",
            "run_unit"]
-
-#: Shapes of the channels the unit testbenches draw (:func:`channel_codes`).
-KINDS = ("gauss", "relu", "skew", "const", "extreme", "spiky", "two_level", "narrow", "sparse")
-
-
-def channel_codes(cfg, rng, m, kind):
-    """m data codes of ``cfg.data`` for one channel of shape ``kind`` (:data:`KINDS`):
-    Gaussian, ReLU-shaped, skewed, constant, the two extreme codes, nearly constant with one
-    outlier (tiny sigma, large gain), two adjacent codes, a large mean with a spread of a few
-    LSB, or mostly zeros with a few large values. ``rng`` is a :class:`numpy.random.Generator`."""
-    data, f = cfg.data, cfg.frac
-    scale = 2.0 ** rng.uniform(-f + 2, cfg.width - f - 3)
-    loc = rng.uniform(-0.25, 0.25) * data.max_value
-    z = rng.standard_normal(m)
-    if kind == "gauss":
-        v = loc + scale * z
-    elif kind == "relu":
-        v = np.maximum(0.0, scale * (z + rng.uniform(-1, 1)))
-    elif kind == "skew":
-        v = loc + scale * (rng.exponential(1.0, m) - 1.0)
-    elif kind == "const":
-        v = np.full(m, loc)
-    elif kind == "extreme":
-        v = rng.choice([data.min_value, data.max_value], m)
-    elif kind == "spiky":
-        v = np.full(m, loc)
-        v[rng.integers(m)] += 2.0 ** -f * 3
-    elif kind == "two_level":       # two adjacent codes: a spread of half an LSB
-        v = loc + 2.0 ** -f * (rng.random(m) < rng.uniform(0.1, 0.9))
-    elif kind == "narrow":          # a large mean and a spread of a few LSB
-        v = rng.choice([-0.8, 0.8]) * data.max_value + 2.0 ** -f * rng.normal(0, 2, m)
-    elif kind == "sparse":          # mostly zeros, a few large activations (ReLU-like)
-        v = np.where(rng.random(m) < 0.95, 0.0, scale * np.abs(z) * 4)
-    else:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    return fixed.quantize(v, data)[0]
-
 
 #: Checked cycles the ``soak`` testcases stream at least (``make soak`` sets it).
 SOAK_ENV = "L1BN_SOAK_CYCLES"
@@ -67,7 +28,7 @@ SOAK_ENV = "L1BN_SOAK_CYCLES"
 
 def soak_channels(cfg, rng, make, passes, lanes, work, target=None):
     """Random channels for a soak run: ``make(m, kind, rng)`` builds one channel, every kind of
-    :data:`KINDS`, m from 1 to min(max_batch, 300); enough that their cycles reach ``target``
+    :data:`~l1bn.golden.channels.KINDS`, m from 1 to min(max_batch, 300); enough that their cycles reach ``target``
     (default: the environment's ``L1BN_SOAK_CYCLES``, else 10**6), a channel counted as its
     beats (passes * ceil(m/P)) or as ``work(ch)``, the cycles of its per-channel job, whichever
     is more (a lower bound of what it costs: one job runs at a time)."""

@@ -3,10 +3,10 @@
 import json
 import os
 
-import pytest
-
-from l1bn.sim import runner
 from l1bn.hdl.generate import generate
+from l1bn.sim import runner
+
+from .tools import requires
 
 #: Seed of every random test; printed in each failure message.
 SEED = int(os.environ.get("L1BN_SEED", "20261124"))
@@ -18,9 +18,7 @@ def simulate(build_root, block, params, simulator, testcase, **config):
     Returns the testbench's summary of that testcase (checked cycles, mismatches, seed) after
     asserting that it passed with zero mismatches.
     """
-    why = runner.available(simulator)
-    if why:
-        pytest.skip(f"not run: {why}")
+    requires(simulator)
     root = build_root / "sim"
     verilog, manifest_path = generate(block, root / "designs", **params)
     manifest = json.loads(manifest_path.read_text())

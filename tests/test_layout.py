@@ -2,6 +2,7 @@
 read at once."""
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -86,8 +87,14 @@ def test_functions_read_at_once():
 def test_wheel_installs_one_top_level_name(tmp_path):
     """The wheel holds l1bn and its metadata only: installing the project claims no generic
     top-level name (``sim``, ``bench``, ...); every floor and the benchmark's Verilog are in it."""
+    src = tmp_path / "src"     # a copy: the build writes its scratch files into the tree
+    for folder in {folder.split("/")[0] for _rank, folder in FLOORS.values()}:
+        shutil.copytree(ROOT / folder, src / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--quiet", "--disable-pip-version-check", "-w", str(tmp_path), str(ROOT)],
+                    "--quiet", "--disable-pip-version-check", "-w", str(tmp_path), str(src)],
                    check=True, cwd=tmp_path)
     wheel, = tmp_path.glob("l1bn-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

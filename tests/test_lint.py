@@ -9,6 +9,7 @@ from l1bn.golden.reference import NORMS
 from l1bn.hdl.registry import BLOCKS
 from l1bn.util import toolchain
 from l1bn.hdl.generate import generate
+from .tools import requires
 
 
 UNITS = ("bn_unit", "bn_backward")
@@ -30,11 +31,11 @@ def _cases():
                                        id=f"{block}-{norm or 'any'}-w{width}{tag}")
 
 
+@pytest.mark.lint
 @pytest.mark.parametrize("block, width, norm, extra", list(_cases()))
 def test_verilog_is_lint_clean(tmp_path, block, width, norm, extra):
+    requires("verilator")
     verilator = toolchain.find("verilator")
-    if verilator is None:
-        pytest.skip("not run: verilator missing")
     params = {"width": width, "norm": norm, **extra}
     if "frac" in BLOCKS[block].params:
         params["frac"] = width // 2

