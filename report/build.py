@@ -11,7 +11,7 @@ from l1bn.synth import fpga
 from l1bn.util.files import write_json, write_text
 
 from . import derived, plots
-from .cache import prune_stale, tool_versions
+from .cache import complete, prune_stale, tool_versions
 from .figures import (energy_points, figure_value, side_of, stage_times, unit_figures,
     unit_numerics, unit_ratios)
 from .stages import evaluate
@@ -84,7 +84,12 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
     md, trows = markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out_dir)
     flat = [dict(r, area_um2=figure_value(r, "osu018", "area_um2"),
                  critical_ns=figure_value(r, "sta", "critical_ns"), side=side_of(r)) for r in good]
-    figures = plots.write_all(flat, pair_ratios, energy_points(good, figs), WIDTHS, out_dir)
+    paper = {"time": derived.PAPER_TIME_RATIO, "energy": derived.PAPER_ENERGY_RATIO}
+    splits = [(f"{r['unit']}, {r['params']['width']}-bit, {r['params']['lanes']} lanes",
+               {g: v["area_um2"] for g, v in r["areas"]["groups"].items()})
+              for r in good if r.get("unit") and complete(r.get("areas"))]
+    figures = plots.write_all(flat, pair_ratios, energy_points(good, figs), WIDTHS, out_dir,
+                              ratios=ratios, paper=paper, splits=splits)
     md += "\n## Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in figures
                                           if p.suffix == ".png") + "\n"
     write_csv(out_dir / "designs.csv", design_rows(good))

@@ -230,11 +230,11 @@ _MISS_REASONS = (
      "none."),
     (("ecp5_fmax_mhz",), "ECP5 Fmax",
      "A unit that does not fit has no Fmax. Elsewhere the critical path is in nextpnr's report "
-     "in the design's FPGA log; the ones seen so far ran from flops to the DSP blocks, which sit "
-     "in fixed columns, and back over long routes, through the pass sequencer's stream "
-     "handshake (combinational from `x.valid` and `y.ready` to the pass state), or through a "
-     "divider's step. A registered handshake (a skid buffer on `x`), registers on both sides of "
-     "each DSP block and a radix-4 divider would be the next steps."),
+     "in the design's FPGA log (`fpga-ecp5-25k/ecp5-25k-pnr.log` of its cache directory). "
+     "Paths into and out of the DSP blocks, which sit in fixed columns, the pass sequencer's "
+     "combinational stream handshake and the dividers' steps are the candidates; a registered "
+     "handshake (a skid buffer on `x`), registers on both sides of each DSP block and a radix-4 "
+     "divider would be the next steps."),
     (("ice40_lcs", "ice40_fmax_mhz"), "iCE40 HX8K",
      "The HX8K has no DSP blocks, so every lane multiplier is built from logic cells (Booth "
      "recoded by this flow): the forward lanes' 18 x 17 products, the L2 forward squares, and "
@@ -319,9 +319,8 @@ def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out
               "carry lookahead in every adder, as a synthesis tool aiming at a clock would "
               "pick; the same for L1 and L2), then `dfflibmap` and ABC with a reduced script (`"
               + yosys.FAST_ABC_SCRIPT.format(D=round(PERIOD_NS * 1000)) + "`: Yosys' default "
-              "Liberty script without `&fraig -x`, `scorr` and `&dch -f`, which took minutes on "
-              "the 32-bit units; measured +3 % area on the 16-bit 4-lane L2 unit, +1 % on a "
-              "32-bit multiplier, same script for L1 and L2). Generic cells, transistors (`stat "
+              "Liberty script without `&fraig -x`, `scorr` and `&dch -f`, the slowest steps on the "
+              "32-bit units; the same script for L1 and L2). Generic cells, transistors (`stat "
               "-tech cmos`, flip-flops not counted) and logic depth (`ltp -noff`) are of the "
               "gates Yosys' techmap produces before ABC. OpenSTA: typical corner, ideal clock, "
               f"no wire load, clock {PERIOD_NS:g} ns; critical path: the longer of reg-to-reg and "
