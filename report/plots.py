@@ -36,7 +36,8 @@ def _save(fig, out_dir, stem):
 
 def _energy_axis(ax, widths, what, title):
     """Legend, labels, log scale and title of an energy-against-width panel."""
-    _legend_or_note(ax, ax.get_lines(), fontsize=7)
+    _legend_or_note(ax, ax.get_lines(), fontsize=7, loc="upper center", ncol=2,
+                    bbox_to_anchor=(0.5, -0.13))
     ax.set_xlabel("data width (bits)")
     ax.set_xticks(list(widths))
     ax.set_ylabel(f"{what} (pJ, log scale)")
