@@ -98,7 +98,8 @@ def _generate_params(args, spec):
     """The parameters the flags and ``--set`` of ``l1bn generate`` give (None: not given)."""
     # --max-batch is a block's max_count (values per sum) or, for the units, max_batch.
     batch = "max_batch" if spec is not None and "max_batch" in spec.params else "max_count"
-    params = {"norm": args.norm, "width": args.width, "frac": args.frac, batch: args.max_batch,
+    norm = args.norm or ("l1" if spec is not None and "norm" in spec.params else None)
+    params = {"norm": norm, "width": args.width, "frac": args.frac, batch: args.max_batch,
               "lanes": args.lanes, "eps": args.eps, "alpha": args.alpha, "guard": args.guard}
     for item in args.set or ():
         name, sep, value = item.partition("=")
@@ -239,8 +240,9 @@ def _add_generate(sub):
     g = sub.add_parser("generate", help="write a block's Verilog and JSON manifest",
                        epilog=_blocks_epilog(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    g.add_argument("--block", default="stats_accumulator", help="block name (default %(default)s)")
-    g.add_argument("--norm", help="l1 or l2")
+    g.add_argument("--block", default="bn_unit",
+                   help="block name (default %(default)s, the forward BN unit)")
+    g.add_argument("--norm", help="l1 or l2 (default l1, for blocks that take a norm)")
     g.add_argument("--width", type=_positive, help="data width in bits (default 16)")
     g.add_argument("--frac", type=_natural, help="fraction bits (default 8)")
     g.add_argument("--max-batch", type=_positive,

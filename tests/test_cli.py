@@ -23,6 +23,15 @@ def _in_process(argv, capsys):
     return rc, out, err.strip().splitlines()
 
 
+def test_generate_without_block_writes_the_forward_unit(tmp_path, capsys):
+    """``l1bn generate -o DIR`` makes the product, the forward L1 BN unit, not a building block."""
+    rc, out, _err = _in_process(["generate", "-o", str(tmp_path)], capsys)
+    assert rc == 0
+    stem = "bn_unit_l1_twopass_w16_f8_p1_maxbatch65536_guard8"
+    assert out.split() == [str(tmp_path / f"{stem}.v"), str(tmp_path / f"{stem}.json")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.json", f"{stem}.v"]
+
+
 def _refused(argv, capsys, message, root):
     """``argv`` exits 2 with one line holding ``message`` and leaves ``root`` as it was."""
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
@@ -60,7 +69,7 @@ def test_bad_parameters_exit_2_and_write_nothing(tmp_path, args, message):
     (["--norm", "l1", "--frac", "16"], "frac must be an integer in [0, width - 1] = [0, 15]"),
     (["--norm", "l1", "--set", "width=1.5"], "width must be an integer in [2, 64], got 1.5"),
     (["--norm", "l1", "--set", "=3"], "--set: expected NAME=VALUE"),
-    (["--norm", "l1", "--set", "nosuch=3"], "stats_accumulator takes no parameter nosuch"),
+    (["--norm", "l1", "--set", "nosuch=3"], "bn_unit takes no parameter nosuch"),
     (["--block", "divider", "--set", "quot_width=16", "--set", "quot_frac=40"],
      "quot_frac must be an integer in [0, quot_width - 1] = [0, 15]"),
     (["--block", "divider", "--set", "quot_frac=40"], "quot_frac must be an integer in "
