@@ -5,7 +5,7 @@ Bit for bit :func:`l1bn.golden.bn_forward.forward_train` and :func:`l1bn.golden.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from l1bn.golden import fixed
@@ -22,11 +22,15 @@ from .divider import Divider
 from .registers import context_pair, delay, pick
 from .square import Square
 
-__all__ = ["BNUnit", "MODE_TRAIN", "MODE_INFER", "AREA_GROUPS", "latency_formulas",
+__all__ = ["BNUnit", "Mode", "AREA_GROUPS", "latency_formulas",
            "sequence_cycles", "slot_order"]
 
-MODE_TRAIN = 0
-MODE_INFER = 1
+class Mode(enum.Enum, shape=1):
+    """A channel descriptor's ``mode``: batch statistics (training) or running statistics."""
+    TRAIN = 0
+    INFER = 1
+
+
 #: Pipeline stages of the L2 statistics' squares: one ``$mul`` each, so a square at W <= 16
 #: maps to one 18 x 18 DSP block (two stages split it into two tiles, two blocks).
 SQUARE_STAGES = 1
@@ -222,7 +226,7 @@ class BNUnit(wiring.Component):
                                            "sat": unsigned(P), "last": 1})
         self.sat_layout = data.StructLayout({k: 1 for k in SAT_FIELDS})
         self.channel_layout = data.StructLayout({
-            "mode": 1, "m": unsigned(self.mbits), "gamma": signed(W), "beta": signed(W),
+            "mode": Mode, "m": unsigned(self.mbits), "gamma": signed(W), "beta": signed(W),
             "running_mean": signed(SW), "running_sigma": signed(SW), "last": 1})
         job = self._job
         self.stats_layout = data.StructLayout({
@@ -261,7 +265,7 @@ class BNUnit(wiring.Component):
         W, SW, bw = cfg.width, cfg.stat.width, cfg.bias.width
         cp = self.channel.payload
         m.d.comb += [seq.cfg_valid.eq(self.channel.valid), seq.cfg_last.eq(cp.last),
-                     seq.cfg_single.eq(cp.mode == MODE_INFER), seq.cfg_m.eq(cp.m),
+                     seq.cfg_single.eq(cp.mode == Mode.INFER), seq.cfg_m.eq(cp.m),
                      self.channel.ready.eq(seq.cfg_ready)]
         for name, shape in (("gamma", signed(W)), ("beta", signed(W)), ("rmean", signed(SW)),
                             ("rsigma", signed(SW)), ("muf", signed(W + 1)),
@@ -284,7 +288,7 @@ class BNUnit(wiring.Component):
                 m.d.sync += [u.gamma[i].eq(cp.gamma), u.beta[i].eq(cp.beta),
                              u.rmean[i].eq(cp.running_mean), u.rsigma[i].eq(cp.running_sigma),
                              u.mean_ready[i].eq(0), u.coef_ready[i].eq(0)]
-        with m.If(seq.load & (cp.mode == MODE_INFER)):
+        with m.If(seq.load & (cp.mode == Mode.INFER)):
             m.d.sync += [u.pend.eq(1), u.pend_ctx.eq(seq.load_ctx), u.pend_infer.eq(1)]
 
     def _stage1(self, m, u):

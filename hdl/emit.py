@@ -5,7 +5,11 @@ from pathlib import Path
 from l1bn.util.files import write_text
 from l1bn.util.yosys import run_script
 
-__all__ = ["emit_verilog"]
+__all__ = ["emit_verilog", "TIMESCALE"]
+
+#: The first line of every emitted file: simulators need a time unit, and a design without one
+#: inherits whatever the file compiled before it declared.
+TIMESCALE = "`timescale 1ns/1ps"
 
 
 # Cells whose operands Yosys lets differ in width from the result; Verilog extends them
@@ -93,7 +97,8 @@ def emit_verilog(rtlil_text, top, out, workdir):
     the hierarchy, removes what drives nothing, narrows cells to the bits that are used, pads the
     remaining operands explicitly (:data:`_PAD_CELLS`, :data:`_CMP_CELLS`), splits wires where their drivers change
     and drops ``init`` attributes: registers take their initial values from the synchronous
-    ``rst`` only, as on an ASIC. The result is what every simulation and synthesis then reads.
+    ``rst`` only, as on an ASIC; the file starts with :data:`TIMESCALE`. The result is what
+    every simulation and synthesis then reads.
 
     Parameters
     ----------
@@ -125,4 +130,4 @@ def emit_verilog(rtlil_text, top, out, workdir):
         "write_verilog -noattr emit.v",
     ], ["emit.v"])
     text = (workdir / "emit.v").read_text()
-    return write_text(Path(out), text)
+    return write_text(Path(out), f"{TIMESCALE}\n{text}")

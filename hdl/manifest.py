@@ -4,36 +4,48 @@ The manifest is what the testbenches, the report and users' own flows read; it i
 the component's signature, so it cannot disagree with the Verilog.
 """
 
+import enum
+from pathlib import Path
+
 from amaranth import Shape
 from amaranth.lib import data, wiring
 
-__all__ = ["ports", "manifest"]
+__all__ = ["SCHEMA", "CLOCK", "RESET", "describe", "ports", "numerics", "manifest"]
 
 
-def _layout_fields(shape):
-    if not isinstance(shape, data.Layout):
-        return None
-    fields = []
-    for name, field in shape:
-        s = Shape.cast(field.shape)
-        fields.append({"name": str(name), "offset": field.offset, "width": s.width, "signed": s.signed})
-    return fields
+#: The JSON Schema every manifest validates against (published with the package).
+SCHEMA = Path(__file__).with_name("manifest.schema.json")
+#: How every generated design is clocked and reset (Amaranth's default domain, emitted flat).
+CLOCK = {"port": "clk", "edge": "rising"}
+RESET = {"port": "rst", "kind": "synchronous", "active": "high",
+         "effect": "every register to its initial value; sticky flags cleared"}
+
+
+def describe(shape):
+    """``{"width", "signed"}`` of a shape, plus what a layout or an enum says about its bits:
+    ``fields`` (a struct: name, offset and the same description, lowest bits first),
+    ``elements`` (an array: count, and the description of one element; element i at bits
+    ``[i*width, (i+1)*width)``) or ``encoding`` (an enum: name -> value)."""
+    s = Shape.cast(shape)
+    out = {"width": s.width, "signed": s.signed}
+    if isinstance(shape, data.StructLayout):
+        out["fields"] = [{"name": str(name), "offset": field.offset, **describe(field.shape)}
+                         for name, field in shape]
+    elif isinstance(shape, data.ArrayLayout):
+        out["elements"] = {"count": shape.length, **describe(shape.elem_shape)}
+    elif isinstance(shape, type) and issubclass(shape, enum.Enum):
+        out["encoding"] = {member.name.lower(): member.value for member in shape}
+    return out
 
 
 def ports(component):
-    """Ports in Verilog order: ``[{"name", "dir", "width", "signed", "fields"?}]`` plus clk/rst."""
+    """Ports in Verilog order: ``[{"name", "dir", "width", "signed", ...}]`` (:func:`describe`)
+    plus clk and rst."""
     out = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
            {"name": "rst", "dir": "in", "width": 1, "signed": False}]
     for path, member, _value in component.signature.flatten(component):
-        shape = member.shape
-        s = Shape.cast(shape)
-        port = {"name": "__".join(map(str, path)),
-                "dir": "in" if member.flow == wiring.In else "out",
-                "width": s.width, "signed": s.signed}
-        fields = _layout_fields(shape)
-        if fields is not None:
-            port["fields"] = fields
-        out.append(port)
+        out.append({"name": "__".join(map(str, path)),
+                    "dir": "in" if member.flow == wiring.In else "out", **describe(member.shape)})
     return out
 
 
@@ -75,6 +87,8 @@ def manifest(component, *, name, block, parameters):
         # Cycles between results at full rate: 1 for pipelines, LATENCY for iterative units.
         "cycles_per_result": getattr(component, "CYCLES_PER_RESULT", 1),
         "formats": {k: f.as_dict() for k, f in getattr(component, "formats", {}).items()},
+        "clock": CLOCK,
+        "reset": RESET,
         "ports": ports(component),
         # Units: multipliers per lane, lanes, and scalar (per-channel) multipliers.
         **({"multipliers": component.MULTIPLIERS} if hasattr(component, "MULTIPLIERS") else {}),

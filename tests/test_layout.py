@@ -102,5 +102,5 @@ def test_wheel_installs_one_top_level_name(tmp_path):
     assert top == {"l1bn"}
     for floor in ("util", "golden", "hdl", "sim", "synth", "report", "experiments", "bench"):
         assert f"l1bn/{floor}/__init__.py" in names, floor
-    assert "l1bn/bench/bench_register.v" in names
+    assert "l1bn/bench/bench_register.v" in names and "l1bn/hdl/manifest.schema.json" in names
     assert "l1bn/cli.py" in names and not any("/tests/" in n for n in names)
