@@ -13,10 +13,14 @@ from l1bn.util.files import check_output_dir, check_output_file
 from l1bn.util.files import write_text
 from .emit import emit_verilog
 
-__all__ = ["check", "generate", "CACHE_ENV"]
+__all__ = ["check", "generate", "core", "CACHE_ENV", "SUFFIXES"]
 
 #: Directory of emitted Verilog kept for reuse (default ``$XDG_CACHE_HOME/l1bn/emit``, else ``~/.cache/l1bn/emit``).
 CACHE_ENV = "L1BN_EMIT_CACHE"
+#: The files :func:`generate` writes for a design: Verilog, manifest, FuseSoC core.
+SUFFIXES = (".v", ".json", ".core")
+#: Vendor and library of the cores' VLNV names (``l1bn:l1bn:<design>:<version>``).
+VLNV_PREFIX = "l1bn:l1bn"
 
 
 def check(block, out_dir, **params):
@@ -28,19 +32,20 @@ def check(block, out_dir, **params):
     ValueError
         A bad block or parameter (:func:`l1bn.hdl.registry.resolve`).
     l1bn.util.files.PathError
-        ``out_dir`` or one of the two files it would receive cannot be written (see
+        ``out_dir`` or one of the three files it would receive cannot be written (see
         :mod:`l1bn.util.files`: not a directory, a symbolic link or non-regular file in the way, ...).
     """
     params = resolve(block, **params)
     out = check_output_dir(out_dir)
     name = module_name(block, **params)
-    for suffix in (".v", ".json"):
+    for suffix in SUFFIXES:
         check_output_file(out / f"{name}{suffix}", create_parents=True)
     return params, out
 
 
 def generate(block, out_dir, **params):
-    """Write ``out_dir/<name>.v`` and ``out_dir/<name>.json`` for ``block``; return both paths.
+    """Write ``out_dir/<name>.v``, ``<name>.json`` and ``<name>.core`` (:func:`core`) for
+    ``block``; return the paths of the Verilog and the manifest.
 
     Parameters and output paths are checked first (:func:`check`) and the Verilog is produced
     in a scratch directory, so on any error (``ValueError`` for bad parameters,
@@ -73,7 +78,45 @@ def generate(block, out_dir, **params):
     verilog = _update(out_dir / f"{manifest['name']}.v", text)
     manifest_path = _update(out_dir / f"{manifest['name']}.json",
                             json.dumps(dict(manifest, verilog=verilog.name), indent=2) + "\n")
+    _update(out_dir / f"{manifest['name']}.core", core(manifest, verilog.name))
     return verilog, manifest_path
+
+
+def core(manifest, verilog_name):
+    """The FuseSoC CAPI2 core of a design: its Verilog as the one source, a ``default`` target
+    and a ``lint`` target (``verilator --lint-only -Wall``)."""
+    name = manifest["name"]
+    doc = manifest["doc"].replace('"', "'")
+    return f"""CAPI=2:
+name: {VLNV_PREFIX}:{name}:{_version()}
+description: "{doc}"
+
+filesets:
+  rtl:
+    files:
+      - {verilog_name}
+    file_type: verilogSource
+
+targets:
+  default:
+    filesets: [rtl]
+    toplevel: {name}
+  lint:
+    default_tool: verilator
+    filesets: [rtl]
+    toplevel: {name}
+    tools:
+      verilator:
+        mode: lint-only
+        verilator_options: [-Wall]
+"""
+
+
+def _version():
+    try:
+        return version("l1bn")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def _inputs():

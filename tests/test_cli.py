@@ -29,7 +29,8 @@ def test_generate_without_block_writes_the_forward_unit(tmp_path, capsys):
     assert rc == 0
     stem = "bn_unit_l1_twopass_w16_f8_p1_maxbatch65536_guard8"
     assert out.split() == [str(tmp_path / f"{stem}.v"), str(tmp_path / f"{stem}.json")]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.json", f"{stem}.v"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.core", f"{stem}.json",
+                                                          f"{stem}.v"]
 
 
 def _refused(argv, capsys, message, root):
@@ -247,7 +248,8 @@ def test_generate_writes_verilog_and_manifest(tmp_path):
         {"name": "data", "offset": 0, "width": 16, "signed": True},
         {"name": "last", "offset": 16, "width": 1, "signed": False}]
     assert f"module {name}(" in (tmp_path / f"{name}.v").read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.json", f"{name}.v"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.core", f"{name}.json",
+                                                          f"{name}.v"]
 
 
 def test_doctor_lists_every_tool():
