@@ -13,7 +13,7 @@ from l1bn.golden.bn_unit import UnitConfig
 
 from .abs_sign import AbsSign
 from .accumulator import Accumulator
-from .block import BlockSpec
+from .block import BlockSpec, Choice
 from .bn_job import SAT_FIELDS, ChannelJob, program_cycles
 from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
 from .bn_skeleton import Wires, event, job_handshake, register_tags, stream_control
@@ -31,6 +31,8 @@ class Mode(enum.Enum, shape=1):
     INFER = 1
 
 
+#: What an untaken ``stats`` transfer does (:class:`BNUnit`'s ``stats_out``).
+STATS_OUT = Choice(("wait", "drop"))
 #: Pipeline stages of the L2 statistics' squares: one ``$mul`` each, so a square at W <= 16
 #: maps to one 18 x 18 DSP block (two stages split it into two tiles, two blocks).
 SQUARE_STAGES = 1
@@ -136,6 +138,12 @@ class BNUnit(wiring.Component):
     max_batch : largest channel size M (m <= max_batch)
     guard : extra fraction bits G of the statistics and the bias (>= 3)
     alpha, eps : running-statistics weight of the OLD value, and epsilon (quantized as the model)
+    stats_out : "wait" (default) or "drop"
+        What a ``stats`` transfer the host has not taken does. "wait": it holds the next
+        channel's coefficients, and so its final pass, until taken (a host must drain
+        ``stats``). "drop": the unit never waits for ``stats``; a transfer still pending when
+        the next channel's statistics are ready is replaced by them. For hosts that do not use
+        ``stats`` (inference-only deployments, or a forward whose backward does not run).
 
     Protocol (sequences of channels, two channels in flight)
     ---------------------------------------------------------
@@ -165,7 +173,8 @@ class BNUnit(wiring.Component):
       b, running}`` (the model's per-stage counts, 0 or 1 per channel) and what the backward
       unit takes, exact integers: ``sum_x``, ``spread`` (N for l1, V for l2) and, l1,
       ``sum_sgn`` (:mod:`l1bn.golden.bn_forward` step 7). A pending transfer
-      holds the next channel's coefficients (and so its final pass).
+      holds the next channel's coefficients (and so its final pass), unless
+      ``stats_out="drop"``.
     * Backpressure: one global stall ``en = ~y.valid | y.ready`` freezes the streaming
       datapath; ``x.ready`` is low while stalled or while the next pass waits for its mean or
       coefficients. The per-channel math runs on regardless.
@@ -194,13 +203,15 @@ class BNUnit(wiring.Component):
     one ``MW x (W+1)`` unsigned product each (18 x 17 at W <= 16). Multipliers per lane
     (:attr:`MULTIPLIERS`): l1 one, l2 two (the square and the normalize product).
 
-    Limits: ``m = 0`` is not a channel (undefined). ``alpha``/``eps`` default to 0.9 / 1e-5
-    (``None`` in the registry so that module names stay plain identifiers).
+    Limits: ``m = 0`` is not a channel (undefined). ``alpha``/``eps``/``stats_out`` default to
+    0.9 / 1e-5 / "wait" (``None`` in the registry, so that the default leaves the module name
+    as it is).
     """
 
     def __init__(self, *, norm, stats="two-pass", width=16, frac=8, lanes=1, max_batch=65536,
-                 guard=8, alpha=None, eps=None):
+                 guard=8, alpha=None, eps=None, stats_out=None):
         alpha = 0.9 if alpha is None else alpha
+        self.stats_out = STATS_OUT.check("stats_out", stats_out or "wait", {})
         eps = 1e-5 if eps is None else eps
         try:
             self.cfg = cfg = UnitConfig(norm=norm, stats=stats, width=width, frac=frac,
@@ -434,8 +445,8 @@ class BNUnit(wiring.Component):
         context and (training) the ``stats`` stream, once ``stats`` has room (GO)."""
         cfg, job = self.cfg, self._job
         job_infer = Signal(name="job_infer")
-        go, job_ctx = job_handshake(m, u, job,
-                                    job_infer | ~self.stats.valid | self.stats.ready)
+        room = job_infer | ~self.stats.valid | self.stats.ready
+        go, job_ctx = job_handshake(m, u, job, 1 if self.stats_out == "drop" else room)
         c = u.pend_ctx
         sum_x = u.sx_p if cfg.stats == "one-pass" else pick(u.sx, c)
         m.d.comb += [job.start.eq(u.take), job.infer.eq(u.pend_infer),
@@ -467,8 +478,10 @@ class BNUnit(wiring.Component):
 
 
 BLOCK = BlockSpec(BNUnit, ("norm", "stats", "width", "frac", "lanes", "max_batch", "guard",
-                           "alpha", "eps"),
+                           "alpha", "eps", "stats_out"),
                   defaults={"stats": "two-pass", "width": 16, "frac": 8, "lanes": 1,
-                            "max_batch": 65536, "guard": 8, "alpha": None, "eps": None},
+                            "max_batch": 65536, "guard": 8, "alpha": None, "eps": None,
+                            "stats_out": None},
+                  bounds={"stats_out": STATS_OUT},
                   summary="complete L1BN/L2BN forward unit: batch statistics, centred lanes "
                           "y = a*(x - mu_F) + b', running statistics; train and inference")

@@ -110,7 +110,7 @@ def _stats_check(ch, payload, fields):
 
 
 async def run_sequences(dut, name, sequences, *, p_valid=1.0, p_ready=1.0, p_stats=1.0,
-                        p_chan=1.0, bad_last=False):
+                        p_chan=1.0, bad_last=False, stats=True):
     """:func:`l1bn.sim.unitbench.run_unit` on the forward unit: ``y`` beats and ``stats``."""
     config, man, p, cfg = _setup()
 
@@ -122,7 +122,7 @@ async def run_sequences(dut, name, sequences, *, p_valid=1.0, p_ready=1.0, p_sta
                     expected=lambda ch: ([int(v) for v in ch.gold["y"]], ch.gold["sat"]["y"]),
                     side_check=_stats_check, model=model)
     return await run_unit(dut, name, sequences, spec, p_valid=p_valid, p_ready=p_ready,
-                          p_side=p_stats, p_chan=p_chan, bad_last=bad_last)
+                          p_side=p_stats, p_chan=p_chan, bad_last=bad_last, side=stats)
 
 
 def _rng(name):
@@ -174,6 +174,20 @@ async def saturation(dut):
         Channel(cfg, "train", [small] * 5, small, big, cfg.stat.max_code, cfg.stat.max_code),
     ]
     await run_sequences(dut, "saturation", _sequences(chans))
+
+
+@cocotb.test()
+async def stats_unread(dut):
+    """``stats_out="drop"``: a host that never takes ``stats`` (ready low throughout) streams
+    training and inference channels at full rate; y and the schedule are as with a drained
+    ``stats``, and nothing stalls."""
+    _c, _m, p, cfg = _setup()
+    assert p.get("stats_out") == "drop", "stats_unread needs a unit with stats_out='drop'"
+    rng = _rng("stats_unread")
+    train = [draw(cfg, rng, int(m), k, "train") for m, k in
+             zip((5, 40, 3, 17, 64), ("gauss", "two_level", "narrow", "relu", "sparse"))]
+    infer = [draw(cfg, rng, 9, "gauss", "infer") for _ in range(2)]
+    await run_sequences(dut, "stats_unread", [train, infer], stats=False)
 
 
 @cocotb.test()

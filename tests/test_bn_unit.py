@@ -25,11 +25,16 @@ DESIGNS = (
     # narrow L2: the running sigma's product outlasts the a divider (R > 0 in the job formula)
     ("l2-p4-w8-g4", dict(norm="l2", stats="two-pass", width=8, frac=4, lanes=4, guard=4)),
     ("l2one-p4-w8-g4", dict(norm="l2", stats="one-pass", width=8, frac=4, lanes=4, guard=4)),
+    # a host that never reads stats
+    ("l1-p4-w16-drop", dict(norm="l1", stats="two-pass", width=16, frac=8, lanes=4,
+                            stats_out="drop")),
+    ("l2one-p1-w16-drop", dict(norm="l2", stats="one-pass", width=16, frac=8, lanes=1,
+                               stats_out="drop")),
 )
 #: The cocotb tests of sim/tb_bn_unit.py, and which designs run each (all run on both simulators).
 TESTCASES = {
     "sizes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32",
-              "l2-p4-w8-g4", "l2one-p4-w8-g4"),
+              "l2-p4-w8-g4", "l2one-p4-w8-g4", "l1-p4-w16-drop"),
     "shapes": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32"),
     "families": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16", "l1-p4-w8-g4", "l2-p1-w32",
                  "l2-p4-w8-g4", "l2one-p4-w8-g4"),
@@ -39,6 +44,7 @@ TESTCASES = {
     "back_to_back": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16"),
     "throughput": ("l1-p1-w16", "l1-p4-w16", "l2-p4-w16", "l2one-p1-w16"),
     "bad_last": ("l1-p1-w16", "l2-p4-w16"),
+    "stats_unread": ("l1-p4-w16-drop", "l2one-p1-w16-drop"),
 }
 
 

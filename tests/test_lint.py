@@ -25,6 +25,8 @@ def _cases():
                         else (None,)
                     variants = [{"lanes": p, **({"stats": st} if st else {})}
                                 for p in (1, 4, 8) for st in stats]
+                    if "stats_out" in spec.params and width == 16:
+                        variants.append({"lanes": 4, "stats_out": "drop"})
                 for extra in variants:
                     tag = "".join(f"-{k}{v}" for k, v in extra.items())
                     yield pytest.param(block, width, norm, extra,
