@@ -9,9 +9,9 @@ sigma_L1 (mean absolute deviation) of the layer's INPUT are taken from
 :func:`l1bn.golden.reference.forward_train`. A channel's ratio is the mean over the minibatches of
 the per-minibatch ratio (the paper averages over 100 minibatches).
 
-For finite m the expected ratio of Gaussian samples is below sqrt(pi/2) (numerics.md: 1.2380
-at m = 16, 1.2514 at m = 128); :func:`gaussian_reference` gives it for the run's m by Monte
-Carlo, so the measured ratios have a like-for-like reference.
+For finite m the expected ratio of Gaussian samples is below sqrt(pi/2);
+:func:`gaussian_reference` gives it for the run's m by Monte Carlo, so the measured ratios have
+a like-for-like reference.
 """
 
 from __future__ import annotations
