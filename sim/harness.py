@@ -83,6 +83,15 @@ def _field_spec(f):
         (1 << (w - (1 if signed else 0))) - 1
 
 
+def _subfields(port):
+    """A port's manifest fields; an array port's elements as fields named "0", "1", ..."""
+    if "fields" in port:
+        return port["fields"]
+    e = port["elements"]
+    return [{"name": str(i), "offset": i * e["width"], "width": e["width"], "signed": e["signed"]}
+            for i in range(e["count"])]
+
+
 class Ports:
     """Port access by manifest: ``ports.write("x__payload", data=3, last=1)``, ``ports.read("sum__payload")``.
 
@@ -97,8 +106,8 @@ class Ports:
         self._masks = {name: (1 << p["width"]) - 1 for name, p in self.info.items()}
         self._readers = {name: _reader(h) for name, h in self.handles.items()}
         self._sign_widths = {name: p["width"] for name, p in self.info.items() if p["signed"]}
-        self._fields = {name: [_field_spec(f) for f in p["fields"]]
-                        for name, p in self.info.items() if "fields" in p}
+        self._fields = {name: [_field_spec(f) for f in _subfields(p)]
+                        for name, p in self.info.items() if "fields" in p or "elements" in p}
         self._written = {}
 
     def pack(self, name, **fields):

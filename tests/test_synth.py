@@ -199,7 +199,7 @@ def test_generate_reuses_emitted_verilog(tmp_path, monkeypatch):
     gen.generate("abs_sign", tmp_path / "b", width=16)
     assert [p["width"] for p in elaborated] == [16]
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
-        "abs_sign_w16.json", "abs_sign_w16.v", "abs_sign_w8.json", "abs_sign_w8.v"]
+        f"abs_sign_w{w}{suffix}" for w in (16, 8) for suffix in sorted(gen.SUFFIXES)]
     with pytest.raises(ValueError):
         gen.generate("abs_sign", tmp_path / "c", width=8, norm="l1")   # not a parameter
     assert not (tmp_path / "c").exists()
