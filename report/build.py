@@ -13,11 +13,12 @@ from l1bn.util.files import write_json, write_text
 from . import derived, plots
 from .cache import complete, prune_stale, tool_versions
 from .figures import (energy_points, figure_value, side_of, stage_times, unit_figures,
-    unit_numerics, unit_ratios)
+                      unit_numerics, unit_ratios)
 from .stages import evaluate
 from .sweep import ASIC, PERIOD_NS, SEED, SIMULATORS, SIM_STAGES, STA, WIDTHS, cost, sweep
 from .tables import design_rows, pair_tables, unit_rows, write_csv
 from .text import markdown
+
 
 def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None, guard=None):
     """Run the sweep and write the report under ``out_dir``; returns 0, or 1 on a mismatch.
@@ -90,8 +91,8 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
               for r in good if r.get("unit") and complete(r.get("areas"))]
     figures = plots.write_all(flat, pair_ratios, energy_points(good, figs), WIDTHS, out_dir,
                               ratios=ratios, paper=paper, splits=splits)
-    md += "\n## Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in figures
-                                          if p.suffix == ".png") + "\n"
+    pngs = [p for p in figures if p.suffix == ".png"]
+    md += "\n## Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n"
     write_csv(out_dir / "designs.csv", design_rows(good))
     write_csv(out_dir / "units.csv", unit_rows(good, figs))
     write_csv(out_dir / "ratios.csv", ratios)

@@ -20,7 +20,8 @@ from l1bn.util import toolchain
 from l1bn.util.files import write_json, write_text
 
 from .sweep import (AREAS, ASIC, FALLBACK_ACTIVITY, FPGA_STAGES, PERIOD_NS, SEED, SIM_STAGES,
-    SIM_VALUES, STA, UNIT_DATA)
+                    SIM_VALUES, STA, UNIT_DATA)
+
 
 #: Source each stage's result depends on, besides the Verilog and the tool versions: files
 #: (globs relative to the repository) and ``module:name`` (that function's source, or that

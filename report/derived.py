@@ -110,8 +110,8 @@ TARGETS = (
     Target("ECP5-25k FF use", "ecp5_ff_fraction", "<=", 1.0, "of device"),
     Target("iCE40 HX8K Fmax", "ice40_fmax_mhz", ">=", 50.0, "MHz", ("forward L1",
                                                                     "forward L2 one-pass")),
-    Target("iCE40 HX8K logic cells", "ice40_lcs", "<=", 7680, "LCs", ("forward L1",
-                                                                     "forward L2 one-pass")),
+    Target("iCE40 HX8K logic cells", "ice40_lcs", "<=", 7680, "LCs",
+           ("forward L1", "forward L2 one-pass")),
 )
 
 

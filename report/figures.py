@@ -7,6 +7,7 @@ from . import derived
 from .cache import complete
 from .sweep import HEADLINE_LAYER, PAIRS, PERIOD_NS, UNIT_DATA, UNIT_PAIRS
 
+
 def figure_value(res, section, key):
     sec = (res or {}).get(section, {})
     if key == "critical_ns":  # the longer of reg-to-reg and in-to-reg (blocks with unregistered inputs)
@@ -203,8 +204,8 @@ def unit_numerics(results):
     for r in results:
         for k, n in (r.get("numerics") or {}).items():
             rows = out.setdefault(k, [])
-            row = next((x for x in rows if all(x[f] == n[f] for f in ("asked", "value",
-                                                                       "format"))), None)
+            keys = ("asked", "value", "format")
+            row = next((x for x in rows if all(x[f] == n[f] for f in keys)), None)
             if row is None:
                 row = dict(asked=n["asked"], value=n["value"], format=n["format"], widths=[])
                 rows.append(row)

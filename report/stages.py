@@ -11,7 +11,8 @@ from l1bn.util.tools import ToolFailed, ToolMissing
 
 from .cache import StageCache, complete, design_dir
 from .sweep import (AREAS, ASIC, FALLBACK_ACTIVITY, FPGA_STAGES, PERIOD_NS, SEED, SIMULATORS,
-    SIM_STAGES, SIM_VALUES, STA, STAGES, UNIT_DATA, sim_params, unit_label)
+                    SIM_STAGES, SIM_VALUES, STA, STAGES, UNIT_DATA, sim_params, unit_label)
+
 
 def _not_run(exc):
     if isinstance(exc, ToolMissing):

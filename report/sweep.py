@@ -11,6 +11,7 @@ from l1bn.synth import fpga
 
 from . import derived
 
+
 #: Clock period given to ABC and OpenSTA (the figures reported are the paths found, not slack).
 PERIOD_NS = 10.0
 

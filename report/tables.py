@@ -11,6 +11,7 @@ from . import derived
 from .figures import energy_pj, figure_value, why_missing
 from .sweep import PAIRS, WIDTHS, instance
 
+
 def format_value(v, fmt, res=None, *sections):
     return why_missing(res, *sections) if v is None else fmt.format(v)
 

@@ -8,12 +8,13 @@ from l1bn.synth import fpga, yosys
 
 from . import derived
 from .figures import (UNIT_METRICS, ice40_lcs, ratio_text, stage_times, target_rows,
-    unit_numerics, units_by_label, why_missing)
+                      unit_numerics, units_by_label, why_missing)
 from .cache import complete
 from .sweep import (AREAS, DEFAULT_FPGA_UNITS, HEADLINE_LAYER, PERIOD_NS, SEED, SIMULATORS,
-    TARGET_LANES, TARGET_WIDTH, UNITS, WIDTHS)
+                    TARGET_LANES, TARGET_WIDTH, UNITS, WIDTHS)
 from .tables import (COLUMNS, cell_text, format_value, fpga_cell, get_text, md_table,
-    params_text, sim_cell)
+                     params_text, sim_cell)
+
 
 def _conclusion(ratios, pair_ratios, results):
     """Unit-level L1/L2 ratios per width beside the paper's claims, and what they mean."""
@@ -149,10 +150,10 @@ def _unit_sections(results, figs):
     per_elem = [[lay["cycles_per_element"] for lay in f["layers"].values()]
                 for f in figs.values() if f.get("layers")]
     spread = max((max(c) / min(c) - 1 for c in per_elem), default=0.0)
-    lines += md_table(head, rows) + ["", f"Cycles per element differ by at most {spread:.2%} "
-                                   "between the layers (the per-channel constants are small "
-                                   "against m), so time and energy per element hardly depend on "
-                                   "the layer; every layer's figures are in `units.csv`.", ""]
+    lines += md_table(head, rows) + [
+        "", f"Cycles per element differ by at most {spread:.2%} between the layers (the "
+        "per-channel constants are small against m), so time and energy per element hardly "
+        "depend on the layer; every layer's figures are in `units.csv`.", ""]
 
     lines += [f"## Units at {TARGET_LANES} lanes, {TARGET_WIDTH} bits "
               f"(Q{TARGET_WIDTH}.{TARGET_WIDTH // 2})", ""]
@@ -204,14 +205,14 @@ def _unit_sections(results, figs):
             ("ice40-hx8k", "fmax_mhz", "{:.0f}"), ("ecp5-25k", "luts", "{:.0f}"),
             ("ecp5-25k", "ffs", "{:.0f}"), ("ecp5-25k", "dsp", "{:.0f}"),
             ("ecp5-25k", "fmax_mhz", "{:.0f}"))] + [ice40_lcs(r) or why_missing(r, "fpga_ice40-hx8k")])
-    lines += md_table(["unit", "iCE40 LUTs", "iCE40 FFs", "iCE40 Fmax MHz", "ECP5 LUTs", "ECP5 FFs",
-                     "ECP5 DSP", "ECP5 Fmax MHz", "iCE40 LCs"], frows)
+    lines += md_table(["unit", "iCE40 LUTs", "iCE40 FFs", "iCE40 Fmax MHz", "ECP5 LUTs",
+                       "ECP5 FFs", "ECP5 DSP", "ECP5 Fmax MHz", "iCE40 LCs"], frows)
     trows = target_rows(sel)
     lines += ["", "Targets (area targets for each unit of the norm, forward and backward; "
               "margin: how far inside the limit, negative when missed):", ""]
     lines += md_table(["unit", "target", "limit", "value", "result", "margin"],
-                    [[t["unit"], t["target"], t["limit"], t["value"], t["result"], t["margin"]]
-                     for t in trows]) + [""]
+                      [[t["unit"], t["target"], t["limit"], t["value"], t["result"], t["margin"]]
+                       for t in trows]) + [""]
     lines += _misses_explained(sel, trows)
     return lines, trows
 
