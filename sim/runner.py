@@ -18,10 +18,12 @@ import xml.etree.ElementTree as ET
 from l1bn.util import toolchain
 from l1bn.util.files import write_text
 
-__all__ = ["SIMULATORS", "SimulationFailed", "available", "run", "ENV_CONFIG", "dump_input_ports",
+__all__ = ["SIMULATORS", "EXECUTABLES", "SimulationFailed", "available", "run", "ENV_CONFIG", "dump_input_ports",
            "port_dump_verilog"]
 
-SIMULATORS = ("icarus", "verilator")
+#: The simulators and the executable each one needs.
+EXECUTABLES = {"icarus": "iverilog", "verilator": "verilator"}
+SIMULATORS = tuple(EXECUTABLES)
 
 #: Environment variable through which the testbench receives its configuration (a JSON path).
 ENV_CONFIG = "L1BN_TB_CONFIG"
@@ -116,7 +118,7 @@ class SimulationFailed(AssertionError):
 
 def available(simulator):
     """None when ``simulator`` can run here, else the reason it cannot."""
-    exe = {"icarus": "iverilog", "verilator": "verilator"}[simulator]
+    exe = EXECUTABLES[simulator]
     if toolchain.find(exe) is None:
         return f"{exe} missing"
     return None

@@ -4,10 +4,9 @@ import os
 
 import pytest
 
+from l1bn.sim.runner import EXECUTABLES
 from l1bn.util import toolchain
 
-#: Simulator names (as the testbenches and ``l1bn simulate`` use them) and their executables.
-SIMULATORS = {"icarus": "iverilog", "verilator": "verilator"}
 #: The markers a test that runs a tool carries: a simulator ``sim``; Verilator alone ``lint``
 #: (or ``sim``); Yosys synthesis, OpenSTA and nextpnr ``synth``.
 MARKERS = {"icarus": {"sim"}, "iverilog": {"sim"}, "verilator": {"sim", "lint"}}
@@ -28,7 +27,7 @@ def requires(*tools):
         wanted = MARKERS.get(tool, {"synth"})
         assert current_markers & wanted, (
             f"a test that runs {tool} must be marked {' or '.join(sorted(wanted))}")
-        exe = SIMULATORS.get(tool, tool)
+        exe = EXECUTABLES.get(tool, tool)
         if toolchain.find(exe) is None:
             if os.environ.get("CI") == "true":
                 pytest.fail(f"{exe} missing (CI=true: the bootstrap installs every tool)")
