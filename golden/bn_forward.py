@@ -89,11 +89,12 @@ import math
 import numpy as np
 
 from . import fixed
-from .centred_scale import centred_scale
+from .centred_scale import centred_scale, shift_cap
 from .norm_divider import norm_div
 from .bn_config import ALPHA_FRAC, MIN_GUARD, _arr, _check_code, _check_codes, _rdiv, _sat, _shr
 
-__all__ = ["MIN_GUARD", "batch_stats", "forward_train", "forward_infer", "root"]
+__all__ = ["MIN_GUARD", "apply_constants", "batch_stats", "forward_train", "forward_infer",
+           "infer_constants", "lane_codes", "root"]
 
 
 def root(q, n):
@@ -243,13 +244,52 @@ def forward_train(cfg, x, gamma, beta, running_mean, running_sigma):
             "n_sat": sum(sat.values())}
 
 
-def forward_infer(cfg, x, gamma, beta, running_mean, running_sigma):
-    """Inference forward pass of one channel (see the module docstring). Returns dict ``y``,
-    ``coef``, ``sat`` (a, b, y) and ``n_sat``."""
-    x, gamma, beta, rm, rs = _check_channel(cfg, x, gamma, beta, running_mean, running_sigma)
+def infer_constants(cfg, gamma, beta, running_mean, running_sigma):
+    """The lanes' constants of inference for one channel (steps 4-5 from the running
+    statistics, see the module docstring): what an inference-only unit loads
+    (:class:`l1bn.hdl.bn_infer.BNInfer`).
+
+    Returns
+    -------
+    dict
+        ``coef``: ``mu_f`` (W+1 bits signed), ``mant`` (MW bits), ``exp`` (the lane exponent,
+        ``>= cfg.lane_exp``), ``neg`` (gamma < 0), ``bias`` (the bias format); ``sat``: the
+        counts ``a`` (an infinite or clamped gain) and ``b`` (a saturated bias).
+    """
+    _x, gamma, beta, rm, rs = _check_channel(cfg, [0], gamma, beta, running_mean, running_sigma)
     g = cfg.guard
     mu_f = _shr(rm, g)
     den = rs + cfg.eps_q if cfg.norm == "l1" else rs
-    y, coef, sat = _normalize(cfg, x, gamma, beta, mu_f, rm - (mu_f << g), 1 << g, 1 << g,
-                              den=den)
-    return {"y": y, "coef": coef, "sat": sat, "n_sat": sum(sat.values())}
+    (mant, e), (mant_l, e_l), n_a = _gain(cfg, abs(gamma) << g, den)
+    bias, n_b = _bias(cfg, gamma, beta, mant, e, rm - (mu_f << g), 1 << g)
+    coef = {"mu_f": mu_f, "mant": mant_l, "exp": e_l, "neg": int(gamma < 0), "bias": bias}
+    return {"coef": coef, "sat": {"a": n_a, "b": n_b}}
+
+
+def apply_constants(cfg, x, coef):
+    """Step 6 on the codes ``x`` with the lanes' constants ``coef`` (as
+    :func:`infer_constants` returns them): ``(y codes, saturation flags)``."""
+    return _lanes(cfg, _check_codes("x", x, cfg), coef["mu_f"], coef["mant"], coef["exp"],
+                  bool(coef["neg"]), coef["bias"])
+
+
+def lane_codes(cfg, coef):
+    """The codes an inference-only unit loads for the constants ``coef`` (of
+    :func:`infer_constants`): ``mu_f``, ``mant``, ``neg``, ``bias`` as they are and ``shift =
+    min(exp - cfg.lane_exp, shift_cap)`` (every shift from the cap up truncates the product to 0,
+    :func:`l1bn.golden.centred_scale.shift_cap`)."""
+    cap = shift_cap(cfg.width, cfg.guard, cfg.mant_width)
+    return {"mu_f": coef["mu_f"], "mant": coef["mant"],
+            "shift": min(coef["exp"] - cfg.lane_exp, cap), "neg": coef["neg"],
+            "bias": coef["bias"]}
+
+
+def forward_infer(cfg, x, gamma, beta, running_mean, running_sigma):
+    """Inference forward pass of one channel (see the module docstring):
+    :func:`infer_constants` then :func:`apply_constants`. Returns dict ``y``, ``coef``, ``sat``
+    (a, b, y) and ``n_sat``."""
+    x = _check_codes("x", x, cfg)
+    k = infer_constants(cfg, gamma, beta, running_mean, running_sigma)
+    y, flags = apply_constants(cfg, x, k["coef"])
+    sat = {**k["sat"], "y": int(np.count_nonzero(flags))}
+    return {"y": y, "coef": k["coef"], "sat": sat, "n_sat": sum(sat.values())}
