@@ -39,10 +39,11 @@ def describe(shape):
 
 
 def ports(component):
-    """Ports in Verilog order: ``[{"name", "dir", "width", "signed", ...}]`` (:func:`describe`)
-    plus clk and rst."""
-    out = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
-           {"name": "rst", "dir": "in", "width": 1, "signed": False}]
+    """Ports (clock and reset first, then the signature's members): ``[{"name", "dir", "width", "signed", ...}]`` (:func:`describe`)
+    plus clk and rst (unless the component has clock and reset ports of its own, ``CLOCK``)."""
+    out = [] if hasattr(component, "CLOCK") else [
+        {"name": "clk", "dir": "in", "width": 1, "signed": False},
+        {"name": "rst", "dir": "in", "width": 1, "signed": False}]
     for path, member, _value in component.signature.flatten(component):
         out.append({"name": "__".join(map(str, path)),
                     "dir": "in" if member.flow == wiring.In else "out", **describe(member.shape)})
@@ -87,10 +88,10 @@ def manifest(component, *, name, block, parameters):
         # Cycles between results at full rate: 1 for pipelines, LATENCY for iterative units.
         "cycles_per_result": getattr(component, "CYCLES_PER_RESULT", 1),
         "formats": {k: f.as_dict() for k, f in getattr(component, "formats", {}).items()},
-        "clock": CLOCK,
-        "reset": RESET,
+        "clock": getattr(component, "CLOCK", CLOCK),
+        "reset": getattr(component, "RESET", RESET),
         "ports": ports(component),
         # Units: multipliers per lane, lanes, and scalar (per-channel) multipliers.
         **({"multipliers": component.MULTIPLIERS} if hasattr(component, "MULTIPLIERS") else {}),
-        "doc": (type(component).__doc__ or "").strip().splitlines()[0],
+        "doc": (component.__doc__ or "").strip().splitlines()[0],
     }

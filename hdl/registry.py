@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from amaranth.back import rtlil
 
 from . import manifest as _manifest
-from .block import BlockSpec
+from .axis import INTERFACES, AxiStream
+from .block import BlockSpec, Choice
 
 __all__ = ["BLOCKS", "BlockSpec", "Design", "design", "module_name"]
 
@@ -74,11 +75,17 @@ def module_name(block, **params):
             parts.append(v.replace("-", ""))
         else:
             tails.append(f"{p.replace('_', '')}{v}")
+    if params.get("interface", "stream") != "stream":
+        tails.append(params["interface"])
     return "_".join(parts + tails)
 
 
 def resolve(block, **given):
     """The full parameter set of ``block``: ``given`` (None values ignored) over its defaults.
+
+    Every block also takes ``interface``: "stream" (the default: Amaranth stream ports, left
+    out of the result) or "axis" (AXI4-Stream ports, :class:`l1bn.hdl.axis.AxiStream`; kept in
+    the result and in the module name).
 
     Raises ``ValueError`` naming an unknown block, a parameter the block does not take, one it
     needs and was not given, or one outside its bound (:meth:`l1bn.hdl.block.BlockSpec.check`).
@@ -87,6 +94,7 @@ def resolve(block, **given):
         raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
     spec = BLOCKS[block]
     given = {k: v for k, v in given.items() if v is not None}
+    interface = Choice(INTERFACES).check("interface", given.pop("interface", "stream"), {})
     extra = [p for p in given if p not in spec.params]
     if extra:
         raise ValueError(f"{block} takes no parameter {', '.join(extra)} "
@@ -98,6 +106,8 @@ def resolve(block, **given):
     params = spec.check({p: params[p] for p in spec.params})
     if "eps" in params:
         _check_unit(params)
+    if interface != "stream":
+        params["interface"] = interface
     return params
 
 
@@ -114,7 +124,11 @@ def _check_unit(params):
 def design(block, **params):
     """Build ``block``; raises ``ValueError`` for unknown blocks or bad parameters."""
     params = resolve(block, **params)
-    component = BLOCKS[block].cls(**params)
+    component = BLOCKS[block].cls(**{k: v for k, v in params.items() if k != "interface"})
+    if params.get("interface") == "axis":
+        component = AxiStream(component)
+        if not component.streams:
+            raise ValueError(f"interface axis: {block} has no stream ports")
     name = module_name(block, **params)
     return Design(name=name, component=component,
                   manifest=_manifest.manifest(component, name=name, block=block, parameters=params),

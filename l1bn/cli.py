@@ -100,7 +100,8 @@ def _generate_params(args, spec):
     batch = "max_batch" if spec is not None and "max_batch" in spec.params else "max_count"
     norm = args.norm or ("l1" if spec is not None and "norm" in spec.params else None)
     params = {"norm": norm, "width": args.width, "frac": args.frac, batch: args.max_batch,
-              "lanes": args.lanes, "eps": args.eps, "alpha": args.alpha, "guard": args.guard}
+              "lanes": args.lanes, "eps": args.eps, "alpha": args.alpha, "guard": args.guard,
+              "interface": args.interface}
     for item in args.set or ():
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier():
@@ -249,6 +250,9 @@ def _add_generate(sub):
                    help="largest number of values per channel (default 65536)")
     g.add_argument("--lanes", type=_positive, help="values per cycle (default 1)")
     _unit_flags(g, "bn_unit, bn_backward (alpha: bn_unit): ")
+    g.add_argument("--interface", help="stream (default: valid/ready/payload ports, clk, rst) "
+                   "or axis (AXI4-Stream: s_axis_<name>_tdata/tuser/tlast/tvalid/tready, "
+                   "m_axis_<name>_..., aclk, aresetn active low)")
     g.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="any other block parameter (repeatable)")
     g.add_argument("-o", "--output", required=True, help="output directory")

@@ -143,7 +143,7 @@ def _testcases(xml_path):
 
 
 def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcase=None,
-        run_dir=None):
+        run_dir=None, edge_writes=False):
     """Build ``verilog`` for ``simulator`` in ``build_dir`` (reused when up to date) and run tests.
 
     Parameters
@@ -168,6 +168,10 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
     run_dir : Path or None
         Where this run's configuration, results and log go (an existing directory private to
         the run); default ``build_dir / (testcase or "all")``.
+    edge_writes : bool
+        The testbench writes in the time step of a rising edge (cocotbext-axi's drivers do):
+        its writes then go through cocotb's ReadWrite scheduling (:data:`ENV_TRUST_WRITES` 0),
+        so that no flop of that edge sees them.
     """
     toolchain.prepare_environment()
     if simulator not in SIMULATORS:
@@ -188,10 +192,12 @@ def run(*, verilog, toplevel, test_module, simulator, build_dir, config, testcas
         sim = _build(simulator, verilog, toplevel, build_dir, extra)
     test_dir = Path(run_dir) if run_dir is not None else build_dir / (testcase or "all")
     test_dir.mkdir(exist_ok=True)
-    return _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase)
+    return _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase,
+                 "0" if edge_writes else "1")
 
 
-def _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase):
+def _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, testcase,
+          trust_writes):
     """Run the cocotb tests of a built ``sim`` in ``test_dir``; :class:`Outcome` or raise."""
     config_path = test_dir / "tb_config.json"
     summary_path = test_dir / "tb_summary.json"
@@ -206,7 +212,7 @@ def _test(sim, simulator, toplevel, test_module, build_dir, test_dir, config, te
             hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
             test_dir=test_dir, results_xml=str(xml), testcase=testcase,
             extra_env={ENV_CONFIG: str(config_path), "PYTHONPATH": _pythonpath(),
-                       ENV_TRUST_WRITES: os.environ.get(ENV_TRUST_WRITES, "1")}, log_file=log)
+                       ENV_TRUST_WRITES: os.environ.get(ENV_TRUST_WRITES, trust_writes)}, log_file=log)
     except (SystemExit, RuntimeError):  # failing tests or simulator: the results file says
         pass
     if not xml.exists():

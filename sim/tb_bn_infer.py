@@ -11,7 +11,7 @@ import cocotb
 
 from l1bn.golden.bn_forward import infer_constants, lane_codes
 from l1bn.golden.bn_unit import UnitConfig
-from l1bn.golden.centred_scale import centred_scale
+from l1bn.golden.centred_scale import centred_scale, shift_cap
 
 from .core_tb import formats, random_codes, value_rng
 from .harness import Bench, StallPipelineScoreboard, StreamSink, StreamSource, load_config
@@ -67,10 +67,9 @@ def constants(rng, p, raw_share=0.2):
 
 
 def _shift_bits():
-    for port in load_config()["manifest"]["ports"]:
-        if port["name"] == "coef__payload":
-            return next(f["width"] for f in port["fields"] if f["name"] == "shift")
-    raise KeyError("coef__payload")
+    """Bits of the lanes' shift port (:func:`l1bn.golden.centred_scale.shift_cap`)."""
+    p, f = _params()
+    return shift_cap(p["width"], p["guard"], f["mant"].width).bit_length()
 
 
 def expected_y(p, table, data, channel):
