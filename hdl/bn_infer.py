@@ -21,6 +21,9 @@ from .registers import delay
 
 __all__ = ["BNInfer", "AREA_GROUPS"]
 
+#: Multipliers per lane product (:class:`~l1bn.hdl.centred_scale.CentredScale`'s ``tiles``): two
+#: slice products summed a stage later, for the inference unit's shorter clock period.
+LANE_TILES = 2
 #: Submodule instance-name prefixes of each part of the unit (for area reports).
 AREA_GROUPS = {"constants": ("constants",), "datapath": ("lane",)}
 
@@ -72,12 +75,13 @@ class BNInfer(wiring.Component):
             raise
         W, P = self.width, self.lanes
         self.LATENCY = 2 + CentredScale.LATENCY
-        self._lane = dict(width=W, frac=frac, guard=guard, mant_width=self.mant_width)
+        self._lane = dict(width=W, frac=frac, guard=guard, mant_width=self.mant_width,
+                          tiles=LANE_TILES)
         cap = CentredScale(**self._lane).shift_cap
         lane_fmts = formats(W, frac, guard, self.mant_width)
         self.formats = {"x": lane_fmts["y"], **lane_fmts}
         #: Multiplier instances: one per lane, none per channel (the host computes the constants).
-        self.MULTIPLIERS = {"per_lane": 1, "lanes": P, "scalar": 0}
+        self.MULTIPLIERS = {"per_lane": LANE_TILES, "lanes": P, "scalar": 0}
         cbits = max(1, clog2(self.channels))
         #: The constants of one channel, as the memory holds them.
         self.const_layout = data.StructLayout({

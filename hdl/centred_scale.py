@@ -59,7 +59,7 @@ class Term(NamedTuple):
         return (Cat(self.q, 0) ^ self.sign.replicate(len(self.q) + 1)).as_signed()
 
 
-def centred_term(m, en, v, mant, shift, neg, *, guard, exp, limit_bits, prefix=""):
+def centred_term(m, en, v, mant, shift, neg, *, guard, exp, limit_bits, prefix="", tiles=1):
     """Stages 1 to 5 of a centred product of the signed value ``v`` and the factor
     ``+-mant * 2**-(exp + shift)`` on a grid of ``guard`` fraction bits below ``v``'s: the
     magnitude ``q = min(floor(mant * |v| * 2**(guard - exp - shift)), 2**limit_bits - 1)`` and
@@ -69,9 +69,10 @@ def centred_term(m, en, v, mant, shift, neg, *, guard, exp, limit_bits, prefix="
     1. ``|v| = (v - n) ^ n`` with ``n`` its sign bit (one adder, the XOR in its sum LUTs; as
        :class:`~l1bn.hdl.abs_sign.AbsSign`) and the sign; ``mant`` and ``shift`` registered beside;
     2. the product ``mant * |v|``: one unsigned ``len(mant) x len(v)`` multiplier into a
-       register;
+       register (``tiles`` > 1: that many, of slices of ``ceil(len(v) / tiles)`` bits of
+       ``|v|``);
     3. the product registered once more (with stage 1's registers: the DSP block's input,
-       pipeline and output registers);
+       pipeline and output registers; ``tiles`` > 1: the slices' products summed);
     4. the product aligned to the grid (``guard - exp`` constant bits: left when positive, else
        right), then shifted right by the high bits of ``shift`` (a multiple of ``2**k``,
        ``k = len(shift) // 2``);
@@ -91,11 +92,16 @@ def centred_term(m, en, v, mant, shift, neg, *, guard, exp, limit_bits, prefix="
     mag = reg("mag_1", (v + n.as_signed())[:w1] ^ n)
     sign = sign_1 = reg("sign_1", neg ^ v[-1])
     mant, shift = reg("mant_1", mant), reg("shift_1", shift)
-    # Stage 2: the product, one unsigned multiplier into a register.
-    prod = reg("prod_2", mant * mag)
+    # Stage 2: the product, one unsigned multiplier (or two halves) into a register.
+    h = -(-w1 // tiles)
+    parts = [reg(f"prod_2" if tiles == 1 else f"prod{i}_2", mant * mag[i * h:(i + 1) * h])
+             for i in range(tiles)]
     sign, shift = reg("sign_2", sign), reg("shift_2", shift)
-    # Stage 3: the product once more (the DSP block's output register).
-    prod = reg("prod_3", prod)
+    # Stage 3: the product once more (the DSP block's output register), or the slices' sum.
+    total = parts[0]
+    for i, part in enumerate(parts[1:], 1):
+        total = total + (part << i * h)
+    prod = reg("prod_3", total[:len(mant) + w1])
     sign, shift = reg("sign_3", sign), reg("shift_3", shift)
     # Stage 4: onto the grid, then right by shift's high bits.
     k = len(shift) // 2
@@ -181,6 +187,10 @@ class CentredScale(wiring.Component):
     mant_width : int or None
         Bits of the gain's mantissa, ``mant_width >= width + 2`` (so that ``e_c >= 0``). Default
         (``None``): 18 up to width 16, else ``width + 2``.
+    tiles : int
+        Multipliers of the product (stage 2), 1 (default) to 4: more cut ``|d|`` into as many
+        slices whose products stage 3 sums (a shorter stage 2 for a cell library, that many DSP
+        blocks on an FPGA). The same latency and results either way.
 
     Members
     -------
@@ -212,8 +222,9 @@ class CentredScale(wiring.Component):
 
     LATENCY = 7
 
-    def __init__(self, *, width, frac, guard, mant_width=None):
+    def __init__(self, *, width, frac, guard, mant_width=None, tiles=1):
         width, frac, guard, mant_width = lane_parameters(width, frac, guard, mant_width)
+        self.tiles = check_int("tiles", tiles, 1, 4)
         self.width, self.frac, self.guard, self.mant_width = width, frac, guard, mant_width
         self.formats = formats(width, frac, guard, mant_width)
         self.shift_cap = shift_cap(width, guard, mant_width)
@@ -233,7 +244,7 @@ class CentredScale(wiring.Component):
         w, g, mw = self.width, self.guard, self.mant_width
         # Stages 1 to 5: the magnitude q (below 2**(w+2+g)) and its sign s.
         term = centred_term(m, self.en, self.d, self.mant, self.shift, self.neg, guard=g,
-                            exp=mw - w - 2, limit_bits=w + 2 + g)
+                            exp=mw - w - 2, limit_bits=w + 2 + g, tiles=self.tiles)
         # Beside them the bias, b' + s from stage 2; stage 6: z + b' = (q ^ -s) + (b' + s), one
         # adder; stage 7: rounded half up to the data's grid and saturated.
         centred_sum(m, self.en, [term], self.bias, "bias", guard=g, fmt=self.formats["y"],

@@ -39,7 +39,8 @@ def describe(shape):
 
 
 def ports(component):
-    """Ports (clock and reset first, then the signature's members): ``[{"name", "dir", "width", "signed", ...}]`` (:func:`describe`)
+    """Ports, clock and reset first, then the signature's members: ``[{"name", "dir", "width",
+    "signed", ...}]`` (:func:`describe`)
     plus clk and rst (unless the component has clock and reset ports of its own, ``CLOCK``)."""
     out = [] if hasattr(component, "CLOCK") else [
         {"name": "clk", "dir": "in", "width": 1, "signed": False},

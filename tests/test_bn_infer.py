@@ -67,7 +67,7 @@ def test_ports_and_latency():
     u = BNInfer(width=16, frac=8, lanes=4, channels=32)
     assert u.LATENCY == 9
     assert len(u.coef.payload.channel) == 5 and len(u.x.payload.data) == 4
-    assert u.MULTIPLIERS == {"per_lane": 1, "lanes": 4, "scalar": 0}
+    assert u.MULTIPLIERS == {"per_lane": 2, "lanes": 4, "scalar": 0}
 
 
 #: Every testcase on the report's point and on a channel count that is not a power of two; the
