@@ -15,7 +15,8 @@ from .accumulator import Accumulator
 from .block import BlockSpec
 from .bn_grad_job import SAT_LAYOUT, GradJob, grad_cycles
 from .bn_sequencer import PassSequencer, schedule_cycles
-from .bn_skeleton import Wires, event, job_handshake, register_tags, stream_control
+from .bn_skeleton import (DESC_DEPTH, STATUS_LAYOUT, Wires, descriptors, event, job_handshake,
+                          register_tags, status_output, stream_control)
 from .centred_pair import CentredPair
 from .centred_scale import CentredScale
 from .multiplier import Multiplier
@@ -88,6 +89,8 @@ class BNBackward(wiring.Component):
     max_batch : largest channel size (m <= max_batch, M = clog2(max_batch))
     guard : guard bits G of the statistics (>= 3)
     eps : epsilon (quantized as the model; default 1e-5, ``None`` in the registry)
+    desc_depth : entries of a descriptor FIFO in front of ``channel`` (default None: 0, none),
+        as :class:`l1bn.hdl.bn_unit.BNUnit`'s; ``status`` as the forward unit's
 
     Protocol (sequences of channels, two in flight; as :class:`l1bn.hdl.bn_unit.BNUnit`)
     -------------------------------------------------------------------------------
@@ -126,8 +129,10 @@ class BNBackward(wiring.Component):
     Multipliers per lane (:attr:`MULTIPLIERS`): l1 two, l2 three.
     """
 
-    def __init__(self, *, norm, width=16, frac=8, lanes=1, max_batch=65536, guard=8, eps=None):
+    def __init__(self, *, norm, width=16, frac=8, lanes=1, max_batch=65536, guard=8, eps=None,
+                 desc_depth=None):
         eps = 1e-5 if eps is None else eps
+        self.desc_depth = DESC_DEPTH.check("desc_depth", desc_depth or 0, {})
         try:
             self.cfg = cfg = UnitConfig(norm=norm, stats="two-pass", width=width, frac=frac,
                                         guard=guard, max_batch=max_batch, eps=eps)
@@ -163,6 +168,7 @@ class BNBackward(wiring.Component):
             "dx": Out(stream.Signature(self.dx_layout)),
             "grads": Out(stream.Signature(self.grads_layout)),
             "err": Out(1),
+            "status": Out(STATUS_LAYOUT),
         })
 
     def elaborate(self, platform):
@@ -180,10 +186,11 @@ class BNBackward(wiring.Component):
 
     def _contexts(self, m, u):
         """Descriptor stream, the two channel contexts and the lanes' constants per context."""
-        seq, cp = u.seq, self.channel.payload
-        m.d.comb += [seq.cfg_valid.eq(self.channel.valid), seq.cfg_last.eq(cp.last),
-                     seq.cfg_single.eq(0), seq.cfg_m.eq(cp.m),
-                     self.channel.ready.eq(seq.cfg_ready)]
+        seq = u.seq
+        cp, valid, ready = descriptors(m, self, self.channel_layout, self.desc_depth)
+        m.d.comb += [seq.cfg_valid.eq(valid), seq.cfg_last.eq(cp.last),
+                     seq.cfg_single.eq(0), seq.cfg_m.eq(cp.m), ready.eq(seq.cfg_ready)]
+        status_output(m, u, self, cp.last)
         names = ["gamma", "sum_x", "spread"] + (["sum_sgn"] if self.norm == "l1" else [])
         for name in names:
             setattr(u, name, context_pair(self.channel_layout[name].shape, name))
@@ -324,8 +331,10 @@ class BNBackward(wiring.Component):
                          p.sat.eq(job.sat)]
 
 
-BLOCK = BlockSpec(BNBackward, ("norm", "width", "frac", "lanes", "max_batch", "guard", "eps"),
+BLOCK = BlockSpec(BNBackward, ("norm", "width", "frac", "lanes", "max_batch", "guard", "eps",
+                               "desc_depth"),
                   defaults={"width": 16, "frac": 8, "lanes": 1, "max_batch": 65536, "guard": 8,
-                            "eps": None},
+                            "eps": None, "desc_depth": None},
+                  bounds={"desc_depth": DESC_DEPTH},
                   summary="L1BN/L2BN backward unit: sums of dy and dy*x; dgamma, dbeta; centred "
                           "dx lanes with per-channel constants of relative precision")

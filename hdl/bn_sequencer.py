@@ -173,6 +173,9 @@ class PassSequencer(wiring.Component):
         bit 2 final.
     ctx : ``Out(1)``
         The context (channel) of the current pass.
+    next_valid : ``Out(1)``
+        ``kind`` and ``ctx`` name the pass the sequencer expects next (its channel's descriptor
+        is held), whether or not it may start yet; low while it waits for a descriptor.
     first, end : ``Out(1)``
         The beat is the first / the final one of its pass (counted with ``m``).
     lane_ok : ``Out(lanes)``
@@ -206,7 +209,7 @@ class PassSequencer(wiring.Component):
             "cfg_ready": Out(1), "load": Out(1), "load_ctx": Out(1),
             "x_valid": In(1), "x_last": In(1), "en": In(1),
             "dep_mid": In(2), "dep_final": In(2),
-            "x_ready": Out(1), "xfer": Out(1), "kind": Out(3), "ctx": Out(1),
+            "x_ready": Out(1), "xfer": Out(1), "kind": Out(3), "ctx": Out(1), "next_valid": Out(1),
             "first": Out(1), "end": Out(1), "lane_ok": Out(lanes), "single": Out(1),
             "m0": Out(mbits), "m1": Out(mbits), "err": Out(1),
         })
@@ -277,6 +280,7 @@ class PassSequencer(wiring.Component):
             self.xfer.eq(self.x_valid & self.x_ready),
             self.ctx.eq(Mux(s_final, ~cur, cur)),
             self.kind.eq(Cat(s_first & ~mode_single, s_mid, s_final | (s_first & mode_single))),
+            self.next_valid.eq(first_ok | s_final | s_mid),
         ]
         # Beat counting within the pass.
         rw = max(self.mbits, P.bit_length()) + 1

@@ -7,11 +7,30 @@ sequencer, ``u.en`` the global stall, ``u.s1_<tag>`` the stage-1 tags, ``u.pend`
 ``u.pend_ctx`` and ``u.take`` the one-entry job request queue).
 """
 
-from amaranth import Cat, Signal
+from amaranth import Cat, Mux, Signal, unsigned
+from amaranth.lib import data, enum
+from amaranth.lib.fifo import SyncFIFOBuffered
 
+from .block import Int
 from .registers import delay
 
-__all__ = ["Wires", "stream_control", "register_tags", "event", "job_handshake"]
+__all__ = ["Wires", "Pass", "DESC_DEPTH", "STATUS_LAYOUT", "CHANNEL_BITS", "descriptors", "status_output",
+           "stream_control", "register_tags", "event", "job_handshake"]
+
+
+class Pass(enum.Enum, shape=2):
+    """A pass of a channel (the ``status`` output's ``pass``)."""
+    FIRST = 0
+    MID = 1
+    FINAL = 2
+
+
+#: Entries of the units' descriptor FIFO (``desc_depth``; 0: none).
+DESC_DEPTH = Int(0, 4096)
+#: Bits of the channel number in ``status`` (channels of a sequence are counted modulo 2**16).
+CHANNEL_BITS = 16
+#: The units' ``status`` output: the pass the unit expects next.
+STATUS_LAYOUT = data.StructLayout({"valid": 1, "pass": Pass, "channel": unsigned(CHANNEL_BITS)})
 
 
 class Wires:
@@ -19,6 +38,44 @@ class Wires:
 
     def __init__(self, **kw):
         self.__dict__.update(kw)
+
+
+def descriptors(m, unit, layout, depth):
+    """The descriptor stream the sequencer takes: ``unit.channel`` itself (``depth`` 0), or
+    through a :class:`~amaranth.lib.fifo.SyncFIFOBuffered` of ``depth`` entries (instance
+    ``desc_fifo``). Returns ``(payload view, valid, ready)``, ``ready`` to be driven."""
+    ch = unit.channel
+    if not depth:
+        return ch.payload, ch.valid, ch.ready
+    fifo = SyncFIFOBuffered(width=layout.size, depth=depth)
+    m.submodules.desc_fifo = fifo
+    m.d.comb += [fifo.w_data.eq(ch.payload), fifo.w_en.eq(ch.valid), ch.ready.eq(fifo.w_rdy)]
+    return data.View(layout, fifo.r_data), fifo.r_rdy, fifo.r_en
+
+
+def status_output(m, u, unit, last):
+    """``unit.status``: the sequencer's next pass and its channel's number in its sequence
+    (descriptors counted from 0, again after the one with ``last``, ``last`` the descriptor
+    stream's flag as the sequencer sees it)."""
+    seq = u.seq
+    count = Signal(CHANNEL_BITS, name="desc_count")
+    number = [Signal(CHANNEL_BITS, name=f"chan_no{i}") for i in range(2)]
+    with m.If(seq.load):
+        m.d.sync += count.eq(Mux(last, 0, count + 1))
+        for i in range(2):
+            with m.If(seq.load_ctx == i):
+                m.d.sync += number[i].eq(count)
+    # A final pass frees its context at its first beat (the next descriptor may load there):
+    # its number is kept from that beat on.
+    held = Signal(CHANNEL_BITS, name="final_chan_no")
+    now = Mux(seq.ctx, number[1], number[0])
+    with m.If(seq.xfer & seq.kind[2] & seq.first):
+        m.d.sync += held.eq(now)
+    st = unit.status
+    m.d.comb += [st.valid.eq(seq.next_valid),
+                 st.channel.eq(Mux(seq.kind[2] & ~seq.first, held, now)),
+                 st["pass"].as_value().eq(Mux(seq.kind[0], Pass.FIRST,
+                                              Mux(seq.kind[1], Pass.MID, Pass.FINAL)))]
 
 
 def stream_control(m, u, unit, out):

@@ -16,7 +16,8 @@ from .accumulator import Accumulator
 from .block import BlockSpec, Choice
 from .bn_job import SAT_FIELDS, ChannelJob, program_cycles
 from .bn_sequencer import PassSequencer, schedule_cycles, slot_order
-from .bn_skeleton import Wires, event, job_handshake, register_tags, stream_control
+from .bn_skeleton import (DESC_DEPTH, STATUS_LAYOUT, Wires, descriptors, event, job_handshake,
+                          register_tags, status_output, stream_control)
 from .centred_scale import CentredScale
 from .divider import Divider
 from .registers import context_pair, delay, pick
@@ -144,6 +145,11 @@ class BNUnit(wiring.Component):
         ``stats``). "drop": the unit never waits for ``stats``; a transfer still pending when
         the next channel's statistics are ready is replaced by them. For hosts that do not use
         ``stats`` (inference-only deployments, or a forward whose backward does not run).
+    desc_depth : int (0..4096)
+        Entries of a FIFO in front of ``channel`` (default None: 0, none). The unit holds two
+        descriptors; with the FIFO a host may write up to ``desc_depth + 2`` descriptors before
+        any data (without it, the third is taken only once channel 0's final pass begins). The
+        FIFO delays each descriptor by its latency, so :func:`sequence_cycles` holds without it.
 
     Protocol (sequences of channels, two channels in flight)
     ---------------------------------------------------------
@@ -175,6 +181,10 @@ class BNUnit(wiring.Component):
       ``sum_sgn`` (:mod:`l1bn.golden.bn_forward` step 7). A pending transfer
       holds the next channel's coefficients (and so its final pass), unless
       ``stats_out="drop"``.
+    * ``status`` (no handshake): ``{valid, pass, channel}``, the pass the unit expects next on
+      ``x`` (``pass`` 0 first, 1 mid, 2 final) and its channel's number in the sequence
+      (descriptors counted from 0, modulo 2**16); ``valid`` low while the unit waits for that
+      channel's descriptor. A DMA may stream whatever it names: it follows :func:`slot_order`.
     * Backpressure: one global stall ``en = ~y.valid | y.ready`` freezes the streaming
       datapath; ``x.ready`` is low while stalled or while the next pass waits for its mean or
       coefficients. The per-channel math runs on regardless.
@@ -209,8 +219,9 @@ class BNUnit(wiring.Component):
     """
 
     def __init__(self, *, norm, stats="two-pass", width=16, frac=8, lanes=1, max_batch=65536,
-                 guard=8, alpha=None, eps=None, stats_out=None):
+                 guard=8, alpha=None, eps=None, stats_out=None, desc_depth=None):
         alpha = 0.9 if alpha is None else alpha
+        self.desc_depth = DESC_DEPTH.check("desc_depth", desc_depth or 0, {})
         self.stats_out = STATS_OUT.check("stats_out", stats_out or "wait", {})
         eps = 1e-5 if eps is None else eps
         try:
@@ -251,6 +262,7 @@ class BNUnit(wiring.Component):
             "y": Out(stream.Signature(self.y_layout)),
             "stats": Out(stream.Signature(self.stats_layout)),
             "err": Out(1),
+            "status": Out(STATUS_LAYOUT),
         })
 
     def elaborate(self, platform):
@@ -274,10 +286,11 @@ class BNUnit(wiring.Component):
         """Descriptor stream, the two channel contexts and the job request register."""
         cfg, seq = self.cfg, u.seq
         W, SW, bw = cfg.width, cfg.stat.width, cfg.bias.width
-        cp = self.channel.payload
-        m.d.comb += [seq.cfg_valid.eq(self.channel.valid), seq.cfg_last.eq(cp.last),
+        cp, valid, ready = descriptors(m, self, self.channel_layout, self.desc_depth)
+        m.d.comb += [seq.cfg_valid.eq(valid), seq.cfg_last.eq(cp.last),
                      seq.cfg_single.eq(cp.mode == Mode.INFER), seq.cfg_m.eq(cp.m),
-                     self.channel.ready.eq(seq.cfg_ready)]
+                     ready.eq(seq.cfg_ready)]
+        status_output(m, u, self, cp.last)
         for name, shape in (("gamma", signed(W)), ("beta", signed(W)), ("rmean", signed(SW)),
                             ("rsigma", signed(SW)), ("muf", signed(W + 1)),
                             ("sx", signed(len(self._job.sum_x))),
@@ -478,10 +491,10 @@ class BNUnit(wiring.Component):
 
 
 BLOCK = BlockSpec(BNUnit, ("norm", "stats", "width", "frac", "lanes", "max_batch", "guard",
-                           "alpha", "eps", "stats_out"),
+                           "alpha", "eps", "stats_out", "desc_depth"),
                   defaults={"stats": "two-pass", "width": 16, "frac": 8, "lanes": 1,
                             "max_batch": 65536, "guard": 8, "alpha": None, "eps": None,
-                            "stats_out": None},
-                  bounds={"stats_out": STATS_OUT},
+                            "stats_out": None, "desc_depth": None},
+                  bounds={"stats_out": STATS_OUT, "desc_depth": DESC_DEPTH},
                   summary="complete L1BN/L2BN forward unit: batch statistics, centred lanes "
                           "y = a*(x - mu_F) + b', running statistics; train and inference")

@@ -81,6 +81,8 @@ def layer_cycles(sequence_cycles, layer, params):
 #: The units' labels in the report (:data:`l1bn.report.UNITS`).
 FORWARD = ("forward L1", "forward L2 two-pass", "forward L2 one-pass")
 BACKWARD = ("backward L1", "backward L2")
+#: The drop-in IP's labels (:data:`l1bn.report.sweep.IP`).
+INFERENCE = ("inference-only",)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,11 @@ TARGETS = (
                                                                     "forward L2 one-pass")),
     Target("iCE40 HX8K logic cells", "ice40_lcs", "<=", 7680, "LCs",
            ("forward L1", "forward L2 one-pass")),
+    Target("OSU018 area", "area_mm2", "<=", 0.25, "mm^2", INFERENCE),
+    Target("OSU018 reg-to-reg path", "reg2reg_ns", "<=", 4.4, "ns", INFERENCE),
+    Target("ECP5-25k Fmax", "ecp5_fmax_mhz", ">=", 120.0, "MHz", INFERENCE),
+    Target("iCE40 HX8K Fmax", "ice40_fmax_mhz", ">=", 75.0, "MHz", INFERENCE),
+    Target("iCE40 HX8K logic cells", "ice40_lcs", "<=", 7680, "LCs", INFERENCE),
 )
 
 

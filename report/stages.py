@@ -191,6 +191,7 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
         res[STA] = ({"not_run": res["osu018"]["not_run"]} if STA in stages else stage(STA, None))
     for st, target in zip(FPGA_STAGES, fpga.TARGETS):
         res[st] = stage(st, lambda t=target: fpga.place_and_route(verilog, name, work / f"fpga-{t}", t))
-    res[AREAS] = (stage(AREAS, lambda: _areas(block, params, name, work)) if unit else
+    res[AREAS] = (stage(AREAS, lambda: _areas(block, params, name, work))
+                  if unit or AREAS in stages else
                   {"not_run": "not run: blocks have no area split"})
     return res

@@ -60,6 +60,10 @@ UNITS = (
 )
 
 
+#: Drop-in IP evaluated at the targets' operating point with every stage: (label, block, params).
+IP = (("inference-only", "bn_infer", {"channels": 32}),)
+
+
 #: L1/L2 comparisons of units: (label, L1 unit label, L2 unit label).
 UNIT_PAIRS = (("forward, L1 / L2 two-pass", "forward L1", "forward L2 two-pass"),
               ("forward, L1 / L2 one-pass", "forward L1", "forward L2 one-pass"),
@@ -152,7 +156,8 @@ def sweep(full=False, eps=None, alpha=None, guard=None):
 
     Default: every block at widths 8, 16 and 32 (OSU 0.18 um, OpenSTA, Icarus); every unit at
     the lanes of :data:`LANES` (the same stages), at 16 bits and 4 lanes also the area split, and
-    :data:`DEFAULT_FPGA_UNITS` there also on both FPGAs. ``full``: 1, 2, 4 and 8 lanes at every
+    :data:`DEFAULT_FPGA_UNITS` there also on both FPGAs; the :data:`IP` designs at 16 bits and
+    4 lanes with the area split and both FPGAs. ``full``: 1, 2, 4 and 8 lanes at every
     width, Verilator, and the FPGAs and the area split for every design.
 
     ``eps``, ``alpha`` and ``guard`` go to every unit that takes them (``bn_unit``: all three;
@@ -192,6 +197,10 @@ def sweep(full=False, eps=None, alpha=None, guard=None):
                     if label in DEFAULT_FPGA_UNITS:
                         stages |= set(FPGA_STAGES)
                 add(block, _unit_instance(block, extra, width, lanes, numerics), stages)
+    for _label, block, extra in IP:
+        if block in BLOCKS:
+            add(block, instance(block, extra, TARGET_WIDTH, TARGET_LANES),
+                base | set(FPGA_STAGES) | {AREAS})
     return out
 
 

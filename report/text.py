@@ -10,6 +10,7 @@ from . import derived
 from .figures import (UNIT_METRICS, ice40_lcs, ratio_text, stage_times, target_rows,
                       unit_numerics, units_by_label, why_missing)
 from .cache import complete
+from .ip import ip_section
 from .sweep import (AREAS, DEFAULT_FPGA_UNITS, HEADLINE_LAYER, PERIOD_NS, SEED, SIMULATORS,
                     TARGET_LANES, TARGET_WIDTH, UNITS, WIDTHS)
 from .tables import (COLUMNS, cell_text, format_value, fpga_cell, get_text, md_table,
@@ -341,6 +342,9 @@ def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out
     lines += _conclusion(ratios, pair_ratios, results)
     unit_lines, trows = _unit_sections(results, figs)
     lines += unit_lines
+    ip_lines, ip_trows = ip_section(results)
+    lines += ip_lines
+    trows = trows + ip_trows
     lines += ["## L1 blocks beside their L2 counterparts", ""] + pair_lines
     lines += ["", "L1/L2 below 1: the L1 block is smaller or faster. \"nothing vs isqrt\": L1 "
               "needs no square root, so its cost there is zero.", ""]

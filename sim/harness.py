@@ -138,10 +138,13 @@ class StreamSource:
 
     An item is ``(fields, side)``: ``fields`` are the payload fields, ``side`` maps other input
     ports to values applied when the item is first presented (e.g. a channel's ``mu``).
+    ``after``: a source whose every item must have been taken before this one offers any.
     """
 
-    def __init__(self, ports, prefix, rng, p_valid=1.0):
+    def __init__(self, ports, prefix, rng, p_valid=1.0, after=None):
         self.ports, self.prefix, self.rng, self.p_valid = ports, prefix, rng, p_valid
+        #: Another source that must be idle before this one presents anything (or None).
+        self.after = after
         self.queue = deque()
         self.current = None
         self._payload, self._valid, self._ready = (f"{prefix}__{s}" for s in
@@ -155,6 +158,9 @@ class StreamSource:
         return self.current is None and not self.queue
 
     def drive(self):
+        if self.after is not None and not self.after.idle:
+            self.ports.write(self._valid, 0)
+            return
         if self.current is None and self.queue and self.rng.random() < self.p_valid:
             self.current = self.queue.popleft()
             fields, side = self.current

@@ -110,7 +110,7 @@ def _stats_check(ch, payload, fields):
 
 
 async def run_sequences(dut, name, sequences, *, p_valid=1.0, p_ready=1.0, p_stats=1.0,
-                        p_chan=1.0, bad_last=False, stats=True):
+                        p_chan=1.0, bad_last=False, stats=True, descriptors_first=False):
     """:func:`l1bn.sim.unitbench.run_unit` on the forward unit: ``y`` beats and ``stats``."""
     config, man, p, cfg = _setup()
 
@@ -122,7 +122,8 @@ async def run_sequences(dut, name, sequences, *, p_valid=1.0, p_ready=1.0, p_sta
                     expected=lambda ch: ([int(v) for v in ch.gold["y"]], ch.gold["sat"]["y"]),
                     side_check=_stats_check, model=model)
     return await run_unit(dut, name, sequences, spec, p_valid=p_valid, p_ready=p_ready,
-                          p_side=p_stats, p_chan=p_chan, bad_last=bad_last, side=stats)
+                          p_side=p_stats, p_chan=p_chan, bad_last=bad_last, side=stats,
+                          descriptors_first=descriptors_first)
 
 
 def _rng(name):
@@ -188,6 +189,19 @@ async def stats_unread(dut):
              zip((5, 40, 3, 17, 64), ("gauss", "two_level", "narrow", "relu", "sparse"))]
     infer = [draw(cfg, rng, 9, "gauss", "infer") for _ in range(2)]
     await run_sequences(dut, "stats_unread", [train, infer], stats=False)
+
+
+@cocotb.test()
+async def descriptors_first(dut):
+    """A host that writes every descriptor of a training sequence before any data: with a
+    descriptor FIFO of D entries, D + 2 channels complete (random gaps and backpressure);
+    ``status`` names every beat's channel and pass."""
+    _c, _m, p, cfg = _setup()
+    rng = _rng("descriptors_first")
+    n = (p.get("desc_depth") or 0) + 2
+    train = [draw(cfg, rng, int(m), "gauss", "train") for m in rng.integers(1, 40, n)]
+    await run_sequences(dut, "descriptors_first", [train], p_valid=0.8, p_ready=0.8,
+                        p_stats=0.8, descriptors_first=True)
 
 
 @cocotb.test()

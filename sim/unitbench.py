@@ -15,6 +15,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 
 from l1bn.golden.channels import KINDS
 from l1bn.hdl.bn_sequencer import FINAL, slot_order
+from l1bn.hdl.bn_skeleton import Pass
 
 from .harness import Bench, StreamSink, StreamSource, lane_values
 from .harness import field_value as _get, payload_fields as _fields
@@ -173,8 +174,12 @@ class UnitSpec:
     model: Callable
 
 
+#: The ``status`` output's ``pass`` code of each pass kind.
+PASS_CODES = {kind: Pass[kind.upper()].value for kind in ("first", "mid", "final")}
+
+
 async def run_unit(dut, name, sequences, spec, *, p_valid=1.0, p_ready=1.0, p_side=1.0,
-                   p_chan=1.0, bad_last=False, side=True):
+                   p_chan=1.0, bad_last=False, side=True, descriptors_first=False):
     """Stream ``sequences`` (lists of channels) through a BN unit and check every output.
 
     Every beat of ``spec.out`` is compared in order (all lanes; lanes beyond m must be 0; the
@@ -185,7 +190,9 @@ async def run_unit(dut, name, sequences, spec, *, p_valid=1.0, p_ready=1.0, p_si
     first pass (the unit must count with m and raise ``err``). ``side=False``: the host never
     takes a ``spec.side`` transfer (its ready stays low; for units that do not wait for it),
     and the schedule is still checked at full rate. Records the figures; raises on any
-    mismatch. Returns the schedule figures (full rate) or ``{}``.
+    mismatch. Returns the schedule figures (full rate) or ``{}``. ``descriptors_first``: the
+    host offers no beat before every descriptor of the run has been taken. At every beat the
+    ``status`` output must name that beat's channel (in its sequence) and pass.
     """
     p = spec.params
     P, W = p["lanes"], p["width"]
@@ -199,8 +206,11 @@ async def run_unit(dut, name, sequences, spec, *, p_valid=1.0, p_ready=1.0, p_si
     channels = stim.channels
     of, sf = _fields(spec.manifest, f"{spec.out}__payload"), \
         _fields(spec.manifest, f"{spec.side}__payload")
-    src = StreamSource(bench.ports, "x", bench.rng, p_valid)
     chan = StreamSource(bench.ports, "channel", bench.rng, p_chan)
+    src = StreamSource(bench.ports, "x", bench.rng, p_valid,
+                       after=chan if descriptors_first else None)
+    st = _fields(spec.manifest, "status")
+    first_of = [sum(len(q) for q in sequences[:si]) for si in range(len(sequences))]
     osink = StreamSink(bench.ports, spec.out, bench.rng, p_ready)
     ssink = StreamSink(bench.ports, spec.side, bench.rng, p_side)
     seq_of = [si for si, seq in enumerate(sequences) for _ in seq]
@@ -256,6 +266,13 @@ async def run_unit(dut, name, sequences, spec, *, p_valid=1.0, p_ready=1.0, p_si
         if src.sample()[0] is not None:
             x_cycles.append(cycle)
             tags.append(pending_tags.popleft())
+            si, ci, kind, b = tags[-1]
+            status = bench.ports.read("status")
+            got = tuple(_get(status, st[k]) for k in ("valid", "channel", "pass"))
+            want = (1, ci - first_of[si], PASS_CODES[kind])
+            if got != want:
+                bad(cycle, f"channel {ci} {kind} beat {b}: status (valid, channel, pass) "
+                           f"{got}, expected {want}")
         if chan.sample()[0] is not None:
             chan_cycles.append(cycle)
 
