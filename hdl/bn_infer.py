@@ -19,13 +19,38 @@ from .block import BlockSpec, Int
 from .centred_scale import CentredScale, lane_parameters
 from .registers import delay
 
-__all__ = ["BNInfer", "AREA_GROUPS"]
+__all__ = ["BNInfer", "ConstantStore", "AREA_GROUPS"]
 
 #: Multipliers per lane product (:class:`~l1bn.hdl.centred_scale.CentredScale`'s ``tiles``): two
 #: slice products summed a stage later, for the inference unit's shorter clock period.
 LANE_TILES = 2
 #: Submodule instance-name prefixes of each part of the unit (for area reports).
 AREA_GROUPS = {"constants": ("constants",), "datapath": ("lane",)}
+
+
+class ConstantStore(wiring.Component):
+    """The per-channel constants: a :class:`~amaranth.lib.memory.Memory` of ``depth`` entries
+    of ``layout`` with one write port and one synchronous read port (not transparent: a read
+    in the cycle of a write to its address returns the old entry), in a module of its own so
+    that area reports see it. Contents 0 after configuration; reset does not clear them.
+
+    Members: ``w_en``, ``w_addr``, ``w_data``; ``r_en``, ``r_addr``, ``r_data`` (one cycle after
+    ``r_addr``, held while ``r_en`` is low).
+    """
+
+    def __init__(self, layout, depth):
+        self._layout, self._depth = layout, depth
+        abits = max(1, clog2(depth))
+        super().__init__({"w_en": In(1), "w_addr": In(abits), "w_data": In(layout),
+                          "r_en": In(1), "r_addr": In(abits), "r_data": Out(layout)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = Memory(shape=self._layout, depth=self._depth, init=[])
+        wr, rd = mem.write_port(), mem.read_port()
+        m.d.comb += [wr.en.eq(self.w_en), wr.addr.eq(self.w_addr), wr.data.eq(self.w_data),
+                     rd.en.eq(self.r_en), rd.addr.eq(self.r_addr), self.r_data.eq(rd.data)]
+        return m
 
 
 class BNInfer(wiring.Component):
@@ -103,30 +128,29 @@ class BNInfer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P, C = self.lanes, self.channels
-        mem = Memory(shape=self.const_layout, depth=C, init=[])
-        m.submodules.constants = mem
-        wr, rd = mem.write_port(), mem.read_port()
+        m.submodules.constants = store = ConstantStore(self.const_layout, C)
         en = Signal()
         m.d.comb += [en.eq(~self.y.valid | self.y.ready), self.x.ready.eq(en),
                      self.coef.ready.eq(1)]
         cp, xp = self.coef.payload, self.x.payload
         load_ok, x_ok = cp.channel < C, xp.channel < C
-        m.d.comb += [wr.addr.eq(cp.channel), wr.data.eq(cp.as_value()[len(cp.channel):]),
-                     wr.en.eq(self.coef.valid & load_ok),
-                     rd.addr.eq(xp.channel), rd.en.eq(en)]
+        m.d.comb += [store.w_addr.eq(cp.channel),
+                     store.w_data.eq(cp.as_value()[len(cp.channel):]),
+                     store.w_en.eq(self.coef.valid & load_ok),
+                     store.r_addr.eq(xp.channel), store.r_en.eq(en)]
         with m.If((self.coef.valid & ~load_ok) | (self.x.valid & en & ~x_ok)):
             m.d.sync += self.err.eq(1)
         # Stage A: the beat beside the constants' read; stage B: centred values and constants.
         xa = [Signal(signed(self.width), name=f"xa{i}") for i in range(P)]
         xd = [Signal(signed(self.width + 1), name=f"d{i}") for i in range(P)]
-        kb = {k: Signal.like(getattr(rd.data, k), name=f"k_{k}")
+        kb = {k: Signal.like(getattr(store.r_data, k), name=f"k_{k}")
               for k in ("mant", "shift", "neg", "bias")}
         va, oka = Signal(name="va"), Signal(name="oka")
         with m.If(en):
             m.d.sync += [va.eq(self.x.valid), oka.eq(x_ok)]
-            m.d.sync += [v.eq(getattr(rd.data, k)) for k, v in kb.items()]
+            m.d.sync += [v.eq(getattr(store.r_data, k)) for k, v in kb.items()]
             m.d.sync += [xa[i].eq(xp.data[i]) for i in range(P)]
-            m.d.sync += [xd[i].eq(xa[i] - rd.data.mu_f) for i in range(P)]
+            m.d.sync += [xd[i].eq(xa[i] - store.r_data.mu_f) for i in range(P)]
         lat = CentredScale.LATENCY
         valid = delay(m, va, lat + 1, en, "yv")
         last = delay(m, delay(m, xp.last, 1, en, "la"), lat + 1, en, "yl")

@@ -56,7 +56,7 @@ def test_manifest_names_and_schema(tmp_path, block, params):
     assert man["name"].endswith("_axis") and man["parameters"]["interface"] == "axis"
     for p in man["ports"]:
         n = p["name"]
-        assert n in ("aclk", "aresetn", "err") or n.startswith(("s_axis_", "m_axis_")), n
+        assert n in ("aclk", "aresetn", "err", "status") or n.startswith(("s_axis_", "m_axis_")), n
         if n.endswith("_tdata"):
             assert p["width"] % 8 == 0
         if n.endswith(("_tvalid", "_tlast", "_tready")):
