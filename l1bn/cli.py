@@ -110,24 +110,58 @@ def _generate_params(args, spec):
     return params
 
 
-def _cmd_generate(args):
+def _checked_design(args):
+    """``(params, out)`` of ``l1bn generate``'s flags, checked (usage errors)."""
     from l1bn.hdl.registry import BLOCKS
     from l1bn.hdl import generate as gen
     from .util.files import PathError
 
     try:
-        params, out = gen.check(args.block, args.output,
-                                **_generate_params(args, BLOCKS.get(args.block)))
+        return gen.check(args.block, args.output,
+                         **_generate_params(args, BLOCKS.get(args.block)))
     except PathError as exc:
         raise UsageError(f"--output: {exc}") from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _generate_checked(args, params, out):
+    from l1bn.hdl import generate as gen
     try:
-        verilog, manifest = gen.generate(args.block, out, **params)
+        return gen.generate(args.block, out, **params)
     except ValueError as exc:   # a combination the block's constructor refuses
         raise UsageError(str(exc)) from None
+
+
+def _cmd_generate(args):
+    params, out = _checked_design(args)
+    verilog, manifest = _generate_checked(args, params, out)
     print(verilog)
     print(manifest)
+    return EXIT_OK
+
+
+def _cmd_vectors(args):
+    import json
+    from l1bn.sim import vectors as vec
+    if args.block not in vec.BLOCKS:
+        raise UsageError(f"--block: vectors are written for {', '.join(vec.BLOCKS)}, "
+                         f"got {short(args.block)!r}")
+    modes = vec.MODES[args.block]
+    mode = args.mode or modes[0]
+    if mode not in modes:
+        raise UsageError(f"--mode: {args.block} takes {', '.join(modes)}, got {short(mode)!r}")
+    params, out = _checked_design(args)
+    if params.get("interface", "stream") != "stream":
+        raise UsageError("--interface: vectors are written for the stream interface")
+    ms = args.m * args.channels if len(args.m) == 1 else args.m
+    limit = params.get("max_batch")
+    if limit is not None and max(ms) > limit:
+        raise UsageError(f"-m: {max(ms)} values in a channel, more than max_batch = {limit}")
+    verilog, manifest = _generate_checked(args, params, out)
+    for path in [verilog, manifest] + vec.write(out, json.loads(manifest.read_text()), mode,
+                                                ms, args.seed):
+        print(path)
     return EXIT_OK
 
 
@@ -237,10 +271,34 @@ def _blocks_epilog():
               "default.")
 
 
+def _sizes(text):
+    """Channel sizes: ``M`` or ``M1,M2,...``, each in [1, 2**20] (argparse type)."""
+    return [integer(t, 1, 1 << 20) for t in text.split(",")]
+
+
+def _add_vectors(sub):
+    v = sub.add_parser("vectors", help="write a design with stimulus and expected transfers "
+                                       "($readmemh files, a Verilog header, JSON) for your own "
+                                       "testbench")
+    _design_flags(v)
+    v.add_argument("--mode", help="bn_unit: train (default) or infer; bn_infer: infer")
+    v.add_argument("--channels", type=_positive, default=3,
+                   help="channels when -m gives one size (default 3)")
+    v.add_argument("-m", type=_sizes, default=[20],
+                   help="values per channel: M, or M1,M2,... one per channel (default 20)")
+    v.add_argument("--seed", type=_natural, default=1, help="data seed (default 1)")
+    v.set_defaults(func=_cmd_vectors)
+
+
 def _add_generate(sub):
     g = sub.add_parser("generate", help="write a block's Verilog and JSON manifest",
                        epilog=_blocks_epilog(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _design_flags(g)
+    g.set_defaults(func=_cmd_generate)
+
+
+def _design_flags(g):
     g.add_argument("--block", default="bn_unit",
                    help="block name (default %(default)s, the forward BN unit)")
     g.add_argument("--norm", help="l1 or l2 (default l1, for blocks that take a norm)")
@@ -256,7 +314,6 @@ def _add_generate(sub):
     g.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="any other block parameter (repeatable)")
     g.add_argument("-o", "--output", required=True, help="output directory")
-    g.set_defaults(func=_cmd_generate)
 
 
 def _add_simulate(sub):
@@ -289,6 +346,7 @@ def _parser():
     p = _Parser(prog="l1bn", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     _add_generate(sub)
+    _add_vectors(sub)
     d = sub.add_parser("doctor", help="list every tool with its version and path")
     d.set_defaults(func=_cmd_doctor)
     r = sub.add_parser("report",

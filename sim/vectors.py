@@ -1,0 +1,163 @@
+"""Test vectors for users' own testbenches (``l1bn vectors``): stimulus and golden expected
+transfers of a design as ``$readmemh`` files, a Verilog header and a JSON description.
+
+For the forward BN unit (``bn_unit``, mode train or infer) the files are ``channel.hex`` (the
+descriptors), ``x.hex`` (every beat of every pass, in the order of
+:func:`l1bn.hdl.bn_sequencer.slot_order`), ``y.hex`` (the expected ``y`` beats) and, training,
+``stats.hex`` (no file in inference: the header's count is 0); for the inference-only unit (``bn_infer``) ``coef.hex`` (every channel's
+constants, :func:`l1bn.golden.bn_forward.lane_codes`), ``x.hex`` and ``y.hex``. One payload per
+line, in hexadecimal, packed as the manifest's fields say. ``vectors.vh`` defines the module
+name, the payload widths and the counts (``` `L1BN_<NAME>_W``, ``` `L1BN_N_<NAME>``) for a
+plain Verilog testbench (``examples/``); ``vectors.json`` describes the same and the data.
+"""
+
+import json
+
+import numpy as np
+
+from l1bn.golden import fixed
+from l1bn.golden.bn_forward import apply_constants, infer_constants, lane_codes
+from l1bn.golden.bn_unit import UnitConfig, forward_infer, forward_train
+from l1bn.golden.channels import KINDS, channel_codes
+from l1bn.hdl.bn_job import SAT_FIELDS
+from l1bn.hdl.bn_sequencer import slot_order
+from l1bn.util.files import write_text
+
+__all__ = ["BLOCKS", "MODES", "build", "write"]
+
+#: The blocks and the modes ``l1bn vectors`` writes vectors for.
+BLOCKS = ("bn_unit", "bn_infer")
+MODES = {"bn_unit": ("train", "infer"), "bn_infer": ("infer",)}
+
+
+def _port(manifest, name):
+    return next(p for p in manifest["ports"] if p["name"] == name)
+
+
+def pack(port, values):
+    """An integer of ``port``'s manifest fields (each at its offset, two's complement);
+    ``values`` may hold a list for an array field and a dict for a struct field."""
+    out = 0
+    for f in port["fields"]:
+        v = values[f["name"]]
+        if "elements" in f:
+            e = f["elements"]
+            v = sum((int(x) & ((1 << e["width"]) - 1)) << (i * e["width"])
+                    for i, x in enumerate(list(v) + [0] * (e["count"] - len(v))))
+        elif "fields" in f:
+            v = pack(f, v)
+        out |= (int(v) & ((1 << f["width"]) - 1)) << f["offset"]
+    return out
+
+
+def _unit_config(p):
+    return UnitConfig(norm=p["norm"], stats=p["stats"], width=p["width"], frac=p["frac"],
+                      guard=p["guard"], max_batch=p["max_batch"],
+                      alpha=0.9 if p["alpha"] is None else p["alpha"],
+                      eps=1e-5 if p["eps"] is None else p["eps"])
+
+
+def _channel(cfg, rng, m, kind):
+    d, s = cfg.data, cfg.stat
+    x = channel_codes(cfg, rng, m, kind)
+    g = int(fixed.quantize(rng.uniform(-2, 2), d)[0])
+    b = int(fixed.quantize(rng.uniform(-1, 1), d)[0])
+    rm = int(fixed.quantize(rng.uniform(-0.5, 0.5) * d.max_value, s)[0])
+    rs = int(fixed.quantize(abs(rng.normal(0, 1)) * 2.0 ** rng.uniform(-3, 3), s)[0])
+    return x, g, b, rm, rs
+
+
+def _beats(x, lanes):
+    return [list(x[i:i + lanes]) for i in range(0, len(x), lanes)]
+
+
+def _unit_streams(manifest, mode, ms, rng):
+    p = manifest["parameters"]
+    cfg, P = _unit_config(p), p["lanes"]
+    ports = {n: _port(manifest, f"{n}__payload") for n in ("channel", "x", "y", "stats")}
+    chans, out = [], {"channel": [], "x": [], "y": [], "stats": []}
+    for c, m in enumerate(ms):
+        x, g, b, rm, rs = _channel(cfg, rng, m, KINDS[c % len(KINDS)])
+        gold = (forward_train if mode == "train" else forward_infer)(cfg, x, g, b, rm, rs)
+        chans.append((x, gold))
+        out["channel"].append(pack(ports["channel"], {
+            "mode": int(mode == "infer"), "m": m, "gamma": g, "beta": b, "running_mean": rm,
+            "running_sigma": rs, "last": int(c == len(ms) - 1)}))
+        beats = _beats(gold["y"], P)
+        flags = [np.flatnonzero(_sat_lanes(cfg, x, gold)[i:i + P]) for i in range(0, m, P)]
+        out["y"] += [pack(ports["y"], {"data": v, "sat": sum(1 << int(k) for k in f),
+                                       "last": int(i == len(beats) - 1)})
+                     for i, (v, f) in enumerate(zip(beats, flags))]
+        if mode == "train":
+            out["stats"].append(pack(ports["stats"], dict(
+                {k: gold[k] for k in ("mean", "sigma", "running_mean", "running_sigma")},
+                sat={k: gold["sat"][k] for k in SAT_FIELDS},
+                **{k: gold["sums"][k] for k in ("sum_x", "spread", "sum_sgn")
+                   if any(f["name"] == k for f in ports["stats"]["fields"])})))
+    passes = 2 if p["stats"] == "one-pass" else 3
+    for c, _kind in slot_order(len(ms), passes, single=mode == "infer"):
+        beats = _beats(chans[c][0], P)
+        out["x"] += [pack(ports["x"], {"data": v, "last": int(i == len(beats) - 1)})
+                     for i, v in enumerate(beats)]
+    return out
+
+
+def _sat_lanes(cfg, x, gold):
+    """Per value: whether its y saturated (the lane's flag), from the model's codes."""
+    return apply_constants(cfg, x, gold["coef"])[1]
+
+
+def _infer_streams(manifest, ms, rng):
+    p = manifest["parameters"]
+    cfg = UnitConfig(norm="l1", stats="two-pass", width=p["width"], frac=p["frac"],
+                     guard=p["guard"])
+    P, C = p["lanes"], p["channels"]
+    ports = {n: _port(manifest, f"{n}__payload") for n in ("coef", "x", "y")}
+    out = {"coef": [], "x": [], "y": []}
+    consts = []
+    for c in range(C):
+        x, g, b, rm, rs = _channel(cfg, rng, 1, "gauss")
+        k = infer_constants(cfg, g, b, rm, rs)["coef"]
+        consts.append(k)
+        out["coef"].append(pack(ports["coef"], dict(lane_codes(cfg, k), channel=c)))
+    for i, m in enumerate(ms):
+        c = i % C
+        x = channel_codes(cfg, rng, m, KINDS[i % len(KINDS)])
+        y, sat = apply_constants(cfg, x, consts[c])
+        for j, (xv, yv) in enumerate(zip(_beats(x, P), _beats(y, P))):
+            last = int((j + 1) * P >= m)
+            out["x"].append(pack(ports["x"], {"data": xv, "channel": c, "last": last}))
+            s = sum(1 << q for q, f in enumerate(sat[j * P:(j + 1) * P]) if f)
+            out["y"].append(pack(ports["y"], {"data": yv, "sat": s, "last": last}))
+    return out
+
+
+def build(manifest, mode, ms, seed):
+    """``{stream: [payload integers]}`` of the design ``manifest`` for channels of sizes ``ms``."""
+    rng = np.random.default_rng(seed)
+    if manifest["block"] == "bn_unit":
+        return _unit_streams(manifest, mode, ms, rng)
+    return _infer_streams(manifest, ms, rng)
+
+
+def write(out_dir, manifest, mode, ms, seed):
+    """Write the vectors (module docstring) into ``out_dir``; returns the files written."""
+    streams = build(manifest, mode, ms, seed)
+    files = []
+    head = [f"// l1bn vectors: {manifest['name']}, mode {mode}, seed {seed}",
+            f"`define L1BN_DESIGN {manifest['name']}"]
+    desc = {"design": manifest["name"], "block": manifest["block"], "mode": mode,
+            "seed": seed, "m": list(ms), "files": {}}
+    for name, words in streams.items():
+        width = _port(manifest, f"{name}__payload")["width"]
+        digits = -(-width // 4)
+        path = out_dir / f"{name}.hex"
+        if words:
+            files.append(write_text(path, "".join(f"{w:0{digits}x}\n" for w in words)))
+        head += [f"`define L1BN_{name.upper()}_W {width}",
+                 f"`define L1BN_N_{name.upper()} {len(words)}"]
+        desc["files"][name] = {"file": path.name if words else None, "width": width,
+                               "count": len(words)}
+    files.append(write_text(out_dir / "vectors.vh", "\n".join(head) + "\n"))
+    files.append(write_text(out_dir / "vectors.json", json.dumps(desc, indent=2) + "\n"))
+    return files
