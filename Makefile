@@ -10,7 +10,7 @@ JOBS      ?= 2
 DEB_PKGS  := iverilog opensta qflow-tech-osu018 ccache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all test soak report bench doctor tools venv clean distclean
+.PHONY: all test soak report bench doctor docs tools venv clean distclean
 
 all: test
 
@@ -46,6 +46,10 @@ soak: tools
 # --guard; defaults 1e-5, 0.9, 8), any of them with --jobs N and --full.
 report: tools
 	$(VPY) -m l1bn report -o reports $(REPORT_ARGS)
+
+# The README's timing diagram (docs/two_channel_training.svg), drawn by wavedrom from the schedule.
+docs: $(STAMP)
+	$(VPY) -m l1bn.report.timing_diagram docs
 
 # Benchmarks (never part of `make test`): reports/bench/results.md and .json; BENCH_ARGS=--quick for a short run.
 bench: tools
