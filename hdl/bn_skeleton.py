@@ -30,7 +30,8 @@ DESC_DEPTH = Int(0, 4096)
 #: Bits of the channel number in ``status`` (channels of a sequence are counted modulo 2**16).
 CHANNEL_BITS = 16
 #: The units' ``status`` output: the pass the unit expects next.
-STATUS_LAYOUT = data.StructLayout({"valid": 1, "pass": Pass, "channel": unsigned(CHANNEL_BITS)})
+STATUS_LAYOUT = data.StructLayout({"valid": 1, "pass": Pass, "channel": unsigned(CHANNEL_BITS),
+                                   "ctx": 1})
 
 
 class Wires:
@@ -54,9 +55,10 @@ def descriptors(m, unit, layout, depth):
 
 
 def status_output(m, u, unit, last):
-    """``unit.status``: the sequencer's next pass and its channel's number in its sequence
+    """``unit.status``: the sequencer's next pass, its channel's number in its sequence
     (descriptors counted from 0, again after the one with ``last``, ``last`` the descriptor
-    stream's flag as the sequencer sees it)."""
+    stream's flag as the sequencer sees it) and its context (descriptors fill the two contexts
+    in turn from reset: the k-th descriptor since reset goes to context k mod 2)."""
     seq = u.seq
     count = Signal(CHANNEL_BITS, name="desc_count")
     number = [Signal(CHANNEL_BITS, name=f"chan_no{i}") for i in range(2)]
@@ -72,7 +74,7 @@ def status_output(m, u, unit, last):
     with m.If(seq.xfer & seq.kind[2] & seq.first):
         m.d.sync += held.eq(now)
     st = unit.status
-    m.d.comb += [st.valid.eq(seq.next_valid),
+    m.d.comb += [st.valid.eq(seq.next_valid), st.ctx.eq(seq.ctx),
                  st.channel.eq(Mux(seq.kind[2] & ~seq.first, held, now)),
                  st["pass"].as_value().eq(Mux(seq.kind[0], Pass.FIRST,
                                               Mux(seq.kind[1], Pass.MID, Pass.FINAL)))]

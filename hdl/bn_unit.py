@@ -181,10 +181,12 @@ class BNUnit(wiring.Component):
       ``sum_sgn`` (:mod:`l1bn.golden.bn_forward` step 7). A pending transfer
       holds the next channel's coefficients (and so its final pass), unless
       ``stats_out="drop"``.
-    * ``status`` (no handshake): ``{valid, pass, channel}``, the pass the unit expects next on
-      ``x`` (``pass`` 0 first, 1 mid, 2 final) and its channel's number in the sequence
-      (descriptors counted from 0, modulo 2**16); ``valid`` low while the unit waits for that
-      channel's descriptor. A DMA may stream whatever it names: it follows :func:`slot_order`.
+    * ``status`` (no handshake): ``{valid, pass, channel, ctx}``, the pass the unit expects
+      next on ``x`` (``pass`` 0 first, 1 mid, 2 final), its channel's number in the sequence
+      (descriptors counted from 0, modulo 2**16) and its context (the k-th descriptor since
+      reset is held in context k mod 2: a double-buffering host's buffer); ``valid`` low while
+      the unit waits for that channel's descriptor. A DMA may stream whatever it names: it
+      follows :func:`slot_order`.
     * Backpressure: one global stall ``en = ~y.valid | y.ready`` freezes the streaming
       datapath; ``x.ready`` is low while stalled or while the next pass waits for its mean or
       coefficients. The per-channel math runs on regardless.

@@ -61,7 +61,8 @@ UNITS = (
 
 
 #: Drop-in IP evaluated at the targets' operating point with every stage: (label, block, params).
-IP = (("inference-only", "bn_infer", {"channels": 32}),)
+IP = (("inference-only", "bn_infer", {"channels": 32}),
+      ("single-stream layer L1", "bn_layer", {"norm": "l1", "buffer_depth": 1024}))
 
 
 #: L1/L2 comparisons of units: (label, L1 unit label, L2 unit label).

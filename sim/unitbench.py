@@ -268,11 +268,11 @@ async def run_unit(dut, name, sequences, spec, *, p_valid=1.0, p_ready=1.0, p_si
             tags.append(pending_tags.popleft())
             si, ci, kind, b = tags[-1]
             status = bench.ports.read("status")
-            got = tuple(_get(status, st[k]) for k in ("valid", "channel", "pass"))
-            want = (1, ci - first_of[si], PASS_CODES[kind])
+            got = tuple(_get(status, st[k]) for k in ("valid", "channel", "pass", "ctx"))
+            want = (1, ci - first_of[si], PASS_CODES[kind], ci % 2)
             if got != want:
-                bad(cycle, f"channel {ci} {kind} beat {b}: status (valid, channel, pass) "
-                           f"{got}, expected {want}")
+                bad(cycle, f"channel {ci} {kind} beat {b}: status (valid, channel, pass, "
+                           f"ctx) {got}, expected {want}")
         if chan.sample()[0] is not None:
             chan_cycles.append(cycle)
 
