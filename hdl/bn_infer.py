@@ -7,7 +7,7 @@ with :func:`l1bn.golden.bn_forward.infer_constants` and loaded as
 1 LSB on every input). The constants carry the norm: one unit serves L1BN and L2BN.
 """
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out

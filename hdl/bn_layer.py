@@ -4,8 +4,8 @@ its passes, so that the host streams each channel's values once and receives y o
 Bit for bit the forward unit (:class:`l1bn.hdl.bn_unit.BNUnit`, :mod:`l1bn.golden.bn_forward`).
 """
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out

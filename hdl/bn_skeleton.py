@@ -1,4 +1,5 @@
-"""What the BN units (:class:`l1bn.hdl.bn_unit.BNUnit`, :class:`l1bn.hdl.bn_backward.BNBackward`) share:
+"""What the BN units (:class:`l1bn.hdl.bn_unit.BNUnit`,
+:class:`l1bn.hdl.bn_backward.BNBackward`) share:
 the stream control over a :class:`~l1bn.hdl.bn_sequencer.PassSequencer`, the stage-1 tags, events
 along the pipeline, and the handshake of the per-channel job.
 
@@ -14,8 +15,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from .block import Int
 from .registers import delay
 
-__all__ = ["Wires", "Pass", "DESC_DEPTH", "STATUS_LAYOUT", "CHANNEL_BITS", "descriptors", "status_output",
-           "stream_control", "register_tags", "event", "job_handshake"]
+__all__ = ["Wires", "Pass", "DESC_DEPTH", "STATUS_LAYOUT", "CHANNEL_BITS", "descriptors",
+           "status_output", "stream_control", "register_tags", "event", "job_handshake"]
 
 
 class Pass(enum.Enum, shape=2):

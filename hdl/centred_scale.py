@@ -94,7 +94,7 @@ def centred_term(m, en, v, mant, shift, neg, *, guard, exp, limit_bits, prefix="
     mant, shift = reg("mant_1", mant), reg("shift_1", shift)
     # Stage 2: the product, one unsigned multiplier (or two halves) into a register.
     h = -(-w1 // tiles)
-    parts = [reg(f"prod_2" if tiles == 1 else f"prod{i}_2", mant * mag[i * h:(i + 1) * h])
+    parts = [reg("prod_2" if tiles == 1 else f"prod{i}_2", mant * mag[i * h:(i + 1) * h])
              for i in range(tiles)]
     sign, shift = reg("sign_2", sign), reg("shift_2", shift)
     # Stage 3: the product once more (the DSP block's output register), or the slices' sum.

@@ -125,4 +125,3 @@ async def frames(dut):
 def _pack_lanes(values, port):
     e = port["elements"]
     return sum((v & ((1 << e["width"]) - 1)) << (i * e["width"]) for i, v in enumerate(values))
-

@@ -192,4 +192,3 @@ async def bad_channel(dut):
     beats = _beats(rng, p, 40, channels=range(top + 1))
     await run_stream(dut, "bad_channel", loads, beats, p_valid=0.8, p_ready=0.8)
     assert int(dut.err.value) == (1 if top >= p["channels"] else 0)
-

@@ -113,7 +113,7 @@ async def shift_sweep(dut):
     term random (or zero) and a random k (or 0): each product's magnitude crosses the limit,
     the output range and zero."""
     f, rng, port = formats(), value_rng("shift_sweep"), _shift_port()
-    vv, mm, kk = f["e"], f["mant"], f["k"]
+    vv, mm = f["e"], f["mant"]
     vs = [vv.min_code, vv.max_code, 1, -1] + random_codes(rng, vv, 2)
     ms = [mm.max_code, 1 << (mm.width - 1)] + random_codes(rng, mm, 1)
 

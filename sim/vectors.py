@@ -4,7 +4,8 @@ transfers of a design as ``$readmemh`` files, a Verilog header and a JSON descri
 For the forward BN unit (``bn_unit``, mode train or infer) the files are ``channel.hex`` (the
 descriptors), ``x.hex`` (every beat of every pass, in the order of
 :func:`l1bn.hdl.bn_sequencer.slot_order`), ``y.hex`` (the expected ``y`` beats) and, training,
-``stats.hex`` (no file in inference: the header's count is 0); for the inference-only unit (``bn_infer``) ``coef.hex`` (every channel's
+``stats.hex`` (no file in inference: the header's count is 0); for the inference-only unit
+(``bn_infer``) ``coef.hex`` (every channel's
 constants, :func:`l1bn.golden.bn_forward.lane_codes`), ``x.hex`` and ``y.hex``. One payload per
 line, in hexadecimal, packed as the manifest's fields say. ``vectors.vh`` defines the module
 name, the payload widths and the counts (``` `L1BN_<NAME>_W``, ``` `L1BN_N_<NAME>``) for a
