@@ -101,7 +101,7 @@ def _generate_params(args, spec):
     norm = args.norm or ("l1" if spec is not None and "norm" in spec.params else None)
     params = {"norm": norm, "width": args.width, "frac": args.frac, batch: args.max_batch,
               "lanes": args.lanes, "eps": args.eps, "alpha": args.alpha, "guard": args.guard,
-              "interface": args.interface}
+              "interface": args.interface, "buffer_depth": args.buffer_depth}
     for item in args.set or ():
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier():
@@ -307,6 +307,8 @@ def _design_flags(g):
     g.add_argument("--max-batch", type=_positive,
                    help="largest number of values per channel (default 65536)")
     g.add_argument("--lanes", type=_positive, help="values per cycle (default 1)")
+    g.add_argument("--buffer-depth", type=_positive,
+                   help="bn_layer: the largest channel, in values (default 1024)")
     _unit_flags(g, "bn_unit, bn_backward (alpha: bn_unit): ")
     g.add_argument("--interface", help="stream (default: valid/ready/payload ports, clk, rst) "
                    "or axis (AXI4-Stream: s_axis_<name>_tdata/tuser/tlast/tvalid/tready, "

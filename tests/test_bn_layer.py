@@ -40,10 +40,23 @@ def test_bad_buffer_depth(value):
     assert str(exc.value) == f"buffer_depth must be an integer in [1, 1048576], got {value}"
 
 
-def test_cli_bad_buffer_depth(tmp_path):
+@pytest.mark.parametrize("args, message", [
+    (["--set", "buffer_depth=0"], "buffer_depth must be an integer in [1, 1048576], got 0"),
+    (["--buffer-depth", "2000000"], "buffer_depth must be an integer in [1, 1048576], got "
+                                    "2000000"),
+    (["--buffer-depth", "0"], "argument --buffer-depth: expected an integer in [1, 4294967296], "
+                              "got 0"),
+])
+def test_cli_bad_buffer_depth(tmp_path, args, message):
     out = tmp_path / "o"
-    r = subprocess.run([sys.executable, "-m", "l1bn", "generate", "--block", "bn_layer",
-                        "--set", "buffer_depth=0", "-o", str(out)], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.strip() == (
-        "l1bn generate: error: buffer_depth must be an integer in [1, 1048576], got 0")
+    r = subprocess.run([sys.executable, "-m", "l1bn", "generate", "--block", "bn_layer", *args,
+                        "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip() == f"l1bn generate: error: {message}"
     assert not out.exists()
+
+
+def test_cli_buffer_depth_only_for_the_layer(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "l1bn", "generate", "--block", "bn_unit",
+                        "--buffer-depth", "64", "-o", str(tmp_path / "o")], capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "bn_unit takes no parameter buffer_depth" in r.stderr
