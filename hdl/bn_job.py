@@ -106,7 +106,9 @@ def _shl(v, amount, most):
     """``v << amount`` for an unsigned ``amount`` of at most ``most``, as a right shift of
     ``v << most`` (a variable right shift keeps its operand's width: lint-clean); signed for a
     signed ``v``."""
-    k = max(most, 1).bit_length()
+    if most == 0:
+        return v
+    k = most.bit_length()
     wide = Cat(C(0, most), v)
     if Value.cast(v).shape().signed:
         wide = wide.as_signed()
@@ -241,7 +243,7 @@ def _tail(cfg):
         e = r.exp
         right = r.twice[1:] + r.twice[0]               # q1 >> e, half up
         big = C(1 << bw, bw + 1)
-        left = Mux(_abs(e) > _lift_cap(cfg), big, r.q1)   # e < 0: q1 is c
+        left = Mux(_above(_abs(e), _lift_cap(cfg)), big, r.q1)   # e < 0: q1 is c
         c = Mux(~r.absr.any(), 0, Mux(r.inf, big, Mux(~r.mant.any(), 0,
                                                        Mux(_neg(e), left, right))))
         t = _negate_if(c, _neg(r.gamma) ^ _neg(r.r))
@@ -279,6 +281,13 @@ def _running(cfg):
     ]
 
 
+def _above(v, k):
+    """``v > k`` for a constant ``k >= 0``; ``v.any()`` for 0: Yosys narrows a zero operand
+    of a comparison to no bits, which its Verilog writer emits as an undriven wire ``[-1:0]``
+    (``hdl/emit.py`` refuses such Verilog)."""
+    return v.any() if k == 0 else v > k
+
+
 def _lift_cap(cfg):
     """The largest ``-e`` the bias is computed for: beyond it ``c`` exceeds the bias format
     (any |r| >= 1, m <= 2**max(M, G)) and the bias saturates."""
@@ -290,6 +299,8 @@ def _lift(cfg, r):
     """``max(-e, 0)``, limited to :func:`_lift_cap`: the left shift that puts ``a*|t|`` of a
     gain of ``2**MW`` or more onto the bias's grid before its one rounding."""
     cap = _lift_cap(cfg)
+    if cap == 0:
+        return C(0, 1)
     ne = _abs(r.exp)
     return Mux(~_neg(r.exp), 0, Mux(ne > cap, cap, ne))
 

@@ -130,4 +130,8 @@ def emit_verilog(rtlil_text, top, out, workdir):
         "write_verilog -noattr emit.v",
     ], ["emit.v"])
     text = (workdir / "emit.v").read_text()
+    if "[-1:0]" in text:
+        # Yosys writes a zero-width net as a 2-bit wire nothing drives: simulators read it
+        # as x or 0. Its source is a zero-width constant in the design, which must be fixed.
+        raise ValueError(f"{top}: the emitted Verilog has a zero-width wire ([-1:0])")
     return write_text(Path(out), f"{TIMESCALE}\n{text}")

@@ -14,11 +14,11 @@ from .blocksim import simulate
 CONFIGS = [
     dict(norm="l1", lanes=4, buffer_depth=64),
     dict(norm="l2", stats="one-pass", lanes=1, buffer_depth=20),
-    dict(norm="l2", lanes=3, buffer_depth=300, width=8, frac=4, guard=4),
+    dict(norm="l2", lanes=3, buffer_depth=48, width=8, frac=4, guard=4),
 ]
 
 
-IDS = ["l1-p4-d64", "l2one-p1-d20", "l2-p3-w8-d300"]
+IDS = ["l1-p4-d64", "l2one-p1-d20", "l2-p3-w8-d48"]
 #: Both testcases on Icarus, the random stream (gaps and backpressure) on Verilator.
 MATRIX = [(s, i, t) for s in ("icarus", "verilator") for i in range(len(CONFIGS))
           for t in ("random_stream", "full_rate") if s == "icarus" or t == "random_stream"]
