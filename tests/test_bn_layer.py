@@ -19,9 +19,11 @@ CONFIGS = [
 
 
 IDS = ["l1-p4-d64", "l2one-p1-d20", "l2-p3-w8-d48"]
-#: Both testcases on Icarus, the random stream (gaps and backpressure) on Verilator.
+#: Both testcases on Icarus, the random stream (gaps and backpressure) on Verilator for the
+#: first and the last configuration (a Verilator build of a layer takes about a minute).
 MATRIX = [(s, i, t) for s in ("icarus", "verilator") for i in range(len(CONFIGS))
-          for t in ("random_stream", "full_rate") if s == "icarus" or t == "random_stream"]
+          for t in ("random_stream", "full_rate")
+          if s == "icarus" or (t == "random_stream" and i != 1)]
 
 
 @pytest.mark.sim

@@ -220,13 +220,21 @@ def _muls(rtlil):
 TESTCASES = ("random_values", "corners", "shift_sweep", "rounding_and_saturation")
 
 
+#: Formats each simulator runs: Icarus every one; Verilator (a C++ build per format) the
+#: default, the narrowest and the widest.
+SIM_FORMATS = [("icarus", f) for f in FORMATS] + \
+    [("verilator", f) for f in FORMATS if f in ((16, 8, 8), (4, 2, 3), (32, 16, 8))]
+
+
 def rtl_cases(test):
     """``test`` marked ``sim`` and run for every testcase (of this lane's testbench and
-    centred_pair's, which have the same names), every format of :data:`FORMATS` and both
-    simulators."""
+    centred_pair's, which have the same names) and every (simulator, format) of
+    :data:`SIM_FORMATS`."""
+    cases = [(s, *f) for s, f in SIM_FORMATS]
     for mark in (pytest.mark.parametrize("testcase", TESTCASES),
-                 pytest.mark.parametrize("width, frac, guard", FORMATS),
-                 pytest.mark.parametrize("simulator", runner.SIMULATORS), pytest.mark.sim):
+                 pytest.mark.parametrize("simulator, width, frac, guard", cases,
+                                         ids=[f"{s}-w{w}-f{fr}-g{g}" for s, w, fr, g in cases]),
+                 pytest.mark.sim):
         test = mark(test)
     return test
 
