@@ -1,5 +1,6 @@
 `timescale 1ns/1ps
-// Plain Verilog testbench of the forward BN unit (no Python, no cocotb).
+// Plain Verilog testbench of the forward BN unit, or of the single-stream layer (the same ports;
+// its x.hex holds every channel once). No Python, no cocotb.
 //
 // Drives the vectors of `l1bn vectors` (vectors.vh, channel.hex, x.hex, y.hex, stats.hex in the
 // working directory) through the generated design: every descriptor, then every beat of every

@@ -155,9 +155,10 @@ def _cmd_vectors(args):
     if params.get("interface", "stream") != "stream":
         raise UsageError("--interface: vectors are written for the stream interface")
     ms = args.m * args.channels if len(args.m) == 1 else args.m
-    limit = params.get("max_batch")
+    name = "max_batch" if "max_batch" in params else "buffer_depth"
+    limit = params.get(name)
     if limit is not None and max(ms) > limit:
-        raise UsageError(f"-m: {max(ms)} values in a channel, more than max_batch = {limit}")
+        raise UsageError(f"-m: {max(ms)} values in a channel, more than {name} = {limit}")
     verilog, manifest = _generate_checked(args, params, out)
     for path in [verilog, manifest] + vec.write(out, json.loads(manifest.read_text()), mode,
                                                 ms, args.seed):
@@ -281,7 +282,7 @@ def _add_vectors(sub):
                                        "($readmemh files, a Verilog header, JSON) for your own "
                                        "testbench")
     _design_flags(v)
-    v.add_argument("--mode", help="bn_unit: train (default) or infer; bn_infer: infer")
+    v.add_argument("--mode", help="bn_unit, bn_layer: train (default) or infer; bn_infer: infer")
     v.add_argument("--channels", type=_positive, default=3,
                    help="channels when -m gives one size (default 3)")
     v.add_argument("-m", type=_sizes, default=[20],

@@ -3,7 +3,8 @@ transfers of a design as ``$readmemh`` files, a Verilog header and a JSON descri
 
 For the forward BN unit (``bn_unit``, mode train or infer) the files are ``channel.hex`` (the
 descriptors), ``x.hex`` (every beat of every pass, in the order of
-:func:`l1bn.hdl.bn_sequencer.slot_order`), ``y.hex`` (the expected ``y`` beats) and, training,
+:func:`l1bn.hdl.bn_sequencer.slot_order`; for the layer ``bn_layer`` every channel once, in
+order), ``y.hex`` (the expected ``y`` beats) and, training,
 ``stats.hex`` (no file in inference: the header's count is 0); for the inference-only unit
 (``bn_infer``) ``coef.hex`` (every channel's
 constants, :func:`l1bn.golden.bn_forward.lane_codes`), ``x.hex`` and ``y.hex``. One payload per
@@ -27,8 +28,8 @@ from l1bn.util.files import write_text
 __all__ = ["BLOCKS", "MODES", "build", "write"]
 
 #: The blocks and the modes ``l1bn vectors`` writes vectors for.
-BLOCKS = ("bn_unit", "bn_infer")
-MODES = {"bn_unit": ("train", "infer"), "bn_infer": ("infer",)}
+BLOCKS = ("bn_unit", "bn_layer", "bn_infer")
+MODES = {"bn_unit": ("train", "infer"), "bn_layer": ("train", "infer"), "bn_infer": ("infer",)}
 
 
 def _port(manifest, name):
@@ -53,7 +54,7 @@ def pack(port, values):
 
 def _unit_config(p):
     return UnitConfig(norm=p["norm"], stats=p["stats"], width=p["width"], frac=p["frac"],
-                      guard=p["guard"], max_batch=p["max_batch"],
+                      guard=p["guard"], max_batch=p.get("max_batch") or p["buffer_depth"],
                       alpha=0.9 if p["alpha"] is None else p["alpha"],
                       eps=1e-5 if p["eps"] is None else p["eps"])
 
@@ -96,7 +97,10 @@ def _unit_streams(manifest, mode, ms, rng):
                 **{k: gold["sums"][k] for k in ("sum_x", "spread", "sum_sgn")
                    if any(f["name"] == k for f in ports["stats"]["fields"])})))
     passes = 2 if p["stats"] == "one-pass" else 3
-    for c, _kind in slot_order(len(ms), passes, single=mode == "infer"):
+    order = slot_order(len(ms), passes, single=mode == "infer")
+    if manifest["block"] == "bn_layer":        # every channel once, in order: the layer replays
+        order = [(c, "first") for c in range(len(ms))]
+    for c, _kind in order:
         beats = _beats(chans[c][0], P)
         out["x"] += [pack(ports["x"], {"data": v, "last": int(i == len(beats) - 1)})
                      for i, v in enumerate(beats)]
@@ -136,7 +140,7 @@ def _infer_streams(manifest, ms, rng):
 def build(manifest, mode, ms, seed):
     """``{stream: [payload integers]}`` of the design ``manifest`` for channels of sizes ``ms``."""
     rng = np.random.default_rng(seed)
-    if manifest["block"] == "bn_unit":
+    if manifest["block"] in ("bn_unit", "bn_layer"):
         return _unit_streams(manifest, mode, ms, rng)
     return _infer_streams(manifest, ms, rng)
 

@@ -1,6 +1,6 @@
-"""examples/: the plain Verilog testbench of the forward unit on the vectors of ``l1bn vectors``
-(Icarus and Verilator, random gaps and backpressure), a corrupted expectation that must fail,
-and the vectors' bad input."""
+"""examples/: the plain Verilog testbench of the forward unit and the layer on the vectors of
+``l1bn vectors`` (Icarus and Verilator, random gaps and backpressure), a corrupted expectation
+that must fail, and the vectors' bad input."""
 
 import os
 import subprocess
@@ -20,6 +20,10 @@ CONFIGS = [
                         "--channels", "4", "-m", "9"]),
     ("l2-p2-w8-train", ["--norm", "l2", "--width", "8", "--frac", "4", "--guard", "4",
                         "--lanes", "2", "-m", "33,2,8"]),
+    ("layer-l1-p4-train", ["--block", "bn_layer", "--norm", "l1", "--lanes", "4",
+                           "--buffer-depth", "64", "-m", "5,64,3,1,17"]),
+    ("layer-l2one-p1-infer", ["--block", "bn_layer", "--norm", "l2", "--set", "stats=one-pass",
+                              "--buffer-depth", "16", "--mode", "infer", "-m", "9,16,1"]),
 ]
 
 
@@ -27,7 +31,7 @@ def _vectors(out, args):
     r = subprocess.run([sys.executable, "-m", "l1bn", "vectors", *args, "-o", str(out)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    return next(out.glob("bn_unit_*.v"))
+    return next(out.glob("bn_*.v"))
 
 
 def _run(simulator, out, design):
@@ -47,7 +51,7 @@ def _run(simulator, out, design):
 
 
 #: Every configuration on Icarus, the first on Verilator (a C++ build each).
-RUNS = [("icarus", c) for c in CONFIGS] + [("verilator", CONFIGS[0])]
+RUNS = [("icarus", c) for c in CONFIGS] + [("verilator", CONFIGS[0]), ("verilator", CONFIGS[3])]
 
 
 @pytest.mark.sim
@@ -73,12 +77,14 @@ def test_plain_verilog_example_fails_on_a_wrong_expectation(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--block", "abs_sign"], "l1bn vectors: error: --block: vectors are written for bn_unit, "
-                              "bn_infer, got 'abs_sign'"),
+                              "bn_layer, bn_infer, got 'abs_sign'"),
     (["--mode", "backward"], "l1bn vectors: error: --mode: bn_unit takes train, infer, got "
                              "'backward'"),
     (["--max-batch", "16", "-m", "17"], "l1bn vectors: error: -m: 17 values in a channel, more "
                                         "than max_batch = 16"),
     (["-m", "0"], "l1bn vectors: error: argument -m: expected an integer in [1, 1048576], got 0"),
+    (["--block", "bn_layer", "--buffer-depth", "8", "-m", "9"],
+     "l1bn vectors: error: -m: 9 values in a channel, more than buffer_depth = 8"),
     (["--set", "interface=axis"], "l1bn vectors: error: --interface: vectors are written for "
                                   "the stream interface"),
 ])
