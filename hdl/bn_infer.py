@@ -9,7 +9,6 @@ with :func:`l1bn.golden.bn_forward.infer_constants` and loaded as
 
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from l1bn.golden.centred_scale import formats
@@ -18,39 +17,15 @@ from l1bn.golden.fixed import check_int, clog2
 from .block import BlockSpec, Int
 from .centred_scale import CentredScale, lane_parameters
 from .registers import delay
+from .store import Store
 
-__all__ = ["BNInfer", "ConstantStore", "AREA_GROUPS"]
+__all__ = ["BNInfer", "AREA_GROUPS"]
 
 #: Multipliers per lane product (:class:`~l1bn.hdl.centred_scale.CentredScale`'s ``tiles``): two
 #: slice products summed a stage later, for the inference unit's shorter clock period.
 LANE_TILES = 2
 #: Submodule instance-name prefixes of each part of the unit (for area reports).
 AREA_GROUPS = {"constants": ("constants",), "datapath": ("lane",)}
-
-
-class ConstantStore(wiring.Component):
-    """The per-channel constants: a :class:`~amaranth.lib.memory.Memory` of ``depth`` entries
-    of ``layout`` with one write port and one synchronous read port (not transparent: a read
-    in the cycle of a write to its address returns the old entry), in a module of its own so
-    that area reports see it. Contents 0 after configuration; reset does not clear them.
-
-    Members: ``w_en``, ``w_addr``, ``w_data``; ``r_en``, ``r_addr``, ``r_data`` (one cycle after
-    ``r_addr``, held while ``r_en`` is low).
-    """
-
-    def __init__(self, layout, depth):
-        self._layout, self._depth = layout, depth
-        abits = max(1, clog2(depth))
-        super().__init__({"w_en": In(1), "w_addr": In(abits), "w_data": In(layout),
-                          "r_en": In(1), "r_addr": In(abits), "r_data": Out(layout)})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.mem = mem = Memory(shape=self._layout, depth=self._depth, init=[])
-        wr, rd = mem.write_port(), mem.read_port()
-        m.d.comb += [wr.en.eq(self.w_en), wr.addr.eq(self.w_addr), wr.data.eq(self.w_data),
-                     rd.en.eq(self.r_en), rd.addr.eq(self.r_addr), self.r_data.eq(rd.data)]
-        return m
 
 
 class BNInfer(wiring.Component):
@@ -79,7 +54,8 @@ class BNInfer(wiring.Component):
     y : ``Out(stream.Signature(...))``, payload ``{data: ArrayLayout(signed(W), P), sat: P
         bits, last}``
         One beat per ``x`` beat, in order; ``sat`` flags saturated lanes. A beat whose channel
-        is not below C gives zeros and sets ``err``; a channel never loaded holds zeros (y = 0).
+        is not below C gives zeros and sets ``err``; a channel never loaded has undefined
+        constants (0 on an FPGA after configuration).
     err : ``Out(1)``
         Sticky: a channel index not below C was seen on ``coef`` or ``x``; cleared by reset
         only (always 0 when C is a power of two).
@@ -128,7 +104,7 @@ class BNInfer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P, C = self.lanes, self.channels
-        m.submodules.constants = store = ConstantStore(self.const_layout, C)
+        m.submodules.constants = store = Store(self.const_layout, C)
         en = Signal()
         m.d.comb += [en.eq(~self.y.valid | self.y.ready), self.x.ready.eq(en),
                      self.coef.ready.eq(1)]

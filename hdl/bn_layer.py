@@ -7,7 +7,6 @@ Bit for bit the forward unit (:class:`l1bn.hdl.bn_unit.BNUnit`, :mod:`l1bn.golde
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from l1bn.golden.fixed import check_int
@@ -15,6 +14,7 @@ from l1bn.golden.fixed import check_int
 from .block import BlockSpec, Int
 from .bn_skeleton import Pass
 from .bn_unit import BLOCK as UNIT_BLOCK, BNUnit
+from .store import Store
 
 __all__ = ["BNLayer", "AREA_GROUPS", "REPLAY_FIFO"]
 
@@ -34,7 +34,7 @@ class BNLayer(wiring.Component):
     buffer_depth : int
         The largest channel, in values (the unit's ``max_batch``); the buffer holds two
         channels of ``ceil(buffer_depth / P)`` beats (an ``amaranth.lib.memory.Memory``: block
-        RAM on ECP5 and iCE40).
+        RAM on ECP5 and iCE40; :class:`~l1bn.hdl.store.Store`).
 
     Protocol
     --------
@@ -81,7 +81,7 @@ class BNLayer(wiring.Component):
         wiring.connect(m, unit.stats, wiring.flipped(self.stats))
         m.d.comb += [self.err.eq(unit.err), self.status.eq(unit.status)]
         word = len(self.x.payload.data.as_value())
-        m.submodules.buffer = buf = Memory(shape=unsigned(word), depth=2 * self.beats, init=[])
+        m.submodules.buffer = buf = Store(unsigned(word), 2 * self.beats)
         abits = max(1, (self.beats - 1).bit_length())
         full, count = Signal(2), [Signal(abits + 1, name=f"beats{i}") for i in range(2)]
         freed = Signal(2)
@@ -91,13 +91,12 @@ class BNLayer(wiring.Component):
 
     def _write_side(self, m, buf, abits, full, count, freed):
         """Host beats into half ``k mod 2`` of the buffer, in order; ``full`` once ``last``."""
-        wr = buf.write_port()
         half, addr = Signal(name="w_half"), Signal(abits, name="w_addr")
         busy = Mux(half, full[1], full[0])
-        m.d.comb += [self.x.ready.eq(~busy), wr.en.eq(self.x.valid & ~busy),
-                     wr.data.eq(self.x.payload.data.as_value()),
-                     wr.addr.eq(Cat(addr, half) if self.beats == 1 << abits
-                                else half * self.beats + addr)]
+        m.d.comb += [self.x.ready.eq(~busy), buf.w_en.eq(self.x.valid & ~busy),
+                     buf.w_data.eq(self.x.payload.data.as_value()),
+                     buf.w_addr.eq(Cat(addr, half) if self.beats == 1 << abits
+                                   else half * self.beats + addr)]
         with m.If(self.x.valid & ~busy):
             m.d.sync += addr.eq(addr + 1)
             with m.If(self.x.payload.last):
@@ -112,8 +111,7 @@ class BNLayer(wiring.Component):
     def _replay(self, m, buf, abits, full, count, freed):
         """Read the pass ``status`` names into the FIFO before the unit's ``x``."""
         unit, st = self._unit, self._unit.status
-        rd = buf.read_port()
-        fifo = SyncFIFOBuffered(width=len(rd.data) + 1, depth=REPLAY_FIFO)
+        fifo = SyncFIFOBuffered(width=len(buf.r_data) + 1, depth=REPLAY_FIFO)
         m.submodules.replay = fifo
         half = st.ctx
         ready = st.valid & Mux(half, full[1], full[0])
@@ -123,10 +121,10 @@ class BNLayer(wiring.Component):
         final = Signal(name="replay_final")
         room = fifo.w_level + inflight < REPLAY_FIFO - 1
         issue = active & room
-        m.d.comb += [rd.en.eq(1),
-                     rd.addr.eq(Cat(r[:abits], half) if self.beats == 1 << abits
-                                else half * self.beats + r[:abits]),
-                     fifo.w_en.eq(inflight), fifo.w_data.eq(Cat(rd.data, last_rd))]
+        m.d.comb += [buf.r_en.eq(1),
+                     buf.r_addr.eq(Cat(r[:abits], half) if self.beats == 1 << abits
+                                   else half * self.beats + r[:abits]),
+                     fifo.w_en.eq(inflight), fifo.w_data.eq(Cat(buf.r_data, last_rd))]
         m.d.sync += [inflight.eq(issue), last_rd.eq(r + 1 == n)]
         with m.If(~active & ~waiting & ready):
             m.d.sync += [active.eq(1), r.eq(0), final.eq(st["pass"] == Pass.FINAL)]
