@@ -95,8 +95,7 @@ class BNLayer(wiring.Component):
         busy = Mux(half, full[1], full[0])
         m.d.comb += [self.x.ready.eq(~busy), buf.w_en.eq(self.x.valid & ~busy),
                      buf.w_data.eq(self.x.payload.data.as_value()),
-                     buf.w_addr.eq(Cat(addr, half) if self.beats == 1 << abits
-                                   else half * self.beats + addr)]
+                     buf.w_addr.eq(half * self.beats + addr)]
         with m.If(self.x.valid & ~busy):
             m.d.sync += addr.eq(addr + 1)
             with m.If(self.x.payload.last):
@@ -122,8 +121,7 @@ class BNLayer(wiring.Component):
         room = fifo.w_level + inflight < REPLAY_FIFO - 1
         issue = active & room
         m.d.comb += [buf.r_en.eq(1),
-                     buf.r_addr.eq(Cat(r[:abits], half) if self.beats == 1 << abits
-                                   else half * self.beats + r[:abits]),
+                     buf.r_addr.eq(half * self.beats + r[:abits]),
                      fifo.w_en.eq(inflight), fifo.w_data.eq(Cat(buf.r_data, last_rd))]
         m.d.sync += [inflight.eq(issue), last_rd.eq(r + 1 == n)]
         with m.If(~active & ~waiting & ready):

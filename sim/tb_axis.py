@@ -19,6 +19,7 @@ from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStream
 from .core_tb import formats, random_codes
 from .harness import Bench, load_config
 from .tb_bn_infer import constants, expected_y
+from .vectors import pack
 
 #: The random test the report runs as its quick check of this block.
 SMOKE_TEST = "frames"
@@ -26,14 +27,6 @@ SMOKE_TEST = "frames"
 
 def _port(name):
     return next(p for p in load_config()["manifest"]["ports"] if p["name"] == name)
-
-
-def _pack_fields(port, values):
-    """An integer of ``port``'s manifest fields (two's complement, each at its offset)."""
-    out = 0
-    for f in port["fields"]:
-        out |= (int(values[f["name"]]) & ((1 << f["width"]) - 1)) << f["offset"]
-    return out
 
 
 def _lanes(value, port):
@@ -85,7 +78,7 @@ async def frames(dut):
     table = {}
     for ch in range(p["channels"]):
         k = table[ch] = constants(rng, p)
-        raw = _pack_fields(cport, dict(k, channel=ch))
+        raw = pack(cport, dict(k, channel=ch))
         await coef.send(AxiStreamFrame(raw.to_bytes(cport["width"] // 8, "little"),
                                        tuser=k["neg"]))
     await coef.wait()
