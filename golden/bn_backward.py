@@ -307,7 +307,8 @@ def backward(cfg, x, dy, gamma, sum_x, spread):
     dict
         ``dx`` (int codes of ``cfg.data``), ``dgamma``, ``dbeta`` (``cfg.grad`` codes),
         ``coef`` (the lanes' constants), ``sums`` (sum_dy, sum_dy_x, t; l1 sgn, sum_sgn),
-        ``sat`` (a, dgamma, const, dx) and its total ``n_sat``.
+        ``sat`` (a, dgamma, const, dx) and its total ``n_sat``, and ``dx_sat`` (per value,
+        whether its dx saturated: the lane's flag).
     """
     x, dy, gamma, sum_x, spread = _check(cfg, x, dy, gamma, sum_x, spread)
     g, m = cfg.guard, x.size
@@ -330,4 +331,5 @@ def backward(cfg, x, dy, gamma, sum_x, spread):
     coef["mu_f"] = mu_f
     sat.update(dgamma=n_dg, dx=int(np.count_nonzero(flags)))
     return {"dx": fixed.codes(dx, cfg.width), "dgamma": dgamma, "dbeta": dbeta, "coef": coef,
-            "sums": sums, "sat": sat, "n_sat": sum(sat.values())}
+            "sums": sums, "sat": sat, "n_sat": sum(sat.values()),
+            "dx_sat": np.asarray(flags, dtype=bool)}

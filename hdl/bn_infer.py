@@ -11,7 +11,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from l1bn.golden.centred_scale import formats
+from l1bn.golden.centred_scale import formats, shift_cap
 from l1bn.golden.fixed import check_int, clog2
 
 from .block import BlockSpec, Int
@@ -78,7 +78,7 @@ class BNInfer(wiring.Component):
         self.LATENCY = 2 + CentredScale.LATENCY
         self._lane = dict(width=W, frac=frac, guard=guard, mant_width=self.mant_width,
                           tiles=LANE_TILES)
-        cap = CentredScale(**self._lane).shift_cap
+        cap = shift_cap(W, self.guard, self.mant_width)
         lane_fmts = formats(W, frac, guard, self.mant_width)
         self.formats = {"x": lane_fmts["y"], **lane_fmts}
         #: Multiplier instances: one per lane, none per channel (the host computes the constants).

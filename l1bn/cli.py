@@ -282,7 +282,8 @@ def _add_vectors(sub):
                                        "($readmemh files, a Verilog header, JSON) for your own "
                                        "testbench")
     _design_flags(v)
-    v.add_argument("--mode", help="bn_unit, bn_layer: train (default) or infer; bn_infer: infer")
+    v.add_argument("--mode", help="bn_unit, bn_layer: train (default) or infer; bn_infer: infer; "
+                                  "bn_backward, bn_backward_layer: backward")
     v.add_argument("--channels", type=_positive, default=3,
                    help="channels when -m gives one size (default 3)")
     v.add_argument("-m", type=_sizes, default=[20],
@@ -309,7 +310,8 @@ def _design_flags(g):
                    help="largest number of values per channel (default 65536)")
     g.add_argument("--lanes", type=_positive, help="values per cycle (default 1)")
     g.add_argument("--buffer-depth", type=_positive,
-                   help="bn_layer: the largest channel, in values (default 1024)")
+                   help="bn_layer, bn_backward_layer: the largest channel, in values "
+                        "(default 1024)")
     _unit_flags(g, "bn_unit, bn_backward (alpha: bn_unit): ")
     g.add_argument("--interface", help="stream (default: valid/ready/payload ports, clk, rst) "
                    "or axis (AXI4-Stream: s_axis_<name>_tdata/tuser/tlast/tvalid/tready, "

@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from l1bn.synth import fpga, yosys
 from l1bn.util import toolchain
 from l1bn.util.files import write_json, write_text
 
-from .sweep import (AREAS, ASIC, FALLBACK_ACTIVITY, FPGA_STAGES, PERIOD_NS, SEED, SIM_STAGES,
-                    SIM_VALUES, STA, UNIT_DATA)
+from .sweep import (AREAS, ASIC, EXAMPLE, FALLBACK_ACTIVITY, FPGA_STAGES, PERIOD_NS, SEED,
+                    SIM_STAGES, SIM_VALUES, STA, UNIT_DATA)
 
 
 #: Source each stage's result depends on, besides the Verilog and the tool versions: files
@@ -42,6 +43,8 @@ _STAGE_SOURCES = {
     **{s: ("sim/runner.py", "sim/harness.py", "synth/activity.py", "golden/*.py",
            "sim/tb_{block}.py") for s in SIM_STAGES},
     **{s: ("synth/fpga.py",) + _YOSYS_RUN for s in FPGA_STAGES},
+    EXAMPLE: ("synth/fpga.py", "examples/ecp5_top*", "sim/vectors.py", "golden/*.py",
+              "l1bn.report.stages:_board_example", "l1bn.report.sweep:EXAMPLE_M") + _YOSYS_RUN,
 }
 
 
@@ -102,6 +105,15 @@ def complete(section):
     return isinstance(section, dict) and "not_run" not in section
 
 
+def _testbench_imports(block):
+    """The modules of ``l1bn.sim`` a block's testbench imports (``from .x import``)."""
+    tb = Path(importlib.import_module("l1bn.sim").__file__).parent / f"tb_{block}.py"
+    if not tb.is_file():
+        return ()
+    return tuple(sorted({f"sim/{m}.py" for m in re.findall(r"^from \.(\w+) import", tb.read_text(),
+                                                          re.M)}))
+
+
 class StageCache:
     """The cached stage results of one design directory (of ``block``)."""
 
@@ -112,6 +124,8 @@ class StageCache:
 
     def _path(self, stage, extra=""):
         sources = tuple(p.format(block=self.block) for p in _STAGE_SOURCES[stage])
+        if stage in SIM_STAGES:
+            sources += tuple(m for m in _testbench_imports(self.block) if m not in sources)
         if self.unit and stage in SIM_STAGES:
             sources += _UNIT_SIM_SOURCES
         return self.dir / f"{stage}-{_digest(sources)}{extra}.json"

@@ -5,7 +5,7 @@ import numpy as np
 
 from .cache import complete
 from .figures import target_rows, why_missing
-from .sweep import AREAS, IP, TARGET_LANES, TARGET_WIDTH
+from .sweep import AREAS, EXAMPLE, IP, TARGET_LANES, TARGET_WIDTH
 from .tables import fpga_cell, get_text, md_table, sim_cell
 
 __all__ = ["ip_results", "inference_accuracy", "ip_section"]
@@ -17,7 +17,7 @@ ACCURACY_CHANNELS, ACCURACY_M = 4, 256
 def ip_results(results):
     """``[(label, result)]`` of the :data:`IP` designs the run evaluated."""
     out = []
-    for label, block, extra in IP:
+    for label, block, extra, _stages in IP:
         for r in results:
             if r["block"] == block and "error" not in r and all(
                     r["params"].get(k) == v for k, v in extra.items()):
@@ -94,6 +94,49 @@ def _split_rows(sel):
     return rows
 
 
+#: Host transfers of each value through a unit in training (every pass) and through a layer.
+PASSES = {"bn_layer": 3, "bn_backward_layer": 2}
+
+
+def _layer_rows(sel):
+    """Per layer: its buffer, block RAM, Fmax, and the cycles per element of its full-rate run
+    (channels of the buffer's size) beside the unit's (its cycle model, the same channels)."""
+    rows = []
+    for lab, r in sel:
+        if r["block"] not in PASSES:
+            continue
+        sim = r.get("sim_icarus", {})
+        per = (f"{sim['cycles'] / sim['values']:.3f}", f"{sim['unit_cycles'] / sim['values']:.3f}"
+               ) if "unit_cycles" in sim else (why_missing(r, "sim_icarus"),) * 2
+        rows.append([lab, str(r["params"]["buffer_depth"]),
+                     fpga_cell(r, "ecp5-25k", "ram", "{:.0f}"),
+                     fpga_cell(r, "ice40-hx8k", "ram", "{:.0f}"),
+                     fpga_cell(r, "ecp5-25k", "fmax_mhz", "{:.1f}"),
+                     str(sim.get("values", "-")), *per, f"1 / {PASSES[r['block']]}"])
+    return rows
+
+
+def _board_lines(sel):
+    """The ECP5 board top level's figures (``examples/ecp5_top.v``)."""
+    for lab, r in sel:
+        ex = r.get(EXAMPLE)
+        if ex is None:
+            continue
+        if not complete(ex):
+            return [f"- ECP5 board top level (`examples/ecp5_top.v` on the {lab} unit): "
+                    f"{ex['not_run']}.", ""]
+        m = ", ".join(str(v) for v in ex["vectors_m"])
+        return [f"**ECP5 board top level** (`examples/ecp5_top.v`, `examples/ecp5_top.lpf`: "
+                f"Colorlight 5A-75B v7.0, {ex['device_name']}): the {lab} unit checks itself on "
+                f"the board, the vectors of `l1bn vectors --block bn_infer -m {m}` in block RAM, "
+                f"every y compared, the LED on while all match. Built by this run: "
+                f"{ex['luts']} LUTs, {ex['ffs']} flip-flops, {ex['dsp']} DSP, {ex['ram']} EBR, "
+                f"{ex['fmax_mhz']:.1f} MHz (the board's clock: 25 MHz; "
+                f"{'met' if ex['timing_met'] else 'not met'}); its simulation on Icarus "
+                f"(`examples/ecp5_top_tb.v`): \"{ex['simulation']}\".", ""]
+    return []
+
+
 def ip_section(results):
     """``(markdown lines, target rows)`` of the drop-in IP designs."""
     sel = ip_results(results)
@@ -103,8 +146,9 @@ def ip_section(results):
     lines = [f"## Drop-in IP at {TARGET_LANES} lanes, {TARGET_WIDTH} bits", "",
              "The inference-only unit (`bn_infer`: per-channel constants loaded at run time "
              "into a memory, the forward unit's centred lanes; both norms) and the single-stream "
-             "layer (`bn_layer`: the forward unit behind a two-channel buffer in block RAM "
-             "that replays its passes) with the report's flow. The inference unit's y "
+             "layers (`bn_layer`, `bn_backward_layer`: the forward or backward unit behind a "
+             "two-channel buffer in block RAM that replays its passes; the backward layer's "
+             "FPGA flows run with --full) with the report's flow. The inference unit's y "
              "error: its bit-accurate model (equal to the RTL in every simulated cycle) "
              f"against float64 on {acc['channels']} channels of m = {ACCURACY_M} "
              f"({acc['kinds']} shapes, both norms, running statistics equal to the batch's): "
@@ -115,7 +159,19 @@ def ip_section(results):
                        "ECP5 LUTs", "ECP5 DSP", "ECP5 EBR", "ECP5 Fmax MHz", "iCE40 LUTs",
                        "iCE40 BRAM", "iCE40 Fmax MHz", "Icarus mismatches / cycles",
                        "y error LSB"], _rows(sel, acc))
-    lines += ["", "Area split (OSU 0.18 um, hierarchical synthesis, um^2):", ""]
+    layers = _layer_rows(sel)
+    if layers:
+        lines += ["", "Single-stream layers: the host streams each channel once (x, or x and dy "
+                  "backward) and takes each result once; the unit alone takes each value once "
+                  "per pass. Cycles of the layer's full-rate run (Icarus: inputs always valid, "
+                  "outputs always ready, channels of the buffer's size) per element, beside "
+                  "the unit's cycle model for the same channels:", ""]
+        lines += md_table(["layer", "buffer values", "ECP5 EBR", "iCE40 BRAM",
+                           "ECP5 Fmax MHz", "values", "layer cycles / element",
+                           "unit cycles / element", "host transfers per value, layer / unit"],
+                          layers)
+    lines += [""] + _board_lines(sel)
+    lines += ["Area split (OSU 0.18 um, hierarchical synthesis, um^2):", ""]
     lines += md_table(["design", "total", "parts"], _split_rows(sel))
     trows = target_rows(sel)
     lines += ["", "Targets:", ""]

@@ -7,11 +7,13 @@ import importlib
 import time
 
 from l1bn.synth import activity, fpga, opensta, yosys
-from l1bn.util.tools import ToolFailed, ToolMissing
+from l1bn.util.files import write_text
+from l1bn.util.tools import ToolFailed, ToolMissing, require, run
 
 from .cache import StageCache, complete, design_dir
-from .sweep import (AREAS, ASIC, FALLBACK_ACTIVITY, FPGA_STAGES, PERIOD_NS, SEED, SIMULATORS,
-                    SIM_STAGES, SIM_VALUES, STA, STAGES, UNIT_DATA, sim_params, unit_label)
+from .sweep import (AREAS, ASIC, EXAMPLE, EXAMPLE_M, FALLBACK_ACTIVITY, FPGA_STAGES, PERIOD_NS,
+                    SEED, SIMULATORS, SIM_STAGES, SIM_VALUES, STA, STAGES, UNIT_DATA, sim_params,
+                    unit_label)
 
 
 def _not_run(exc):
@@ -60,7 +62,8 @@ def _sim_block(verilog, manifest, simulator, work):
     except runner.SimulationFailed as exc:
         return {"not_run": f"failed: {exc}", "mismatches": None}
     s = out.summary[testcase]
-    res = {"testcase": testcase, "cycles": s["cycles"], "mismatches": s["mismatches"]}
+    res = {"testcase": testcase, **{k: s[k] for k in ("cycles", "mismatches", "values",
+                                                      "unit_cycles") if k in s}}
     if simulator == "icarus":
         res["activity"] = dict(_measured(vcd), data=f"testbench {testcase} (uniform random values)")
     return res
@@ -115,6 +118,31 @@ def _sta(res, work):
     out = opensta.timing_power(netlist, res["name"], work / "sta", PERIOD_NS, activity=glob)
     out["power_source"] = why
     return out
+
+
+def _board_example(verilog, manifest, work):
+    """``examples/ecp5_top.v`` on the design, with the vectors of ``l1bn vectors -m``
+    :data:`EXAMPLE_M`: simulated on Icarus (``examples/ecp5_top_tb.v``: two runs, every ``y``
+    checked), then synthesized, placed and routed for the ECP5 with the board's LPF."""
+    from l1bn import examples
+    from l1bn.sim import vectors
+    d = work / "example-ecp5"
+    d.mkdir(parents=True, exist_ok=True)
+    vectors.write(d, manifest, "infer", EXAMPLE_M, SEED)
+    for name in ("ecp5_top.v", "ecp5_top.lpf", "ecp5_top_tb.v"):
+        write_text(d / name, examples.path(name).read_text())
+    design = verilog.resolve()
+    run("iverilog", [str(require("iverilog")), "-g2012", "-I.", "-o", "top.vvp", "ecp5_top_tb.v",
+                     "ecp5_top.v", str(design)], d, d / "iverilog.log")
+    run("vvp", [str(require("vvp")), "-n", "top.vvp"], d, d / "sim.log")
+    said = (d / "sim.log").read_text()
+    if "PASS:" not in said:
+        raise ToolFailed("vvp", d / "sim.log", "the board top level's simulation did not pass")
+    res = fpga.place_and_route(design, "ecp5_top", d, "ecp5-25k", wrap=False,
+                               sources=[d / "ecp5_top.v"], lpf="ecp5_top.lpf")
+    res["simulation"] = said.strip().splitlines()[-1]
+    res["vectors_m"] = list(EXAMPLE_M)
+    return res
 
 
 def _areas(block, params, name, work):
@@ -191,6 +219,8 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
         res[STA] = ({"not_run": res["osu018"]["not_run"]} if STA in stages else stage(STA, None))
     for st, target in zip(FPGA_STAGES, fpga.TARGETS):
         res[st] = stage(st, lambda t=target: fpga.place_and_route(verilog, name, work / f"fpga-{t}", t))
+    if EXAMPLE in stages:
+        res[EXAMPLE] = stage(EXAMPLE, lambda: _board_example(verilog, manifest, work))
     res[AREAS] = (stage(AREAS, lambda: _areas(block, params, name, work))
                   if unit or AREAS in stages else
                   {"not_run": "not run: blocks have no area split"})

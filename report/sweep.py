@@ -60,11 +60,6 @@ UNITS = (
 )
 
 
-#: Drop-in IP evaluated at the targets' operating point with every stage: (label, block, params).
-IP = (("inference-only", "bn_infer", {"channels": 32}),
-      ("single-stream layer L1", "bn_layer", {"norm": "l1", "buffer_depth": 1024}))
-
-
 #: L1/L2 comparisons of units: (label, L1 unit label, L2 unit label).
 UNIT_PAIRS = (("forward, L1 / L2 two-pass", "forward L1", "forward L2 two-pass"),
               ("forward, L1 / L2 one-pass", "forward L1", "forward L2 one-pass"),
@@ -107,6 +102,24 @@ SIM_STAGES = tuple(f"sim_{s}" for s in SIMULATORS)
 
 
 STAGES = (ASIC,) + SIM_STAGES + (STA,) + FPGA_STAGES + (AREAS,)
+
+
+#: Stage of the ECP5 board top level (``examples/ecp5_top.v`` on the inference-only unit).
+EXAMPLE = "example_ecp5"
+
+
+#: Channel sizes of the board top level's vectors (``l1bn vectors -m``).
+EXAMPLE_M = (256, 64, 1, 37, 1024, 5)
+
+
+#: Drop-in IP evaluated at the targets' operating point: (label, block, params, stages beyond
+#: OSU 0.18 um, OpenSTA, Icarus and the area split; --full adds both FPGAs to every one).
+#: A backward unit's place and route takes longer than the rest of the default sweep: the
+#: backward layer's are --full only.
+IP = (("inference-only", "bn_infer", {"channels": 32}, FPGA_STAGES + (EXAMPLE,)),
+      ("single-stream layer L1", "bn_layer", {"norm": "l1", "buffer_depth": 1024}, FPGA_STAGES),
+      ("single-stream backward layer L1", "bn_backward_layer",
+       {"norm": "l1", "buffer_depth": 1024}, ()))
 
 
 #: A unit's parameters :func:`l1bn.sim.simulate.simulate` takes (see :func:`sim_params`).
@@ -158,8 +171,9 @@ def sweep(full=False, eps=None, alpha=None, guard=None):
     Default: every block at widths 8, 16 and 32 (OSU 0.18 um, OpenSTA, Icarus); every unit at
     the lanes of :data:`LANES` (the same stages), at 16 bits and 4 lanes also the area split, and
     :data:`DEFAULT_FPGA_UNITS` there also on both FPGAs; the :data:`IP` designs at 16 bits and
-    4 lanes with the area split and both FPGAs. ``full``: 1, 2, 4 and 8 lanes at every
-    width, Verilator, and the FPGAs and the area split for every design.
+    4 lanes with the area split and their stages (both FPGAs, the board top level).
+    ``full``: 1, 2, 4 and 8 lanes at every width, Verilator, and the FPGAs and the area split
+    for every design.
 
     ``eps``, ``alpha`` and ``guard`` go to every unit that takes them (``bn_unit``: all three;
     ``bn_backward``: eps and guard); None leaves the unit's default (1e-5, 0.9, 8), and the
@@ -198,10 +212,10 @@ def sweep(full=False, eps=None, alpha=None, guard=None):
                     if label in DEFAULT_FPGA_UNITS:
                         stages |= set(FPGA_STAGES)
                 add(block, _unit_instance(block, extra, width, lanes, numerics), stages)
-    for _label, block, extra in IP:
+    for _label, block, extra, more in IP:
         if block in BLOCKS:
             add(block, instance(block, extra, TARGET_WIDTH, TARGET_LANES),
-                base | set(FPGA_STAGES) | {AREAS})
+                base | set(more) | set(FPGA_STAGES if full else ()) | {AREAS})
     return out
 
 

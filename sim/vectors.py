@@ -4,13 +4,17 @@ transfers of a design as ``$readmemh`` files, a Verilog header and a JSON descri
 For the forward BN unit (``bn_unit``, mode train or infer) the files are ``channel.hex`` (the
 descriptors), ``x.hex`` (every beat of every pass, in the order of
 :func:`l1bn.hdl.bn_sequencer.slot_order`; for the layer ``bn_layer`` every channel once, in
-order), ``y.hex`` (the expected ``y`` beats) and, training,
-``stats.hex`` (no file in inference: the header's count is 0); for the inference-only unit
-(``bn_infer``) ``coef.hex`` (every channel's
-constants, :func:`l1bn.golden.bn_forward.lane_codes`), ``x.hex`` and ``y.hex``. One payload per
+order), ``y.hex`` (the expected ``y`` beats) and, training, ``stats.hex`` (no file in
+inference: the header's count is 0). For the backward unit (``bn_backward``, mode backward)
+``channel.hex`` (descriptors with the forward's exact sums), ``x.hex`` ((x, dy) beats, both
+passes; the layer ``bn_backward_layer``: every channel once), ``dx.hex`` and ``grads.hex``.
+For the inference-only unit (``bn_infer``) ``coef.hex`` (every channel's constants,
+:func:`l1bn.golden.bn_forward.lane_codes`), ``x.hex`` and ``y.hex`` (the unit computes every
+lane: a final beat's lanes beyond m hold 0 and expect the channel's y of 0). One payload per
 line, in hexadecimal, packed as the manifest's fields say. ``vectors.vh`` defines the module
-name, the payload widths and the counts (``` `L1BN_<NAME>_W``, ``` `L1BN_N_<NAME>``) for a
-plain Verilog testbench (``examples/``); ``vectors.json`` describes the same and the data.
+name, the payload widths and the counts (``` `L1BN_<NAME>_W``, ``` `L1BN_N_<NAME>``), and
+``` `L1BN_BACKWARD`` for the backward blocks, for a plain Verilog testbench (``examples/``);
+``vectors.json`` describes the same and the data.
 """
 
 import json
@@ -18,7 +22,8 @@ import json
 import numpy as np
 
 from l1bn.golden import fixed
-from l1bn.golden.bn_forward import apply_constants, infer_constants, lane_codes
+from l1bn.golden.bn_backward import backward
+from l1bn.golden.bn_forward import apply_constants, batch_stats, infer_constants, lane_codes
 from l1bn.golden.bn_unit import UnitConfig, forward_infer, forward_train
 from l1bn.golden.channels import KINDS, channel_codes
 from l1bn.hdl.bn_job import SAT_FIELDS
@@ -28,8 +33,11 @@ from l1bn.util.files import write_text
 __all__ = ["BLOCKS", "MODES", "build", "write"]
 
 #: The blocks and the modes ``l1bn vectors`` writes vectors for.
-BLOCKS = ("bn_unit", "bn_layer", "bn_infer")
-MODES = {"bn_unit": ("train", "infer"), "bn_layer": ("train", "infer"), "bn_infer": ("infer",)}
+BLOCKS = ("bn_unit", "bn_layer", "bn_infer", "bn_backward", "bn_backward_layer")
+MODES = {"bn_unit": ("train", "infer"), "bn_layer": ("train", "infer"), "bn_infer": ("infer",),
+         "bn_backward": ("backward",), "bn_backward_layer": ("backward",)}
+#: The layers: every channel streamed once, in order (the layer replays the passes).
+LAYERS = ("bn_layer", "bn_backward_layer")
 
 
 def _port(manifest, name):
@@ -97,13 +105,50 @@ def _unit_streams(manifest, mode, ms, rng):
                 **{k: gold["sums"][k] for k in ("sum_x", "spread", "sum_sgn")
                    if any(f["name"] == k for f in ports["stats"]["fields"])})))
     passes = 2 if p["stats"] == "one-pass" else 3
-    order = slot_order(len(ms), passes, single=mode == "infer")
-    if manifest["block"] == "bn_layer":        # every channel once, in order: the layer replays
-        order = [(c, "first") for c in range(len(ms))]
-    for c, _kind in order:
+    for c in _stream_order(manifest, len(ms), passes, mode == "infer"):
         beats = _beats(chans[c][0], P)
         out["x"] += [pack(ports["x"], {"data": v, "last": int(i == len(beats) - 1)})
                      for i, v in enumerate(beats)]
+    return out
+
+
+def _stream_order(manifest, channels, passes, single):
+    """The channel of every streamed pass: the unit's pass order, or each channel once."""
+    if manifest["block"] in LAYERS:
+        return list(range(channels))
+    return [c for c, _kind in slot_order(channels, passes, single=single)]
+
+
+def _backward_streams(manifest, ms, rng):
+    p = manifest["parameters"]
+    cfg, P = _unit_config(dict(p, stats="two-pass", alpha=None)), p["lanes"]
+    d = cfg.data
+    ports = {n: _port(manifest, f"{n}__payload") for n in ("channel", "x", "dx", "grads")}
+    chans, out = [], {"channel": [], "x": [], "dx": [], "grads": []}
+    for c, m in enumerate(ms):
+        x = channel_codes(cfg, rng, m, KINDS[c % len(KINDS)])
+        dy, _ = fixed.quantize(rng.standard_normal(m) * 2.0 ** rng.uniform(-3, 1), d)
+        g = int(fixed.quantize(rng.uniform(-2, 2), d)[0])
+        sums = batch_stats(cfg, x)["sums"]
+        gold = backward(cfg, x, dy, g, sums["sum_x"], sums["spread"])
+        chans.append((x, dy))
+        desc = {"m": m, "gamma": g, "sum_x": sums["sum_x"], "spread": sums["spread"],
+                "sum_sgn": gold["sums"].get("sum_sgn", 0), "last": int(c == len(ms) - 1)}
+        out["channel"].append(pack(ports["channel"], {f["name"]: desc[f["name"]]
+                                                      for f in ports["channel"]["fields"]}))
+        beats, sat = _beats(gold["dx"], P), gold["dx_sat"]
+        out["dx"] += [pack(ports["dx"], {"data": v, "last": int(i == len(beats) - 1),
+                                         "sat": sum(1 << k for k in range(len(v))
+                                                    if sat[i * P + k])})
+                      for i, v in enumerate(beats)]
+        out["grads"].append(pack(ports["grads"], {
+            "dgamma": gold["dgamma"], "dbeta": gold["dbeta"],
+            "sat": {k: int(gold["sat"][k] > 0) for k in ("a", "dgamma", "const")}}))
+    for c in _stream_order(manifest, len(ms), 2, False):
+        x, dy = chans[c]
+        pairs = list(zip(_beats(x, P), _beats(dy, P)))
+        out["x"] += [pack(ports["x"], {"x": a, "dy": b, "last": int(i == len(pairs) - 1)})
+                     for i, (a, b) in enumerate(pairs)]
     return out
 
 
@@ -128,6 +173,8 @@ def _infer_streams(manifest, ms, rng):
     for i, m in enumerate(ms):
         c = i % C
         x = channel_codes(cfg, rng, m, KINDS[i % len(KINDS)])
+        # The unit computes every lane: the final beat's lanes beyond m hold 0 and give y(0).
+        x = np.concatenate([x, np.zeros(-m % P, dtype=x.dtype)])
         y, sat = apply_constants(cfg, x, consts[c])
         for j, (xv, yv) in enumerate(zip(_beats(x, P), _beats(y, P))):
             last = int((j + 1) * P >= m)
@@ -142,6 +189,8 @@ def build(manifest, mode, ms, seed):
     rng = np.random.default_rng(seed)
     if manifest["block"] in ("bn_unit", "bn_layer"):
         return _unit_streams(manifest, mode, ms, rng)
+    if manifest["block"] in ("bn_backward", "bn_backward_layer"):
+        return _backward_streams(manifest, ms, rng)
     return _infer_streams(manifest, ms, rng)
 
 
@@ -150,7 +199,8 @@ def write(out_dir, manifest, mode, ms, seed):
     streams = build(manifest, mode, ms, seed)
     files = []
     head = [f"// l1bn vectors: {manifest['name']}, mode {mode}, seed {seed}",
-            f"`define L1BN_DESIGN {manifest['name']}"]
+            f"`define L1BN_DESIGN {manifest['name']}"] + (
+                ["`define L1BN_BACKWARD"] if mode == "backward" else [])
     desc = {"design": manifest["name"], "block": manifest["block"], "mode": mode,
             "seed": seed, "m": list(ms), "files": {}}
     for name, words in streams.items():

@@ -296,7 +296,8 @@ def _capacity(device, row):
     return device[row]["total"] if row in device else 0
 
 
-def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEED, wrap=True):
+def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEED, wrap=True,
+                    sources=(), lpf=None):
     """Synthesize ``top`` for an FPGA, place and route it with nextpnr and return its figures.
 
     Parameters
@@ -318,6 +319,12 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
         Place the design inside the I/O wrapper (default; see the module docstring). False places
         it on its own pins and raises ``ValueError`` when it has more port bits than the package
         has usable I/O; its Fmax then covers only register-to-register paths.
+    sources : sequence of pathlib.Path
+        More Verilog files, read with ``-I.`` (``workdir``'s headers). A board top level among
+        them is ``top`` (with ``wrap=False``): the system is synthesized flattened, so every
+        figure below is of the whole of it (the board top and the design).
+    lpf : str or None
+        ECP5 pin constraints, a file in ``workdir`` (nextpnr ``--lpf``).
 
     Returns
     -------
@@ -355,8 +362,12 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
     workdir.mkdir(parents=True, exist_ok=True)
     nextpnr = require(spec["nextpnr"])
     require(YOSYS)
-    ports = parse_ports(Path(verilog).read_text(), top)
-    files = [yosys_path(verilog, workdir)]
+    if (sources or lpf) and wrap:
+        raise ValueError("sources and lpf place a board top level: use wrap=False")
+    if lpf and spec["family"] != "ecp5":
+        raise ValueError(f"an LPF constrains an ECP5, not {spec['device']}")
+    ports = parse_ports("\n".join(Path(f).read_text() for f in (verilog, *sources)), top)
+    files = [yosys_path(f, workdir) for f in (verilog, *sources)]
     if wrap:
         pnr_top = f"fpga_wrap_{top}"
         text, info = wrapper_verilog(ports, top, pnr_top)
@@ -369,12 +380,12 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
             raise ValueError(f"{top} has {bits} port bits, {spec['device']} {spec['io_pins']} "
                              "usable pins: use wrap=True")
     netlist = f"{target}.json"
-    synth_cmd = f"{spec['synth']} -top {pnr_top} -noflatten"
+    synth_cmd = f"{spec['synth']} -top {pnr_top}" + ("" if sources else " -noflatten")
     # Booth: the synthesis script up to its coarse step, the multipliers recoded, then the rest.
     booth = [f"{synth_cmd} -run begin:coarse", "wreduce t:$mul", "booth",
              f"{synth_cmd} -json {netlist} -run coarse:"]
     synth_s = run_script(workdir, f"{target}-synth", [
-        *(f"read_verilog {f}" for f in files),
+        *(f"read_verilog {'-I. ' if sources else ''}{f}" for f in files),
         *(booth if spec["booth"] else [f"{synth_cmd} -json {netlist}"]),
         f"tee -o {target}-stat.txt stat",
     ], [netlist, f"{target}-stat.txt"])
@@ -391,7 +402,8 @@ def place_and_route(verilog, top, workdir, target, clock_mhz=CLOCK_MHZ, seed=SEE
     plog = workdir / f"{target}-pnr.log"
     plog.unlink(missing_ok=True)
     argv = [nextpnr, *spec["flags"], "--json", netlist, "--freq", f"{clock_mhz:g}",
-            "--seed", str(seed), "--timing-allow-fail", "-l", plog.name, "-q"]
+            "--seed", str(seed), "--timing-allow-fail", "-l", plog.name, "-q",
+            *(["--lpf", lpf] if lpf else [])]
     fits = True
     try:
         pnr_s = run(spec["nextpnr"], argv, workdir, workdir / f"{target}-pnr.out")

