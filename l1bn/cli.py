@@ -190,7 +190,12 @@ def _cmd_report(args):
         designs = sweep(args.full, eps=args.eps, alpha=args.alpha, guard=args.guard)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return build_report(out, jobs=args.jobs, designs=designs, full=args.full)
+    from l1bn.report.executor import SchedulerError
+    try:
+        return build_report(out, jobs=args.jobs, designs=designs, full=args.full,
+                            scheduler=args.scheduler)
+    except SchedulerError as exc:     # raised before anything is written
+        raise UsageError(f"--scheduler: {exc}") from None
 
 
 def _simulate_paths(args):
@@ -357,7 +362,11 @@ def _parser():
     r = sub.add_parser("report",
                        help="generate, simulate and synthesize; write the L1-vs-L2 report")
     r.add_argument("-o", "--output", default="reports", help="output directory (default reports)")
-    r.add_argument("--jobs", type=_jobs, default=2, help="parallel jobs, 1 to 256 (default 2)")
+    r.add_argument("--jobs", type=_jobs, default=2,
+                   help="designs evaluated at once by local processes, 1 to 256 (default 2)")
+    r.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="evaluate every design on this Dask distributed cluster instead "
+                        "(workers need the same tools, no shared disk)")
     r.add_argument("--full", action="store_true",
                    help="also 2 and 8 lanes, Verilator, and the FPGA flows and the area split "
                         "of every design (takes much longer than the default)")

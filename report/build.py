@@ -1,6 +1,5 @@
 """Run the sweep and write the report (:func:`build_report`)."""
 
-import concurrent.futures
 import datetime
 import os
 import sys
@@ -14,13 +13,14 @@ from . import derived, plots
 from .cache import complete, prune_stale, tool_versions
 from .figures import (energy_points, figure_value, side_of, stage_times, unit_figures,
                       unit_numerics, unit_ratios)
-from .stages import evaluate
+from .executor import executor
 from .sweep import ASIC, PERIOD_NS, SEED, SIMULATORS, SIM_STAGES, STA, WIDTHS, cost, sweep
 from .tables import design_rows, pair_tables, unit_rows, write_csv
 from .text import markdown
 
 
-def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None, guard=None):
+def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None, guard=None,
+                 scheduler=None):
     """Run the sweep and write the report under ``out_dir``; returns 0, or 1 on a mismatch.
 
     Parameters
@@ -30,12 +30,15 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
         ``targets.csv``, ``blocks.csv`` and the plots (PNG and SVG); the cache is
         ``out_dir/.cache``.
     jobs : int
-        Designs evaluated at once (threads; every tool runs in its own process).
+        Designs evaluated at once (local processes; :class:`l1bn.report.executor.ProcessPool`).
     designs : list or None
         ``[(block, params)]`` or ``[(block, params, stages)]`` instead of :func:`sweep`
         (stages default to OSU 0.18 um, OpenSTA and both simulators).
     full : bool
         The ``--full`` sweep.
+    scheduler : str or None
+        ``tcp://HOST:PORT`` of a Dask distributed scheduler: every design is evaluated on its
+        cluster instead (:class:`l1bn.report.executor.DaskCluster`); ``jobs`` is then unused.
     eps, alpha, guard : float, float, int or None
         Of every unit of the sweep (:func:`sweep`; ``designs`` gives them in its parameters);
         None: the units' defaults. A value a unit refuses raises ``ValueError`` before anything
@@ -47,6 +50,7 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
         raise ValueError("eps, alpha and guard apply to the sweep; give them in the parameters "
                          "of designs")
     designs = [d if len(d) == 3 else (d[0], d[1], frozenset({ASIC, STA, *SIM_STAGES})) for d in designs]
+    ex = executor(jobs, scheduler)     # a scheduler that cannot be reached: nothing written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = out_dir / ".cache"
@@ -56,20 +60,19 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
     versions = tool_versions()
     results = [None] * len(designs)
     order = sorted(range(len(designs)), key=lambda i: -cost(designs[i][0], designs[i][1]))
-    print(f"l1bn report: {len(designs)} designs, {jobs} jobs"
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{jobs} jobs"
+    print(f"l1bn report: {len(designs)} designs, {where}"
           + (" (--full: this takes much longer than the default sweep)" if full else ""),
           file=sys.stderr, flush=True)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(evaluate, designs[i][0], designs[i][1], cache, versions,
-                               designs[i][2]): i for i in order}
-        for n, fut in enumerate(concurrent.futures.as_completed(futures), 1):
-            i = futures[fut]
-            try:
-                results[i] = fut.result()
-            except Exception as exc:  # one broken design must not hide the others' figures
+    with ex:
+        for n, (k, res) in enumerate(ex.evaluate([designs[i] for i in order], cache, versions),
+                                     1):
+            i = order[k]
+            if isinstance(res, Exception):  # one broken design must not hide the others'
                 block, params, _s = designs[i]
-                results[i] = {"name": f"{block} {params}", "block": block, "params": params,
-                              "latency": "?", "error": f"{type(exc).__name__}: {exc}"}
+                res = {"name": f"{block} {params}", "block": block, "params": params,
+                       "latency": "?", "error": f"{type(res).__name__}: {res}"}
+            results[i] = res
             _progress(n, len(designs), time.perf_counter() - t0, results[i])
     pruned, freed = prune_stale(cache, designs, versions)
     if pruned:
@@ -80,7 +83,8 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
     ratios = unit_ratios(good, figs)
     pair_lines, pair_ratios = pair_tables(good)
     elapsed = time.perf_counter() - t0
-    meta = {"started": started, "elapsed": elapsed, "jobs": jobs, "full": full, "load": load,
+    meta = {"started": started, "elapsed": elapsed, "jobs": jobs, "where": where, "full": full,
+            "load": load,
             "computed": sum(1 for r in good for v in r["seconds"].values() if v > 0)}
     md, trows = markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out_dir)
     flat = [dict(r, area_um2=figure_value(r, "osu018", "area_um2"),
@@ -100,7 +104,8 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
     write_csv(out_dir / "blocks.csv", pair_ratios)
     write_text(out_dir / "report.md", md)
     write_json(out_dir / "report.json", {
-        "generated": started, "seconds": elapsed, "full": full, "jobs": jobs, "load_average": load,
+        "generated": started, "seconds": elapsed, "full": full, "jobs": jobs,
+        "scheduler": scheduler, "load_average": load,
         "seed": SEED, "nextpnr_seed": fpga.SEED, "period_ns": PERIOD_NS, "versions": versions,
         "stage_seconds": stage_times(good),
         "stage_seconds_computed": stage_times(good, "seconds_computed"), "layers": [dict(vars(lay), m=lay.m) for lay in derived.LAYERS],

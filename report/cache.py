@@ -114,6 +114,27 @@ def _testbench_imports(block):
                                                           re.M)}))
 
 
+def stage_digest(stage, block, unit):
+    """Digest of the source a stage's result of ``block`` depends on (:data:`_STAGE_SOURCES`;
+    ``unit``: whether the block is a unit, simulated by ``l1bn simulate``). Computed once per
+    process: a process pool forked after :func:`warm` has them all."""
+    sources = tuple(p.format(block=block) for p in _STAGE_SOURCES[stage])
+    if stage in SIM_STAGES:
+        sources += tuple(m for m in _testbench_imports(block) if m not in sources)
+        if unit:
+            sources += _UNIT_SIM_SOURCES
+    return _digest(sources)
+
+
+def warm(designs):
+    """Compute the stage digests of ``designs`` (``[(block, params, stages)]``) in this
+    process, so that processes forked from it key the cache by the source as it is now."""
+    from .sweep import unit_label
+    for block, params, _stages in designs:
+        for stage in _STAGE_SOURCES:
+            stage_digest(stage, block, unit_label(block, params) is not None)
+
+
 class StageCache:
     """The cached stage results of one design directory (of ``block``)."""
 
@@ -123,12 +144,7 @@ class StageCache:
         self.block, self.unit = block, unit
 
     def _path(self, stage, extra=""):
-        sources = tuple(p.format(block=self.block) for p in _STAGE_SOURCES[stage])
-        if stage in SIM_STAGES:
-            sources += tuple(m for m in _testbench_imports(self.block) if m not in sources)
-        if self.unit and stage in SIM_STAGES:
-            sources += _UNIT_SIM_SOURCES
-        return self.dir / f"{stage}-{_digest(sources)}{extra}.json"
+        return self.dir / f"{stage}-{stage_digest(stage, self.block, self.unit)}{extra}.json"
 
     def get(self, stage, extra=""):
         """``(value, seconds it took to compute)`` of a cached stage, or None."""

@@ -78,7 +78,7 @@ def _rows(sel, acc):
                         ("ice40-hx8k", "fmax_mhz"))]
                     + [sim_cell(r, "icarus"),
                        f"{acc['worst_lsb']:.3f}" if r["block"] == "bn_infer" else
-                       "as the forward unit"])
+                       "as its unit"])
     return rows
 
 

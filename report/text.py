@@ -289,7 +289,7 @@ def _misses_explained(sel, trows):
 def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out_dir):
     mode = "--full" if meta["full"] else "default"
     lines = ["# L1BN vs L2BN hardware cost", "",
-             f"Generated {meta['started']} by `l1bn report` ({mode} sweep, {meta['jobs']} jobs) in "
+             f"Generated {meta['started']} by `l1bn report` ({mode} sweep, {meta['where']}) in "
              f"{meta['elapsed']:.0f} s on {platform.node()} ({platform.machine()}, "
              f"{os.cpu_count()} CPUs, load average {meta['load']:.1f} at the start, Python "
              f"{platform.python_version()}). Seeds: simulations and unit data {SEED}, nextpnr "
@@ -311,7 +311,7 @@ def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out
                   "the area split for every design; it takes much longer (the 32-bit "
                   "units on the iCE40 flow take minutes each).", ""]
     times, cold = stage_times(results), stage_times(results, "seconds_computed")
-    lines += [f"Stage wall times (s, summed over designs; {meta['jobs']} jobs run at once): in "
+    lines += [f"Stage wall times (s, summed over designs; {meta['where']}): in "
               "this run "
               + ", ".join(f"{k} {v:.0f}" for k, v in times.items()) + "; when computed (a cold "
               "run) " + ", ".join(f"{k} {v:.0f}" for k, v in cold.items()) + ".", "",
