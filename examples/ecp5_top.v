@@ -23,8 +23,10 @@ module ecp5_top(clk, btn_n, led_n);
   input btn_n;
   output led_n;
 
-  // Reset: the button, synchronised; held for the first cycles after configuration.
-  reg [2:0] rst_sync = 3'b111;
+  // Reset: the button, synchronised; held for the first cycles after configuration (the
+  // bitstream's power-up value: the only flop here that needs one).
+  reg [2:0] rst_sync;
+  initial rst_sync = 3'b111;
   always @(posedge clk) rst_sync <= {rst_sync[1:0], ~btn_n};
   wire rst = rst_sync[2];
 
@@ -45,9 +47,9 @@ module ecp5_top(clk, btn_n, led_n);
   end
   // Each ROM is read at the next position (registered: block RAM), so its word is always the
   // entry at the current one.
-  reg [CA-1:0] ci = 0;
-  reg [XA-1:0] xi = 0;
-  reg [YA-1:0] yi = 0;
+  reg [CA-1:0] ci;
+  reg [XA-1:0] xi;
+  reg [YA-1:0] yi;
   reg [`L1BN_COEF_W-1:0] coef_word;
   reg [`L1BN_X_W-1:0] x_word;
   reg [`L1BN_Y_W-1:0] y_word;
@@ -77,18 +79,20 @@ module ecp5_top(clk, btn_n, led_n);
     .err(err));
 
   // The check: runs completed, and a sticky failure (a y mismatch or err) with its y beat.
-  reg [15:0] runs = 0;
-  reg fail = 1'b0;
+  reg [15:0] runs;
+  reg fail;
   /* verilator lint_off UNUSEDSIGNAL */
-  reg [YA-1:0] fail_beat = 0;     // for a simulation or a logic analyser: no pin
+  reg [YA-1:0] fail_beat;     // for a simulation or a logic analyser: no pin
   /* verilator lint_on UNUSEDSIGNAL */
-  reg [21:0] blink = 0;
+  reg [21:0] blink;
   always @(posedge clk) begin
-    blink <= blink + 1'b1;
     if (rst) begin
       runs <= 0;
       fail <= 1'b0;
+      fail_beat <= 0;
+      blink <= 0;
     end else begin
+      blink <= blink + 1'b1;
       if (!fail && ((y_valid && y_payload != y_word) || err)) begin
         fail <= 1'b1;
         fail_beat <= yi;
