@@ -198,6 +198,27 @@ def _cmd_report(args):
         raise UsageError(f"--scheduler: {exc}") from None
 
 
+def _cmd_explore(args):
+    from .util.files import check_output_dir
+    spec_path = _input_file(args.spec, "SPEC")
+    out = _checked(check_output_dir, args.output, "--output")
+    from l1bn.report.executor import SchedulerError
+    from l1bn.report.explore import SpecError, explore, load_spec, points
+    try:
+        text = spec_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"SPEC: {spec_path}: {exc}") from None
+    try:
+        spec = load_spec(text)
+        points(spec)          # every point checked before anything is written
+    except SpecError as exc:
+        raise UsageError(f"SPEC: {exc}") from None
+    try:
+        return explore(spec, out, jobs=args.jobs, scheduler=args.scheduler)
+    except SchedulerError as exc:     # raised before anything is written
+        raise UsageError(f"--scheduler: {exc}") from None
+
+
 def _simulate_paths(args):
     """The checked ``(input, output)`` paths of ``l1bn simulate`` (and its build directory)."""
     from .util.files import check_output_dir, check_output_file
@@ -372,6 +393,15 @@ def _parser():
                         "of every design (takes much longer than the default)")
     _unit_flags(r, "every unit design (alpha: the forward units): ")
     r.set_defaults(func=_cmd_report)
+    e = sub.add_parser("explore", help="a design-space sweep of the BN units (a TOML spec): "
+                                       "accuracy against cost, L1 and L2 Pareto fronts")
+    e.add_argument("spec", metavar="SPEC", help="the sweep's TOML spec (see the README)")
+    e.add_argument("-o", "--output", required=True, help="output directory")
+    e.add_argument("--jobs", type=_jobs, default=2,
+                   help="points evaluated at once by local processes, 1 to 256 (default 2)")
+    e.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="evaluate every point on this Dask distributed cluster instead")
+    e.set_defaults(func=_cmd_explore)
     _add_simulate(sub)
     from l1bn.experiments.cli import add_arguments as experiment_arguments
     x = sub.add_parser("experiment", help="train the digits MLP with float and fixed-point "

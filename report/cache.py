@@ -36,7 +36,8 @@ _YOSYS_RUN = ("l1bn.util.yosys:run_script", "l1bn.util.yosys:yosys_path", "l1bn.
 
 _STAGE_SOURCES = {
     ASIC: _YOSYS_RUN + ("l1bn.synth.yosys:osu018", "l1bn.synth.yosys:parse_liberty_stat",
-                        "l1bn.synth.yosys:parse_generic"),
+                        "l1bn.synth.yosys:parse_generic", "l1bn.synth.yosys:synth_options",
+                        "l1bn.synth.yosys:ADDERS", "synth/ripple_lcu.v"),
     STA: ("synth/opensta.py", "synth/activity.py"),
     AREAS: _YOSYS_RUN + ("l1bn.synth.yosys:osu018_areas", "l1bn.synth.yosys:parse_hier_stat",
                          "hdl/{block}.py"),
@@ -127,10 +128,10 @@ def stage_digest(stage, block, unit):
 
 
 def warm(designs):
-    """Compute the stage digests of ``designs`` (``[(block, params, stages)]``) in this
+    """Compute the stage digests of ``designs`` (``[(block, params, ...)]``) in this
     process, so that processes forked from it key the cache by the source as it is now."""
     from .sweep import unit_label
-    for block, params, _stages in designs:
+    for block, params, *_rest in designs:
         for stage in _STAGE_SOURCES:
             stage_digest(stage, block, unit_label(block, params) is not None)
 

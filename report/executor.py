@@ -35,7 +35,8 @@ class SchedulerError(Exception):
 
 
 class Executor:
-    """Evaluates designs ``[(block, params, stages)]`` into the stage cache ``cache_root``."""
+    """Evaluates designs ``[(block, params, stages[, synth])]`` (the arguments of
+    :func:`l1bn.report.stages.evaluate`) into the stage cache ``cache_root``."""
 
     def evaluate(self, designs, cache_root, versions):
         raise NotImplementedError
@@ -61,8 +62,8 @@ class ProcessPool(Executor):
 
     def evaluate(self, designs, cache_root, versions):
         warm(designs)
-        futures = {self._pool.submit(evaluate, block, params, cache_root, versions, stages): i
-                   for i, (block, params, stages) in enumerate(designs)}
+        futures = {self._pool.submit(evaluate, d[0], d[1], cache_root, versions, *d[2:]): i
+                   for i, d in enumerate(designs)}
         for fut in concurrent.futures.as_completed(futures):
             exc = fut.exception()
             yield futures[fut], exc if exc is not None else fut.result()
@@ -71,13 +72,13 @@ class ProcessPool(Executor):
         self._pool.shutdown()
 
 
-#: Files of a design's directory a stage result refers to (OpenSTA reads the mapped netlist).
-_KEPT = ("osu018/netlist.v",)
+#: Files of a design's directory a stage result refers to (OpenSTA reads the mapped netlists).
+_KEPT = "osu018*/netlist.v"
 #: Stands for the design's directory in the stage files a worker returns.
 _HERE = "<design directory>"
 
 
-def remote_stage_files(block, params, versions, stages):
+def remote_stage_files(block, params, versions, stages, synth=None):
     """On a worker: evaluate one design in a scratch cache and return ``{path: text}`` of the
     stage files it cached and the files they refer to (:data:`_KEPT`), paths relative to the
     design's directory, that directory written as :data:`_HERE` in the stage files.
@@ -93,13 +94,12 @@ def remote_stage_files(block, params, versions, stages):
         raise RuntimeError(f"this worker's tool versions differ from the client's: "
                            f"{', '.join(diff)}")
     with tempfile.TemporaryDirectory(prefix="l1bn-worker-") as root:
-        evaluate(block, params, Path(root), versions, stages)
+        evaluate(block, params, Path(root), versions, stages, synth)
         work, _manifest = design_dir(block, params, Path(root), versions)
         files = {f"stages/{p.name}": p.read_text().replace(str(work), _HERE)
                  for p in sorted((work / "stages").glob("*.json"))}
-        for name in _KEPT:
-            if (work / name).is_file():
-                files[name] = (work / name).read_text()
+        for path in sorted(work.glob(_KEPT)):
+            files[path.relative_to(work).as_posix()] = path.read_text()
         return files
 
 
@@ -116,16 +116,16 @@ class DaskCluster(Executor):
             self.client = distributed.Client(address, timeout=timeout)
         except (OSError, TimeoutError) as exc:
             raise SchedulerError(f"no Dask scheduler answered at {address} within {timeout} s "
-                                  f"({type(exc).__name__})") from None
+                                 f"({type(exc).__name__})") from None
 
     def evaluate(self, designs, cache_root, versions):
         import distributed
-        futures = {self.client.submit(remote_stage_files, block, params, versions, stages,
+        futures = {self.client.submit(remote_stage_files, d[0], d[1], versions, *d[2:],
                                       pure=False): i
-                   for i, (block, params, stages) in enumerate(designs)}
+                   for i, d in enumerate(designs)}
         for fut in distributed.as_completed(futures):
             i = futures[fut]
-            block, params, stages = designs[i]
+            block, params, *rest = designs[i]
             try:
                 files = fut.result()
                 work, _manifest = design_dir(block, params, cache_root, versions)
@@ -133,7 +133,7 @@ class DaskCluster(Executor):
                     (work / name).parent.mkdir(parents=True, exist_ok=True)
                     write_text(work / name, text.replace(_HERE, str(work)))
                 # Every stage is cached now: this reads them (and computes a failed one here).
-                yield i, evaluate(block, params, cache_root, versions, stages)
+                yield i, evaluate(block, params, cache_root, versions, *rest)
             except Exception as exc:  # one broken design must not hide the others' figures
                 yield i, exc
 

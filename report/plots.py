@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from l1bn.util.files import atomic_open  # noqa: E402
 
-__all__ = ["write_all"]
+__all__ = ["write_all", "save_figure"]
 
 #: Marker, colour and legend of a design by its norm (see :func:`l1bn.report.figures.side_of`); units are drawn
 #: filled, blocks hollow.
@@ -23,7 +23,8 @@ _MARKERS = {"l1": ("o", "tab:blue", "L1"), "l2": ("^", "tab:red", "L2"),
             None: ("s", "tab:gray", "both norms")}
 
 
-def _save(fig, out_dir, stem):
+def save_figure(fig, out_dir, stem):
+    """Write ``fig`` as ``out_dir/stem.png`` and ``.svg`` atomically, close it; the paths."""
     paths = []
     for ext in ("png", "svg"):
         target = Path(out_dir) / f"{stem}.{ext}"
@@ -73,7 +74,7 @@ def area_per_pair(pairs, widths, out_dir):
     axes[0].set_ylabel("OSU 0.18 um area (um^2, log scale)")
     axes[0].legend()
     fig.suptitle("Area of each L1 block beside its L2 counterpart (0 = not needed)")
-    return _save(fig, out_dir, "area_per_block")
+    return save_figure(fig, out_dir, "area_per_block")
 
 
 #: Marker of a unit by its data width in :func:`area_vs_path`.
@@ -121,7 +122,7 @@ def area_vs_path(results, out_dir):
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.set_title(f"{what}: area against critical path")
-    return _save(fig, out_dir, "area_vs_path")
+    return save_figure(fig, out_dir, "area_vs_path")
 
 
 #: The L1/L2 ratios drawn by :func:`unit_ratios` and the paper's claim for each (None: none).
@@ -159,7 +160,7 @@ def unit_ratios(ratios, paper, out_dir):
     else:
         _legend_or_note(axes[0], [])
     fig.suptitle("L1/L2 ratios of the complete units")
-    return _save(fig, out_dir, "l1_l2_ratios")
+    return save_figure(fig, out_dir, "l1_l2_ratios")
 
 
 def area_split(units, out_dir):
@@ -181,7 +182,7 @@ def area_split(units, out_dir):
     else:
         _legend_or_note(ax, [])
     ax.set_title("Where each unit's area goes (hierarchical synthesis)")
-    return _save(fig, out_dir, "area_split")
+    return save_figure(fig, out_dir, "area_split")
 
 
 def energy_vs_width(pairs, units, widths, out_dir):
@@ -206,7 +207,7 @@ def energy_vs_width(pairs, units, widths, out_dir):
                       label=f"{name}, {lanes} lane{'s' if lanes > 1 else ''}")
     _energy_axis(ax_u, widths, "energy per element", "Units: energy per element of the layer")
     fig.suptitle("Energy (OpenSTA power from measured input activity, propagated vectorlessly)")
-    return _save(fig, out_dir, "energy_vs_width")
+    return save_figure(fig, out_dir, "energy_vs_width")
 
 
 def write_all(results, pairs, units, widths, out_dir, *, ratios=(), paper=None, splits=()):

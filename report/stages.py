@@ -94,7 +94,7 @@ def _sim_unit(block, params, simulator, work):
     return res
 
 
-def _sta(res, work):
+def _sta(res, work, stag=""):
     """OpenSTA with the measured input activities; a global activity when there are none, or
     when OpenSTA 2.0.17's propagation yields NaN power (seen on the 32-bit backward units): then
     the global activity is the measured mean input toggle rate, and the result says so."""
@@ -102,7 +102,7 @@ def _sta(res, work):
     netlist = res["osu018"]["netlist"]
     if act:
         try:
-            out = opensta.timing_power(netlist, res["name"], work / "sta", PERIOD_NS,
+            out = opensta.timing_power(netlist, res["name"], work / f"sta{stag}", PERIOD_NS,
                                        input_activity=act["lines"])
             out["power_source"] = (f"input activity measured on Icarus ({act['data']}, "
                                    f"{act['cycles']} cycles), propagated vectorlessly")
@@ -115,7 +115,8 @@ def _sta(res, work):
                "OpenSTA's propagation from the inputs gave NaN)")
     else:
         glob, why = FALLBACK_ACTIVITY, f"vectorless, global activity {FALLBACK_ACTIVITY}"
-    out = opensta.timing_power(netlist, res["name"], work / "sta", PERIOD_NS, activity=glob)
+    out = opensta.timing_power(netlist, res["name"], work / f"sta{stag}", PERIOD_NS,
+                               activity=glob)
     out["power_source"] = why
     return out
 
@@ -154,7 +155,15 @@ def _areas(block, params, name, work):
                               groups, fast=True)
 
 
-def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
+def synth_tag(synth):
+    """The cache tag of standard-cell synthesis choices ``{"adder", "booth"}``: empty for the
+    report's own (:data:`l1bn.synth.yosys.ASIC_SYNTH_OPTIONS`), which share its results."""
+    if not synth or yosys.synth_options(**synth) == yosys.ASIC_SYNTH_OPTIONS:
+        return ""
+    return f"-{synth['adder']}-{'booth' if synth['booth'] else 'nobooth'}"
+
+
+def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES), synth=None):
     """Every figure of one design that ``stages`` asks for; each stage cached on its own.
 
     Returns
@@ -165,17 +174,21 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
         eps, alpha, guard asked and in effect, :func:`l1bn.hdl.manifest.numerics`), one section per
         stage (``generic`` and ``osu018`` for ``asic``; stages not asked for hold ``not_run``),
         ``seconds`` (per stage, this run; 0 when cached), ``seconds_computed`` (per stage, the
-        wall time of the run that computed it) and ``cached`` (stage names).
+        wall time of the run that computed it) and ``cached`` (stage names). ``synth``
+        (``{"adder", "booth"}``, :func:`l1bn.synth.yosys.synth_options`; None: the report's
+        choices) selects the standard-cell synthesis; it is recorded as ``synth``.
     """
     work, manifest = design_dir(block, params, cache_root, versions)
+    synth = dict(synth or {"adder": "kogge-stone", "booth": True})
+    stag = synth_tag(synth)
     name = manifest["name"]
     verilog = work / f"{name}.v"
     unit = unit_label(block, params)
     res = {"name": name, "block": block, "params": params, "unit": unit,
            "latency": manifest["latency"], "cycles_per_result": manifest["cycles_per_result"],
            "formats": manifest["formats"], "multipliers": manifest.get("multipliers"),
-           "numerics": manifest.get("numerics"), "seconds": {}, "seconds_computed": {},
-           "cached": []}
+           "numerics": manifest.get("numerics"), "synth": synth, "seconds": {},
+           "seconds_computed": {}, "cached": []}
     cache = StageCache(work, block, unit)
 
     def stage(name_, compute, extra=""):
@@ -199,14 +212,15 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
 
     def asic():
         try:
-            osu = yosys.osu018(verilog, name, work / "osu018", PERIOD_NS, generic=True, fast=True)
+            osu = yosys.osu018(verilog, name, work / f"osu018{stag}", PERIOD_NS, generic=True,
+                               fast=True, **synth)
         except (ToolMissing, ToolFailed) as exc:
             return {"generic": _not_run(exc), "osu018": _not_run(exc)}
         gen = osu.pop("generic")
         osu["netlist"] = str(osu["netlist"])
         return {"generic": gen, "osu018": osu}
 
-    res.update(stage(ASIC, asic) if ASIC in stages else
+    res.update(stage(ASIC, asic, stag) if ASIC in stages else
                {k: stage(ASIC, None) for k in ("generic", "osu018")})
     for sim_stage, simulator in zip(SIM_STAGES, SIMULATORS):
         res[sim_stage] = stage(sim_stage, (lambda s=simulator: _sim_unit(block, params, s, work))
@@ -214,7 +228,7 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES)):
     if complete(res["osu018"]):
         act = res["sim_icarus"].get("activity")
         tag = "-" + hashlib.sha256("\n".join(act["lines"]).encode()).hexdigest()[:8] if act else ""
-        res[STA] = stage(STA, lambda: _sta(res, work), tag)
+        res[STA] = stage(STA, lambda: _sta(res, work, stag), stag + tag)
     else:
         res[STA] = ({"not_run": res["osu018"]["not_run"]} if STA in stages else stage(STA, None))
     for st, target in zip(FPGA_STAGES, fpga.TARGETS):

@@ -140,6 +140,20 @@ def generic(verilog, top, workdir):
 #: -4 to +1 % (Booth saves about as much as the prefix adders cost).
 ASIC_SYNTH_OPTIONS = "-booth -extra-map +/choices/kogge-stone.v"
 
+#: Carry architectures of ``$lcu`` (every adder and comparator) the standard-cell flow can
+#: choose: the techmap file given to ``synth -extra-map``, None for Yosys' own (Brent-Kung).
+ADDERS = {"ripple": "ripple_lcu.v", "brent-kung": None, "kogge-stone": "+/choices/kogge-stone.v"}
+
+
+def synth_options(adder="kogge-stone", booth=True):
+    """``synth`` options of an adder architecture (:data:`ADDERS`) with or without radix-4
+    Booth multipliers; the defaults give :data:`ASIC_SYNTH_OPTIONS`."""
+    if adder not in ADDERS:
+        raise ValueError(f"adder must be one of {', '.join(ADDERS)}, got {adder!r}")
+    opts = (["-booth"] if booth else []) + ([f"-extra-map {ADDERS[adder]}"] if ADDERS[adder]
+                                            else [])
+    return " ".join(opts)
+
 #: The ABC script of ``fast`` mappings: Yosys' default Liberty script with ``-constr`` minus its
 #: SAT-based and choice-based AIG optimisations (``&fraig -x``, ``scorr``, ``&dch -f``), which
 #: take minutes on wide multipliers. ``{D}`` is the delay target in ps.
@@ -158,7 +172,8 @@ def _osu018_map(lib, period_ns, fast):
             "setundef -zero"]
 
 
-def osu018(verilog, top, workdir, period_ns, generic=False, fast=False):
+def osu018(verilog, top, workdir, period_ns, generic=False, fast=False, adder="kogge-stone",
+           booth=True):
     """Map a design onto the OSU 0.18 um cells (flops by ``dfflibmap``, logic by ``abc -constr``).
 
     Parameters
@@ -181,6 +196,9 @@ def osu018(verilog, top, workdir, period_ns, generic=False, fast=False):
         techmap produces) and map with :data:`FAST_ABC_SCRIPT`. Measured on a 16-bit 4-lane L2
         unit: 8 s instead of 32 s, 3 % more area; on a 32-bit multiplier 1 % more area; a
         32-bit 4-lane unit, 30 s instead of more than 5 minutes.
+    adder, booth : str, bool
+        The carry architecture (:data:`ADDERS`) and Booth multipliers (:func:`synth_options`);
+        the defaults are the report's (:data:`ASIC_SYNTH_OPTIONS`).
 
     Returns
     -------
@@ -194,12 +212,15 @@ def osu018(verilog, top, workdir, period_ns, generic=False, fast=False):
     liberty = require("osu018-liberty")
     lib = yosys_path(liberty, workdir)
     write_text(workdir / "abc.constr", ABC_CONSTR)
+    options = synth_options(adder, booth)
+    if ADDERS[adder] and not ADDERS[adder].startswith("+/"):
+        write_text(workdir / ADDERS[adder], (Path(__file__).parent / ADDERS[adder]).read_text())
     tech = (["tee -o generic_stat.txt stat -tech cmos", "tee -o generic_ltp.txt ltp -noff"]
             if generic else [])
     seconds = run_script(workdir, "osu018", [
         f"read_liberty -lib {lib}",
         f"read_verilog {yosys_path(verilog, workdir)}",
-        f"synth -top {top} -flatten {ASIC_SYNTH_OPTIONS}" + (" -noabc" if fast else ""),
+        f"synth -top {top} -flatten {options}" + (" -noabc" if fast else ""),
         *tech,
         *_osu018_map(lib, period_ns, fast),
         "splitnets -ports",
