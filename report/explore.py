@@ -327,6 +327,75 @@ def plot_fronts(rows, out_dir):
     return save_figure(fig, out_dir, "fronts")
 
 
+def equal_accuracy(rows):
+    """L1 against L2 at equal accuracy: per direction and format (width, frac, guard) the worst
+    error each norm's points measured, and the smallest area and the lowest energy per element
+    each norm reaches in that format (over lanes, adder, Booth and statistics schedule), with
+    the L1/L2 ratios. Formats that lack either norm are left out."""
+    out = []
+    for fmt in sorted({(r["direction"], r["width"], r["frac"], r["guard"]) for r in rows}):
+        sel = {n: [r for r in rows if r["norm"] == n and r.get("area_um2") and
+                   (r["direction"], r["width"], r["frac"], r["guard"]) == fmt]
+               for n in ("l1", "l2")}
+        if not sel["l1"] or not sel["l2"]:
+            continue
+        row = dict(zip(("direction", "width", "frac", "guard"), fmt))
+        for n, rs in sel.items():
+            errs = [r["error_lsb"] for r in rs if r.get("error_lsb") is not None]
+            energy = [r["energy_per_element_pj"] for r in rs if r.get("energy_per_element_pj")]
+            row[f"error_lsb_{n}"] = max(errs) if errs else None
+            row[f"area_um2_{n}"] = min(r["area_um2"] for r in rs)
+            row[f"energy_pj_{n}"] = min(energy) if energy else None
+        row["area_l1_over_l2"] = row["area_um2_l1"] / row["area_um2_l2"]
+        row["energy_l1_over_l2"] = (row["energy_pj_l1"] / row["energy_pj_l2"]
+                                    if row["energy_pj_l1"] and row["energy_pj_l2"] else None)
+        out.append(row)
+    return out
+
+
+def summary_lines(rows, fronts_link):
+    """Markdown: the equal-accuracy table and what it says, computed from ``rows``."""
+    from .tables import md_table
+    eq = equal_accuracy(rows)
+    if not eq:
+        return ["No format has points of both norms: nothing to compare.", ""]
+
+    def fmt(v, spec):
+        return "n/a" if v is None else format(v, spec)
+    lines = [f"{len(rows)} points; fronts: [{fronts_link}]({fronts_link}). At equal accuracy "
+             "(the same format: each norm's model stays within its bound of float64, the "
+             "worst errors below), the smallest area and the lowest energy per element each "
+             "norm reaches over lanes, carry architecture, Booth and statistics schedule:", ""]
+    lines += md_table(["direction", "width", "frac", "guard", "L1 error LSB", "L2 error LSB",
+                       "L1 area um^2", "L2 area um^2", "area L1/L2", "L1 pJ", "L2 pJ",
+                       "energy L1/L2"],
+                      [[r["direction"], r["width"], r["frac"], r["guard"],
+                        fmt(r["error_lsb_l1"], ".3f"), fmt(r["error_lsb_l2"], ".3f"),
+                        f"{r['area_um2_l1']:.0f}", f"{r['area_um2_l2']:.0f}",
+                        f"{r['area_l1_over_l2']:.3f}", fmt(r["energy_pj_l1"], ".1f"),
+                        fmt(r["energy_pj_l2"], ".1f"), fmt(r["energy_l1_over_l2"], ".3f")]
+                       for r in eq])
+    lines.append("")
+    for d in ("forward", "backward"):
+        sel = [r for r in eq if r["direction"] == d]
+        if not sel:
+            continue
+        wins_a = [f"{r['width']}/{r['guard']}" for r in sel if r["area_l1_over_l2"] < 1]
+        loses_a = [f"{r['width']}/{r['guard']}" for r in sel if r["area_l1_over_l2"] >= 1]
+        en = [r for r in sel if r["energy_l1_over_l2"] is not None]
+        wins_e = [f"{r['width']}/{r['guard']}" for r in en if r["energy_l1_over_l2"] < 1]
+        loses_e = [f"{r['width']}/{r['guard']}" for r in en if r["energy_l1_over_l2"] >= 1]
+        lines.append(
+            f"- {d.capitalize()}: L1 is smaller than L2 in {len(wins_a)} of {len(sel)} formats "
+            f"(width/guard {', '.join(wins_a) or 'none'}; not in "
+            f"{', '.join(loses_a) or 'none'}), area L1/L2 "
+            f"{min(r['area_l1_over_l2'] for r in sel):.3f} to "
+            f"{max(r['area_l1_over_l2'] for r in sel):.3f}; cheaper in energy per element in "
+            f"{len(wins_e)} of {len(en)} (width/guard {', '.join(wins_e) or 'none'}; not in "
+            f"{', '.join(loses_e) or 'none'}).")
+    return lines + [""]
+
+
 def explore(spec, out_dir, jobs=2, scheduler=None):
     """Run the points of ``spec`` (:func:`load_spec`) and write the table and the fronts under
     ``out_dir`` (module docstring). Returns 0, or 1 when a simulation mismatched or a point
@@ -335,7 +404,7 @@ def explore(spec, out_dir, jobs=2, scheduler=None):
     import time
     from pathlib import Path
 
-    from l1bn.util.files import write_json
+    from l1bn.util.files import write_json, write_text
 
     from .cache import tool_versions
     from .executor import executor
@@ -361,8 +430,11 @@ def explore(spec, out_dir, jobs=2, scheduler=None):
     write_json(out_dir / "points.json", {"spec": spec, "seconds": seconds, "where": where,
                                          "versions": versions, "points": rows})
     plot_fronts(rows, out_dir)
-    print(f"wrote {out_dir / 'points.csv'}, points.json and fronts.png: {len(rows)} points in "
-          f"{seconds:.1f} s")
+    write_text(out_dir / "fronts.md", "\n".join(
+        ["# Design-space sweep", "", f"{len(rows)} points in {seconds:.0f} s on {where}.", ""]
+        + summary_lines(rows, "fronts.png")))
+    print(f"wrote {out_dir / 'points.csv'}, points.json, fronts.png and fronts.md: {len(rows)} "
+          f"points in {seconds:.1f} s")
     bad = [r["name"] for r in rows if r.get("failed") or r.get("mismatches") not in (0, None)]
     if bad:
         print(f"failed or mismatched points: {', '.join(map(str, bad))}", file=sys.stderr)

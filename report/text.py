@@ -286,6 +286,19 @@ def _misses_explained(sel, trows):
     return out + [""]
 
 
+def sweep_section(out_dir):
+    """The design-space sweep in ``out_dir/sweep`` (``l1bn explore ... -o reports/sweep``),
+    summarized from its table, when it is there."""
+    import json
+    from .explore import summary_lines
+    table = out_dir / "sweep" / "points.json"
+    if not table.is_file():
+        return []
+    data = json.loads(table.read_text())
+    return ([f"## Design-space sweep (`l1bn explore`, {data['seconds']:.0f} s on "
+             f"{data['where']})", ""] + summary_lines(data["points"], "sweep/fronts.png"))
+
+
 def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out_dir):
     mode = "--full" if meta["full"] else "default"
     lines = ["# L1BN vs L2BN hardware cost", "",
@@ -344,6 +357,7 @@ def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out
     lines += unit_lines
     ip_lines, ip_trows = ip_section(results)
     lines += ip_lines
+    lines += sweep_section(out_dir)
     trows = trows + ip_trows
     lines += ["## L1 blocks beside their L2 counterparts", ""] + pair_lines
     lines += ["", "L1/L2 below 1: the L1 block is smaller or faster. \"nothing vs isqrt\": L1 "

@@ -134,6 +134,16 @@ def test_small_sweep_writes_table_and_fronts_and_resumes(tmp_path):
     cache = sorted(p.name for p in out.glob(".cache/*/stages/asic-*"))
     assert len(cache) == 2 and all(n.endswith("-ripple-nobooth.json") for n in cache)
     assert all(r["cached"] == "" for r in rows)
+    md = (out / "fronts.md").read_text()
+    assert "| forward | 5 | 2 | 8 |" in md and "- Forward: L1 is smaller than L2 in" in md
+    # make report summarizes reports/sweep: the same table, linked to its fronts
+    from l1bn.report.text import sweep_section
+    assert sweep_section(tmp_path) == []
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "sweep").symlink_to(out)
+    section = "\n".join(sweep_section(tmp_path / "rep"))
+    assert section.startswith("## Design-space sweep (`l1bn explore`, ")
+    assert "[sweep/fronts.png](sweep/fronts.png)" in section and "| forward | 5 | 2 | 8 |" in section
     again = subprocess.run(argv, capture_output=True, text=True)
     assert again.returncode == 0
     rerun = json.loads((out / "points.json").read_text())["points"]
