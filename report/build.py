@@ -58,22 +58,16 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     versions = tool_versions()
-    results = [None] * len(designs)
     order = sorted(range(len(designs)), key=lambda i: -cost(designs[i][0], designs[i][1]))
-    where = f"the Dask cluster at {scheduler}" if scheduler else f"{jobs} jobs"
+    where = ex.where
     print(f"l1bn report: {len(designs)} designs, {where}"
           + (" (--full: this takes much longer than the default sweep)" if full else ""),
           file=sys.stderr, flush=True)
-    with ex:
-        for n, (k, res) in enumerate(ex.evaluate([designs[i] for i in order], cache, versions),
-                                     1):
-            i = order[k]
-            if isinstance(res, Exception):  # one broken design must not hide the others'
-                block, params, _s = designs[i]
-                res = {"name": f"{block} {params}", "block": block, "params": params,
-                       "latency": "?", "error": f"{type(res).__name__}: {res}"}
-            results[i] = res
-            _progress(n, len(designs), time.perf_counter() - t0, results[i])
+    ordered = ex.run([designs[i] for i in order], cache, versions,
+                     lambda n, res: _progress(n, len(designs), time.perf_counter() - t0, res))
+    results = [None] * len(designs)
+    for i, res in zip(order, ordered):
+        results[i] = res
     pruned, freed = prune_stale(cache, designs, versions)
     if pruned:
         print(f"removed {pruned} cached result directories of older versions of these designs "

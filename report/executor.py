@@ -36,10 +36,30 @@ class SchedulerError(Exception):
 
 class Executor:
     """Evaluates designs ``[(block, params, stages[, synth])]`` (the arguments of
-    :func:`l1bn.report.stages.evaluate`) into the stage cache ``cache_root``."""
+    :func:`l1bn.report.stages.evaluate`) into the stage cache ``cache_root``; ``where`` says
+    where, for the reports' headers."""
+
+    where = ""
 
     def evaluate(self, designs, cache_root, versions):
         raise NotImplementedError
+
+    def run(self, designs, cache_root, versions, progress=None):
+        """The results of every design, in the order of ``designs``, then :meth:`close`. A
+        design whose evaluation raised gets ``{"name", "block", "params", "latency": "?",
+        "error"}`` (one broken design must not hide the others' figures);
+        ``progress(done, result)`` is called as each completes."""
+        results = [None] * len(designs)
+        with self:
+            for n, (k, res) in enumerate(self.evaluate(designs, cache_root, versions), 1):
+                if isinstance(res, Exception):
+                    block, params = designs[k][:2]
+                    res = {"name": f"{block} {params}", "block": block, "params": params,
+                           "latency": "?", "error": f"{type(res).__name__}: {res}"}
+                results[k] = res
+                if progress is not None:
+                    progress(n, res)
+        return results
 
     def close(self):
         """Release the workers (or the connection)."""
@@ -57,6 +77,7 @@ class ProcessPool(Executor):
     they are then (on every Python version)."""
 
     def __init__(self, jobs):
+        self.where = f"{jobs} jobs"
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
 
@@ -112,6 +133,7 @@ class DaskCluster(Executor):
         import distributed
         if not isinstance(address, str) or not re.fullmatch(r"(tcp|tls)://[^\s:/]+:\d+", address):
             raise SchedulerError(f"a scheduler address is tcp://HOST:PORT, got {address!r}")
+        self.where = f"the Dask cluster at {address}"
         try:
             self.client = distributed.Client(address, timeout=timeout)
         except (OSError, TimeoutError) as exc:
@@ -134,7 +156,7 @@ class DaskCluster(Executor):
                     write_text(work / name, text.replace(_HERE, str(work)))
                 # Every stage is cached now: this reads them (and computes a failed one here).
                 yield i, evaluate(block, params, cache_root, versions, *rest)
-            except Exception as exc:  # one broken design must not hide the others' figures
+            except Exception as exc:  # reported by run(), with the others' figures
                 yield i, exc
 
     def close(self):

@@ -415,15 +415,10 @@ def explore(spec, out_dir, jobs=2, scheduler=None):
     ex = executor(jobs, scheduler)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    t0, versions, results = time.perf_counter(), tool_versions(), [None] * len(designs)
-    where = f"the Dask cluster at {scheduler}" if scheduler else f"{jobs} jobs"
+    t0, versions, where = time.perf_counter(), tool_versions(), ex.where
     print(f"l1bn explore: {len(designs)} points, {where}", file=sys.stderr, flush=True)
-    with ex:
-        for n, (k, res) in enumerate(ex.evaluate(designs, out_dir / ".cache", versions), 1):
-            results[k] = res if not isinstance(res, Exception) else {
-                "error": f"{type(res).__name__}: {res}"}
-            print(f"[{n}/{len(designs)}] {time.perf_counter() - t0:.0f} s", file=sys.stderr,
-                  flush=True)
+    results = ex.run(designs, out_dir / ".cache", versions, lambda n, _res: print(
+        f"[{n}/{len(designs)}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True))
     rows = [_row(b, p, synth, res, accuracy(b, p)) for (b, p, synth), res in zip(pts, results)]
     seconds = time.perf_counter() - t0
     write_csv(out_dir / "points.csv", rows)

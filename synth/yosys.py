@@ -132,14 +132,6 @@ def generic(verilog, top, workdir):
     return res
 
 
-#: ``synth`` options of the standard-cell flows: radix-4 Booth multipliers (a carry-save tree of
-#: Booth partial products) and Kogge-Stone carry lookahead for every adder and comparator
-#: (``$lcu``), in place of Yosys' default array multipliers and ripple carries. A synthesis tool
-#: picks such architectures by itself when it meets a clock; the same options serve L1 and L2.
-#: Measured on the 16-bit, 4-lane units: reg-to-reg 5.5 to 6.3 ns instead of 6.8 to 11 ns, area
-#: -4 to +1 % (Booth saves about as much as the prefix adders cost).
-ASIC_SYNTH_OPTIONS = "-booth -extra-map +/choices/kogge-stone.v"
-
 #: Carry architectures of ``$lcu`` (every adder and comparator) the standard-cell flow can
 #: choose: the techmap file given to ``synth -extra-map``, None for Yosys' own (Brent-Kung).
 ADDERS = {"ripple": "ripple_lcu.v", "brent-kung": None, "kogge-stone": "+/choices/kogge-stone.v"}
@@ -153,6 +145,16 @@ def synth_options(adder="kogge-stone", booth=True):
     opts = (["-booth"] if booth else []) + ([f"-extra-map {ADDERS[adder]}"] if ADDERS[adder]
                                             else [])
     return " ".join(opts)
+
+
+#: ``synth`` options of the standard-cell flows: radix-4 Booth multipliers (a carry-save tree of
+#: Booth partial products) and Kogge-Stone carry lookahead for every adder and comparator
+#: (``$lcu``), in place of Yosys' array multipliers and its Brent-Kung carries. A synthesis tool
+#: picks such architectures by itself when it meets a clock; the same options serve L1 and L2.
+#: Measured on the 16-bit, 4-lane units: reg-to-reg 5.5 to 6.3 ns instead of 6.8 to 11 ns, area
+#: -4 to +1 % (Booth saves about as much as the prefix adders cost).
+#: ``-booth -extra-map +/choices/kogge-stone.v``.
+ASIC_SYNTH_OPTIONS = synth_options()
 
 #: The ABC script of ``fast`` mappings: Yosys' default Liberty script with ``-constr`` minus its
 #: SAT-based and choice-based AIG optimisations (``&fraig -x``, ``scorr``, ``&dch -f``), which
