@@ -213,8 +213,9 @@ def _cmd_explore(args):
         points(spec)          # every point checked before anything is written
     except SpecError as exc:
         raise UsageError(f"SPEC: {exc}") from None
+    from l1bn.experiments.activations import captured
     try:
-        return explore(spec, out, jobs=args.jobs, scheduler=args.scheduler)
+        return explore(spec, out, jobs=args.jobs, scheduler=args.scheduler, real=captured())
     except SchedulerError as exc:     # raised before anything is written
         raise UsageError(f"--scheduler: {exc}") from None
 

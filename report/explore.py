@@ -182,58 +182,91 @@ def _config(params):
                       eps=1e-5 if params.get("eps") is None else params["eps"])
 
 
-def accuracy(block, params, seed=1):
-    """The bit-accurate model's worst error against float64 on the accuracy set.
-
-    The set: :data:`ACCURACY_CHANNELS` channels of :data:`ACCURACY_M` values of every family of
-    :data:`l1bn.golden.channels.KINDS` (Gaussian, ReLU, constant, two-level, sparse, a large
-    mean with a small spread, ...), gamma in [0.5, 2), beta in [-1, 1); backward, dy ~ N(0,
-    1/4) (constant channels left out: float64 has no gradient there). Forward: training y;
-    backward: dx. Float64 sees the codes translated by their median (its rounding then cancels
-    nothing), and a value whose float64 result lies outside the format is counted in
-    ``outside`` instead. Returns ``{"error": worst |model - float64| (real units),
-    "error_lsb": the same in LSB, "outside", "values", "skipped"}`` (``skipped``: the families
-    a narrow format cannot hold, space-separated; the errors are None when it holds none).
-    """
+def _channel_error(cfg, block, x, g, b, dy):
+    """``(worst |model - float64| in LSB or None, values outside the format)`` of one channel
+    of codes ``x`` (gamma ``g``, beta ``b`` or dy codes ``dy``, by direction), float64 seeing the
+    codes translated by their median (its rounding then cancels nothing)."""
     from l1bn.golden import fixed, reference as ref
     from l1bn.golden.bn_backward import backward
     from l1bn.golden.bn_forward import batch_stats, forward_train
-    from l1bn.golden.channels import KINDS, channel_codes
-    cfg = _config(params)
     d, eps = cfg.data, cfg.eps_q * cfg.stat.lsb
-    rng = np.random.default_rng(seed)
-    worst, outside, values, skipped = 0.0, 0, 0, set()
+    xr = fixed.dequantize(x - int(np.median(x)), d)[:, None]
+    if block == "bn_unit":
+        got = forward_train(cfg, x, g, b, 0, 0)["y"]
+        want = ref.forward_train(xr, [g * d.lsb], [b * d.lsb], cfg.norm, eps)[0][:, 0]
+    else:
+        sums = batch_stats(cfg, x)["sums"]
+        got = backward(cfg, x, dy, g, sums["sum_x"], sums["spread"])["dx"]
+        want = ref.backward(fixed.dequantize(dy, d)[:, None], xr, [g * d.lsb], cfg.norm,
+                            eps)[0][:, 0]
+    want = want / d.lsb
+    inside = (want >= d.min_code) & (want <= d.max_code)
+    worst = float(np.max(np.abs(got[inside] - want[inside]))) if inside.any() else None
+    return worst, int((~inside).sum())
+
+
+def _channels(cfg, block, rng, real):
+    """``(set, x codes, gamma, beta, dy codes)`` of the accuracy set: :data:`ACCURACY_CHANNELS`
+    channels of every family the format can hold, then the ``real`` activations quantized
+    (saturating) to the format; a family it cannot hold as ``(kind, None, ...)``."""
+    from l1bn.golden import fixed
+    from l1bn.golden.channels import KINDS, channel_codes
+    d = cfg.data
+
+    def scalars():
+        return (int(fixed.quantize(rng.uniform(0.5, 2), d)[0]),
+                int(fixed.quantize(rng.uniform(-1, 1), d)[0]))
     for kind in KINDS:
         for _ in range(ACCURACY_CHANNELS):
             try:
                 x = channel_codes(cfg, rng, ACCURACY_M, kind)
             except ValueError:          # a family the format is too narrow for
-                skipped.add(kind)
+                yield kind, None, 0, 0, None
                 continue
-            g = int(fixed.quantize(rng.uniform(0.5, 2), d)[0])
-            xr = fixed.dequantize(x - int(np.median(x)), d)[:, None]
-            if block == "bn_unit":
-                b = int(fixed.quantize(rng.uniform(-1, 1), d)[0])
-                got = forward_train(cfg, x, g, b, 0, 0)["y"]
-                want = ref.forward_train(xr, [g * d.lsb], [b * d.lsb], cfg.norm, eps)[0][:, 0]
-            else:
-                dy, _ = fixed.quantize(rng.standard_normal(ACCURACY_M) * 0.5, d)
-                if np.ptp(x) == 0:
-                    continue
-                sums = batch_stats(cfg, x)["sums"]
-                got = backward(cfg, x, dy, g, sums["sum_x"], sums["spread"])["dx"]
-                want = ref.backward(fixed.dequantize(dy, d)[:, None], xr, [g * d.lsb],
-                                    cfg.norm, eps)[0][:, 0]
-            want = want / d.lsb
-            inside = (want >= d.min_code) & (want <= d.max_code)
-            if inside.any():
-                worst = max(worst, float(np.max(np.abs(got[inside] - want[inside]))))
-            outside += int((~inside).sum())
-            values += x.size
-    measured = values > 0
-    return {"error": worst * d.lsb if measured else None,
-            "error_lsb": worst if measured else None, "outside": outside, "values": values,
-            "skipped": " ".join(sorted(skipped))}
+            g, b = scalars()
+            dy = fixed.quantize(rng.standard_normal(ACCURACY_M) * 0.5, d)[0]
+            yield kind, x, g, b, dy
+    for x, dy in zip(real["x"], real["dy"]) if real else ():
+        g, b = scalars()
+        yield "real", fixed.quantize(x, d)[0], g, b, fixed.quantize(dy, d)[0]
+
+
+def accuracy(block, params, seed=1, real=None):
+    """The bit-accurate model's worst error against float64 on the accuracy set.
+
+    The set: :data:`ACCURACY_CHANNELS` channels of :data:`ACCURACY_M` values of every family of
+    :data:`l1bn.golden.channels.KINDS` (Gaussian, ReLU, constant, two-level, sparse, a large
+    mean with a small spread, ...), and the channels of ``real`` (``{"x", "dy"}``: float arrays,
+    a channel per row, quantized to the format with saturation;
+    :func:`l1bn.experiments.activations.captured`, the experiments' real activations); gamma in
+    [0.5, 2), beta in [-1, 1); backward, dy ~ N(0, 1/4) for the families (constant channels
+    left out: float64 has no gradient there). Forward: training y; backward: dx. A value whose
+    float64 result lies outside the format is counted in ``outside`` instead. Returns
+    ``{"error": worst |model - float64| (real units), "error_lsb": the same in LSB,
+    "error_lsb_real": over the real channels alone (None without them), "outside", "values",
+    "skipped"}`` (``skipped``: the families a narrow format cannot hold, space-separated; the
+    errors are None when it holds none).
+    """
+    cfg = _config(params)
+    rng = np.random.default_rng(seed)
+    worst = {"all": None, "real": None}
+    outside, values, skipped = 0, 0, set()
+    for kind, x, g, b, dy in _channels(cfg, block, rng, real):
+        if x is None:
+            skipped.add(kind)
+            continue
+        if block != "bn_unit" and np.ptp(x) == 0:
+            continue
+        err, out = _channel_error(cfg, block, x, g, b, dy)
+        for key in ("all", "real") if kind == "real" else ("all",):
+            if err is not None:
+                worst[key] = max(worst[key] or 0.0, err)
+        outside += out
+        values += x.size
+    lsb = cfg.data.lsb
+    return {"error": None if worst["all"] is None else worst["all"] * lsb,
+            "error_lsb": worst["all"], "error_lsb_real": worst["real"], "outside": outside,
+            "values": values, "skipped": " ".join(sorted(skipped))}
 
 
 def pareto(rows, x, y, maximize_y=False):
@@ -257,7 +290,8 @@ def _row(block, params, synth, res, acc):
            "norm": params["norm"], "stats": params.get("stats") or "two-pass",
            **{k: params[k] for k in ("width", "frac", "guard", "lanes")}, **synth,
            "name": res.get("name"), "error": acc["error"], "error_lsb": acc["error_lsb"],
-           "outside": acc["outside"], "families_skipped": acc["skipped"]}
+           "error_lsb_real": acc["error_lsb_real"], "outside": acc["outside"],
+           "families_skipped": acc["skipped"]}
     if "error" in res and isinstance(res["error"], str):
         return dict(row, failed=res["error"])
     row.update({"area_um2": _figure(res, "osu018", "area_um2"),
@@ -396,10 +430,11 @@ def summary_lines(rows, fronts_link):
     return lines + [""]
 
 
-def explore(spec, out_dir, jobs=2, scheduler=None):
+def explore(spec, out_dir, jobs=2, scheduler=None, real=None):
     """Run the points of ``spec`` (:func:`load_spec`) and write the table and the fronts under
-    ``out_dir`` (module docstring). Returns 0, or 1 when a simulation mismatched or a point
-    failed. :class:`~l1bn.report.executor.SchedulerError` before anything is written."""
+    ``out_dir`` (module docstring); ``real``: the real activations of the accuracy set
+    (:func:`accuracy`). Returns 0, or 1 when a simulation mismatched or a point failed.
+    :class:`~l1bn.report.executor.SchedulerError` before anything is written."""
     import sys
     import time
     from pathlib import Path
@@ -419,15 +454,19 @@ def explore(spec, out_dir, jobs=2, scheduler=None):
     print(f"l1bn explore: {len(designs)} points, {where}", file=sys.stderr, flush=True)
     results = ex.run(designs, out_dir / ".cache", versions, lambda n, _res: print(
         f"[{n}/{len(designs)}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True))
-    rows = [_row(b, p, synth, res, accuracy(b, p)) for (b, p, synth), res in zip(pts, results)]
+    rows = [_row(b, p, synth, res, accuracy(b, p, real=real)) for (b, p, synth), res in zip(pts, results)]
     seconds = time.perf_counter() - t0
     write_csv(out_dir / "points.csv", rows)
+    acc_set = ("the channel families of l1bn.golden.channels"
+               + (f" and {len(real['x'])} channels of real activations: {real['source']}"
+                  if real else ""))
     write_json(out_dir / "points.json", {"spec": spec, "seconds": seconds, "where": where,
-                                         "versions": versions, "points": rows})
+                                         "versions": versions, "accuracy_set": acc_set,
+                                         "points": rows})
     plot_fronts(rows, out_dir)
     write_text(out_dir / "fronts.md", "\n".join(
-        ["# Design-space sweep", "", f"{len(rows)} points in {seconds:.0f} s on {where}.", ""]
-        + summary_lines(rows, "fronts.png")))
+        ["# Design-space sweep", "", f"{len(rows)} points in {seconds:.0f} s on {where}. "
+         f"Accuracy set: {acc_set}.", ""] + summary_lines(rows, "fronts.png")))
     print(f"wrote {out_dir / 'points.csv'}, points.json, fronts.png and fronts.md: {len(rows)} "
           f"points in {seconds:.1f} s")
     bad = [r["name"] for r in rows if r.get("failed") or r.get("mismatches") not in (0, None)]

@@ -120,6 +120,18 @@ def test_data_shapes_standardization_and_seed():
     assert np.allclose(std[std > 0], 1.0)
 
 
+def test_real_activations_are_fixed_and_checked():
+    from l1bn.experiments.activations import captured
+    a, b = captured.__wrapped__(rows=32, channels=2), captured.__wrapped__(rows=32, channels=2)
+    assert a["x"].shape == a["dy"].shape == (2 * 3 * 2, 32)
+    assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["dy"], b["dy"])
+    assert np.sqrt(np.mean(a["dy"] ** 2)) == pytest.approx(0.5)
+    assert np.all(np.ptp(a["x"], axis=1) > 0)
+    for bad in ({"rows": 0}, {"rows": 1439}, {"channels": 33}):
+        with pytest.raises(ValueError, match="rows must be in 1..1438 and channels in 1..32"):
+            captured.__wrapped__(**bad)
+
+
 def test_training_is_deterministic_and_learns():
     dataset = data.load()
     cfg = train.TrainConfig(epochs=2)

@@ -110,6 +110,23 @@ def test_backward_accuracy_is_measured():
     assert block == "bn_backward" and 0 < acc["error_lsb"] < 64 and acc["values"] > 0
 
 
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+@pytest.mark.parametrize("width", [6, 16])
+def test_real_activations_are_in_the_accuracy_set(direction, norm, width):
+    from l1bn.experiments.activations import captured
+    real = captured()
+    (block, params, _s), = points(load_spec(
+        f"[space]\ndirection = ['{direction}']\nnorm = ['{norm}']\nwidth = [{width}]\n"))
+    plain, acc = accuracy(block, params), accuracy(block, params, real=real)
+    assert plain["error_lsb_real"] is None
+    assert acc["values"] - plain["values"] == real["x"].size
+    # forward within 1 LSB; backward within the l1 contract's 1 LSB and the l2 bound's 2 LSB
+    assert 0 < acc["error_lsb_real"] <= acc["error_lsb"] <= (1.0 if norm == "l1" or
+                                                              direction == "forward" else 2.0)
+    assert acc["error_lsb"] >= plain["error_lsb"]
+
+
 @pytest.mark.synth
 @pytest.mark.sim
 def test_small_sweep_writes_table_and_fronts_and_resumes(tmp_path):
