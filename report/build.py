@@ -76,11 +76,6 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
     figs = {r["name"]: unit_figures(r) for r in good if r.get("unit")}
     ratios = unit_ratios(good, figs)
     pair_lines, pair_ratios = pair_tables(good)
-    elapsed = time.perf_counter() - t0
-    meta = {"started": started, "elapsed": elapsed, "jobs": jobs, "where": where, "full": full,
-            "load": load,
-            "computed": sum(1 for r in good for v in r["seconds"].values() if v > 0)}
-    md, trows = markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out_dir)
     flat = [dict(r, area_um2=figure_value(r, "osu018", "area_um2"),
                  critical_ns=figure_value(r, "sta", "critical_ns"), side=side_of(r)) for r in good]
     paper = {"time": derived.PAPER_TIME_RATIO, "energy": derived.PAPER_ENERGY_RATIO}
@@ -89,6 +84,11 @@ def build_report(out_dir, jobs=2, designs=None, full=False, eps=None, alpha=None
               for r in good if r.get("unit") and complete(r.get("areas"))]
     figures = plots.write_all(flat, pair_ratios, energy_points(good, figs), WIDTHS, out_dir,
                               ratios=ratios, paper=paper, splits=splits)
+    elapsed = time.perf_counter() - t0     # the run up to its report: designs, tables, plots
+    meta = {"started": started, "elapsed": elapsed, "jobs": jobs, "where": where, "full": full,
+            "load": load,
+            "computed": sum(1 for r in good for v in r["seconds"].values() if v > 0)}
+    md, trows = markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out_dir)
     pngs = [p for p in figures if p.suffix == ".png"]
     md += "\n## Figures\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n"
     write_csv(out_dir / "designs.csv", design_rows(good))

@@ -6,6 +6,8 @@ an index keyed by the parameters and the source of ``hdl/`` and ``golden/`` find
 without elaborating the design.
 """
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import importlib
@@ -154,6 +156,16 @@ class StageCache:
             return None
         entry = json.loads(path.read_text())
         return entry["value"], entry["seconds"]
+
+    @contextlib.contextmanager
+    def computing(self, stage, extra=""):
+        """Held while one process looks a stage up and computes it: another process on the same
+        design directory (a sweep's points that differ only in their synthesis choices share
+        the design's simulation) waits, then finds the result cached instead of computing it
+        again in the same directory."""
+        with open(self._path(stage, extra).with_suffix(".lock"), "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            yield
 
     def put(self, stage, value, seconds, extra=""):
         """Cache ``value`` when every section of it is complete (nothing not run or failed)."""

@@ -17,7 +17,7 @@ ACCURACY_CHANNELS, ACCURACY_M = 4, 256
 def ip_results(results):
     """``[(label, result)]`` of the :data:`IP` designs the run evaluated."""
     out = []
-    for label, block, extra, _stages in IP:
+    for label, block, extra, _default, _more in IP:
         for r in results:
             if r["block"] == block and "error" not in r and all(
                     r["params"].get(k) == v for k, v in extra.items()):
@@ -147,8 +147,10 @@ def ip_section(results):
              "The inference-only unit (`bn_infer`: per-channel constants loaded at run time "
              "into a memory, the forward unit's centred lanes; both norms) and the single-stream "
              "layers (`bn_layer`, `bn_backward_layer`: the forward or backward unit behind a "
-             "two-channel buffer in block RAM that replays its passes; the backward layer's "
-             "FPGA flows run with --full) with the report's flow. The inference unit's y "
+             "two-channel buffer in block RAM that replays its passes) with the report's flow; "
+             "by default the inference unit's standard-cell figures and the layers' "
+             "simulations, with --full also both FPGAs, the area splits and the ECP5 board "
+             "top level. The inference unit's y "
              "error: its bit-accurate model (equal to the RTL in every simulated cycle) "
              f"against float64 on {acc['channels']} channels of m = {ACCURACY_M} "
              f"({acc['kinds']} shapes, both norms, running statistics equal to the batch's): "

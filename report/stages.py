@@ -146,10 +146,13 @@ def _board_example(verilog, manifest, work):
     return res
 
 
+def _area_groups(block):
+    """The block's ``AREA_GROUPS`` (its area split's parts), or None when it has none."""
+    return getattr(importlib.import_module(f"l1bn.hdl.{block}"), "AREA_GROUPS", None)
+
+
 def _areas(block, params, name, work):
-    groups = getattr(importlib.import_module(f"l1bn.hdl.{block}"), "AREA_GROUPS", None)
-    if groups is None:
-        return {"not_run": f"not run: l1bn.hdl.{block}.AREA_GROUPS not defined"}
+    groups = _area_groups(block)
     from l1bn.hdl.registry import design
     return yosys.osu018_areas(design(block, **params).rtlil, name, work / "areas", PERIOD_NS,
                               groups, fast=True)
@@ -195,20 +198,21 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES), synt
         if name_ not in stages:
             # The report's header says which designs the default sweep runs this stage for.
             return {"not_run": "not run: only with --full"}
-        hit = cache.get(name_, extra)
-        if hit is not None:
-            res["cached"].append(name_)
-            res["seconds"][name_] = 0.0
-            res["seconds_computed"][name_] = hit[1]
-            return hit[0]
-        t0 = time.perf_counter()
-        try:
-            value = compute()
-        except (ToolMissing, ToolFailed) as exc:
-            value = _not_run(exc)
-        res["seconds"][name_] = res["seconds_computed"][name_] = time.perf_counter() - t0
-        cache.put(name_, value, res["seconds"][name_], extra)
-        return value
+        with cache.computing(name_, extra):
+            hit = cache.get(name_, extra)
+            if hit is not None:
+                res["cached"].append(name_)
+                res["seconds"][name_] = 0.0
+                res["seconds_computed"][name_] = hit[1]
+                return hit[0]
+            t0 = time.perf_counter()
+            try:
+                value = compute()
+            except (ToolMissing, ToolFailed) as exc:
+                value = _not_run(exc)
+            res["seconds"][name_] = res["seconds_computed"][name_] = time.perf_counter() - t0
+            cache.put(name_, value, res["seconds"][name_], extra)
+            return value
 
     def asic():
         try:
@@ -236,6 +240,5 @@ def evaluate(block, params, cache_root, versions, stages=frozenset(STAGES), synt
     if EXAMPLE in stages:
         res[EXAMPLE] = stage(EXAMPLE, lambda: _board_example(verilog, manifest, work))
     res[AREAS] = (stage(AREAS, lambda: _areas(block, params, name, work))
-                  if unit or AREAS in stages else
-                  {"not_run": "not run: blocks have no area split"})
+                  if _area_groups(block) else {"not_run": "not run: the block has no area split"})
     return res

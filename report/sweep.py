@@ -66,8 +66,10 @@ UNIT_PAIRS = (("forward, L1 / L2 two-pass", "forward L1", "forward L2 two-pass")
               ("backward, L1 / L2", "backward L1", "backward L2"))
 
 
-#: Lanes of the units per width: default sweep and --full.
-LANES = {w: (1, 4) for w in WIDTHS}
+#: Lanes of the units per width: default sweep and --full. The default leaves the 32-bit units
+#: to --full: they took 1,440 of a cold default run's 3,840 core-seconds, and the 8- and 16-bit
+#: units already compare L1 with L2 at two widths (``l1bn explore`` sweeps the width finely).
+LANES = {8: (1, 4), 16: (1, 4)}
 
 
 FULL_LANES = {w: (1, 2, 4, 8) for w in WIDTHS}
@@ -77,10 +79,14 @@ FULL_LANES = {w: (1, 2, 4, 8) for w in WIDTHS}
 TARGET_WIDTH, TARGET_LANES = 16, 4
 
 
-#: Units placed and routed on the FPGAs by default (all of them with --full): the forward units,
-#: which the FPGA targets are about; a backward unit's ECP5 place and route alone takes longer
-#: than the rest of the default sweep on two cores.
+#: Units placed and routed by default (every unit on both FPGAs with --full): the forward
+#: units, which the FPGA targets are about, on the ECP5 only: none of them fits the iCE40 HX8K
+#: at 16 bits and 4 lanes (--full shows by how much), and a backward unit's ECP5 place and route
+#: takes longer than the rest of the default sweep on two cores.
 DEFAULT_FPGA_UNITS = tuple(label for label, block, _p in UNITS if block == "bn_unit")
+
+
+DEFAULT_FPGA_STAGES = ("fpga_ecp5-25k",)
 
 
 #: The units' simulated data: NCHW Gaussian activations, per-channel mean U(-1, 1) and standard
@@ -112,14 +118,17 @@ EXAMPLE = "example_ecp5"
 EXAMPLE_M = (256, 64, 1, 37, 1024, 5)
 
 
-#: Drop-in IP evaluated at the targets' operating point: (label, block, params, stages beyond
-#: OSU 0.18 um, OpenSTA, Icarus and the area split; --full adds both FPGAs to every one).
-#: A backward unit's place and route takes longer than the rest of the default sweep: the
-#: backward layer's are --full only.
-IP = (("inference-only", "bn_infer", {"channels": 32}, FPGA_STAGES + (EXAMPLE,)),
-      ("single-stream layer L1", "bn_layer", {"norm": "l1", "buffer_depth": 1024}, FPGA_STAGES),
+#: Drop-in IP evaluated at the targets' operating point: (label, block, params, stages of the
+#: default sweep, stages --full adds to every stage of :data:`STAGES`). The IP does not inform the
+#: L1/L2 comparison: by default the inference-only unit's standard-cell figures and the layers'
+#: cycles per element (their simulation); with --full both FPGAs, the area split and the ECP5
+#: board top level.
+IP = (("inference-only", "bn_infer", {"channels": 32}, (ASIC, STA, "sim_icarus", AREAS),
+       (EXAMPLE,)),
+      ("single-stream layer L1", "bn_layer", {"norm": "l1", "buffer_depth": 1024},
+       ("sim_icarus",), ()),
       ("single-stream backward layer L1", "bn_backward_layer",
-       {"norm": "l1", "buffer_depth": 1024}, ()))
+       {"norm": "l1", "buffer_depth": 1024}, ("sim_icarus",), ()))
 
 
 #: A unit's parameters :func:`l1bn.sim.simulate.simulate` takes (see :func:`sim_params`).
@@ -168,12 +177,12 @@ def _unit_instance(block, extra, width, lanes, numerics):
 def sweep(full=False, eps=None, alpha=None, guard=None):
     """``[(block, params, stages)]`` of every design of the report, without repeats.
 
-    Default: every block at widths 8, 16 and 32 (OSU 0.18 um, OpenSTA, Icarus); every unit at
-    the lanes of :data:`LANES` (the same stages), at 16 bits and 4 lanes also the area split, and
-    :data:`DEFAULT_FPGA_UNITS` there also on both FPGAs; the :data:`IP` designs at 16 bits and
-    4 lanes with the area split and their stages (both FPGAs, the board top level).
-    ``full``: 1, 2, 4 and 8 lanes at every width, Verilator, and the FPGAs and the area split
-    for every design.
+    Default: every block at the widths of :data:`WIDTHS` (OSU 0.18 um, OpenSTA, Icarus); every
+    unit at the widths and lanes of :data:`LANES` (the same stages), at 16 bits and 4 lanes also
+    the area split, and :data:`DEFAULT_FPGA_UNITS` there also through
+    :data:`DEFAULT_FPGA_STAGES`; the :data:`IP` designs at 16 bits and 4 lanes with their
+    default stages. ``full``: 1, 2, 4 and 8 lanes at every width, Verilator, and the FPGAs and
+    the area split for every design; the IP designs with every stage and their own.
 
     ``eps``, ``alpha`` and ``guard`` go to every unit that takes them (``bn_unit``: all three;
     ``bn_backward``: eps and guard); None leaves the unit's default (1e-5, 0.9, 8), and the
@@ -199,8 +208,8 @@ def sweep(full=False, eps=None, alpha=None, guard=None):
             if block in BLOCKS:
                 add(block, instance(block, extra, width), base)
     lanes_of = FULL_LANES if full else LANES
-    for lanes in sorted({n for w in WIDTHS for n in lanes_of[w]}):
-        for width in (w for w in WIDTHS if lanes in lanes_of[w]):
+    for lanes in sorted({n for w in lanes_of for n in lanes_of[w]}):
+        for width in (w for w in sorted(lanes_of) if lanes in lanes_of[w]):
             for label, block, extra in UNITS:
                 if block not in BLOCKS:
                     continue
@@ -210,12 +219,12 @@ def sweep(full=False, eps=None, alpha=None, guard=None):
                 elif (width, lanes) == (TARGET_WIDTH, TARGET_LANES):
                     stages.add(AREAS)
                     if label in DEFAULT_FPGA_UNITS:
-                        stages |= set(FPGA_STAGES)
+                        stages |= set(DEFAULT_FPGA_STAGES)
                 add(block, _unit_instance(block, extra, width, lanes, numerics), stages)
-    for _label, block, extra, more in IP:
+    for _label, block, extra, default, more in IP:
         if block in BLOCKS:
             add(block, instance(block, extra, TARGET_WIDTH, TARGET_LANES),
-                base | set(more) | set(FPGA_STAGES if full else ()) | {AREAS})
+                set(STAGES) | set(more) if full else set(default))
     return out
 
 

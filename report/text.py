@@ -3,6 +3,7 @@ the misses. Every number in the prose comes from this run's results."""
 
 import os
 import platform
+from pathlib import Path
 
 from l1bn.synth import fpga, yosys
 
@@ -11,8 +12,8 @@ from .figures import (UNIT_METRICS, ice40_lcs, ratio_text, stage_times, target_r
                       unit_numerics, units_by_label, why_missing)
 from .cache import complete
 from .ip import ip_section
-from .sweep import (AREAS, DEFAULT_FPGA_UNITS, HEADLINE_LAYER, PERIOD_NS, SEED, SIMULATORS,
-                    TARGET_LANES, TARGET_WIDTH, UNITS, WIDTHS)
+from .sweep import (AREAS, DEFAULT_FPGA_STAGES, DEFAULT_FPGA_UNITS, HEADLINE_LAYER, LANES,
+                    PERIOD_NS, SEED, SIMULATORS, TARGET_LANES, TARGET_WIDTH, UNITS, WIDTHS)
 from .tables import (COLUMNS, cell_text, format_value, fpga_cell, get_text, md_table,
                      params_text, sim_cell)
 
@@ -286,17 +287,27 @@ def _misses_explained(sel, trows):
     return out + [""]
 
 
-def sweep_section(out_dir):
-    """The design-space sweep in ``out_dir/sweep`` (``l1bn explore ... -o reports/sweep``),
-    summarized from its table, when it is there."""
+#: The example sweep committed with the project (``l1bn explore examples/sweep.toml``).
+EXAMPLE_SWEEP = Path(__file__).resolve().parents[1] / "docs" / "sweep"
+
+
+def sweep_section(out_dir, example=EXAMPLE_SWEEP):
+    """The design-space sweep in ``out_dir/sweep`` (``l1bn explore ... -o reports/sweep``), or
+    else the ``example`` one, summarized from its table (``points.json``) and linked to its
+    fronts; nothing when neither has a table."""
     import json
     from .explore import summary_lines
-    table = out_dir / "sweep" / "points.json"
-    if not table.is_file():
+    own = out_dir / "sweep"
+    where = own if (own / "points.json").is_file() else example
+    if not (where / "points.json").is_file():
         return []
-    data = json.loads(table.read_text())
-    return ([f"## Design-space sweep (`l1bn explore`, {data['seconds']:.0f} s on "
-             f"{data['where']})", ""] + summary_lines(data["points"], "sweep/fronts.png"))
+    data = json.loads((where / "points.json").read_text())
+    link = Path(os.path.relpath(where / "fronts.png", out_dir)).as_posix()
+    what = ("`l1bn explore`" if where == own else
+            "`l1bn explore examples/sweep.toml`, the example committed in `docs/sweep`")
+    return ([f"## Design-space sweep ({what}: {data['seconds']:.0f} s on {data['where']})", "",
+             f"Accuracy set: {data.get('accuracy_set', 'the channel families')}.", ""]
+            + summary_lines(data["points"], link))
 
 
 def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out_dir):
@@ -317,12 +328,20 @@ def markdown(results, versions, meta, pair_lines, pair_ratios, figs, ratios, out
                   "and the area split for every design; it takes much longer than the default "
                   "sweep.", ""]
     else:
-        lines += ["Default sweep: blocks and units (1 and 4 lanes) at 8, 16 and 32 bits through "
-                  "OSU 0.18 um, OpenSTA and Icarus; the area split at 16 bits, 4 lanes; the "
-                  f"FPGAs for {' and '.join(DEFAULT_FPGA_UNITS)} at 16 bits, 4 lanes. "
-                  "`l1bn report --full` adds 2 and 8 lanes, Verilator, and the FPGA flows and "
-                  "the area split for every design; it takes much longer (the 32-bit "
-                  "units on the iCE40 flow take minutes each).", ""]
+        unit_widths = " and ".join(str(w) for w in LANES)
+        fpgas = " and ".join(fpga.TARGETS[s.removeprefix("fpga_")]["device"]
+                             for s in DEFAULT_FPGA_STAGES)
+        wider = " and ".join(f"{w}-bit" for w in WIDTHS if w not in LANES)
+        lines += [f"Default sweep: blocks at {', '.join(str(w) for w in WIDTHS)} bits and units "
+                  f"(1 and 4 lanes) at {unit_widths} bits through OSU 0.18 um, OpenSTA and "
+                  f"Icarus; the area split at {TARGET_WIDTH} bits, {TARGET_LANES} lanes; "
+                  f"{' and '.join(DEFAULT_FPGA_UNITS)} there on the {fpgas}; "
+                  "the drop-in IP's standard-cell figures and simulations. The run spends its "
+                  "time where it informs the L1/L2 comparison. `l1bn report --full` adds "
+                  f"the {wider} units, 2 and 8 lanes, Verilator, both FPGA flows and the area "
+                  "split for every design (the units do not fit the iCE40 HX8K; it shows by how "
+                  "much) and the IP's FPGA figures and board top level; it takes many times "
+                  "longer. `l1bn explore` sweeps formats, lanes and synthesis choices.", ""]
     times, cold = stage_times(results), stage_times(results, "seconds_computed")
     lines += [f"Stage wall times (s, summed over designs; {meta['where']}): in "
               "this run "

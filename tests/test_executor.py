@@ -81,3 +81,21 @@ def test_bad_scheduler_is_one_line_and_writes_nothing(tmp_path, address, message
                         "-o", str(out)], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip() == f"l1bn report: error: --scheduler: {message}"
     assert not out.exists()
+
+
+@pytest.mark.sim
+def test_points_sharing_a_design_simulate_it_once(tmp_path):
+    """Two sweep points of one design that differ only in their synthesis choices, evaluated
+    at once by two processes: one simulates, the other waits and reads its result (two
+    simulations writing one design directory at once corrupted its VCD)."""
+    requires("iverilog")
+    from l1bn.report.cache import tool_versions
+    params = resolve("bn_unit", norm="l1", stats="two-pass", width=6, frac=3, lanes=1)
+    stages = frozenset({"sim_icarus"})
+    designs = [("bn_unit", params, stages, {"adder": adder, "booth": False})
+               for adder in ("ripple", "kogge-stone")]
+    got = executor.ProcessPool(2).run(designs, tmp_path / "cache", tool_versions())
+    assert all("error" not in r for r in got), got
+    sims = [r["sim_icarus"] for r in got]
+    assert all(s["mismatches"] == 0 for s in sims) and sims[0] == sims[1]
+    assert sorted(len(r["cached"]) for r in got) == [0, 1]

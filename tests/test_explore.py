@@ -155,12 +155,18 @@ def test_small_sweep_writes_table_and_fronts_and_resumes(tmp_path):
     assert "| forward | 5 | 2 | 8 |" in md and "- Forward: L1 is smaller than L2 in" in md
     # make report summarizes reports/sweep: the same table, linked to its fronts
     from l1bn.report.text import sweep_section
-    assert sweep_section(tmp_path) == []
+    assert sweep_section(tmp_path, example=tmp_path / "none") == []
     (tmp_path / "rep").mkdir()
     (tmp_path / "rep" / "sweep").symlink_to(out)
-    section = "\n".join(sweep_section(tmp_path / "rep"))
-    assert section.startswith("## Design-space sweep (`l1bn explore`, ")
+    section = "\n".join(sweep_section(tmp_path / "rep", example=tmp_path / "none"))
+    assert section.startswith("## Design-space sweep (`l1bn explore`: ")
     assert "[sweep/fronts.png](sweep/fronts.png)" in section and "| forward | 5 | 2 | 8 |" in section
+    assert "Accuracy set: the channel families of l1bn.golden.channels and 48 channels of real" \
+        in section
+    # without its own, the report links the example sweep's
+    section = "\n".join(sweep_section(tmp_path / "other", example=out))
+    assert section.startswith("## Design-space sweep (`l1bn explore examples/sweep.toml`, ")
+    assert "[../out/fronts.png](../out/fronts.png)" in section
     again = subprocess.run(argv, capture_output=True, text=True)
     assert again.returncode == 0
     rerun = json.loads((out / "points.json").read_text())["points"]

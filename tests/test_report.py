@@ -345,6 +345,28 @@ def test_area_split_of_a_hierarchical_design(tmp_path):
     assert sum(v["fraction"] for v in g.values()) == pytest.approx(1.0)
 
 
+def test_default_sweep_spends_its_time_on_the_l1_l2_comparison():
+    from l1bn.report.sweep import STAGES
+    default, full = report.sweep(), report.sweep(full=True)
+    units = [(b, p, s) for b, p, s in default if b in ("bn_unit", "bn_backward")]
+    assert {(p["width"], p["lanes"]) for _b, p, _s in units} == {(8, 1), (8, 4), (16, 1), (16, 4)}
+    assert {p["width"] for b, p, _s in default if b == "abs_sign"} == {8, 16, 32}
+    fpga = [(b, p, s) for b, p, s in default if s & {"fpga_ecp5-25k", "fpga_ice40-hx8k"}]
+    assert sorted((p["norm"], p["stats"]) for _b, p, _s in fpga) == [
+        ("l1", "two-pass"), ("l2", "one-pass"), ("l2", "two-pass")]
+    assert all(b == "bn_unit" and (p["width"], p["lanes"]) == (16, 4)
+               and "fpga_ice40-hx8k" not in s and "areas" in s for b, p, s in fpga)
+    ip = {b: s for b, p, s in default if b in ("bn_infer", "bn_layer", "bn_backward_layer")}
+    assert ip == {"bn_infer": {"asic", "sta", "sim_icarus", "areas"},
+                  "bn_layer": {"sim_icarus"}, "bn_backward_layer": {"sim_icarus"}}
+    assert all("sim_verilator" not in s for _b, _p, s in default)
+    # --full: 32-bit units, every stage for every unit, the board top level
+    assert {p["width"] for b, p, _s in full if b == "bn_unit"} == {8, 16, 32}
+    blocks = {b for b, _p, _s in default if b not in ("bn_unit", "bn_backward", *ip)}
+    assert all(set(STAGES) - ({"areas"} if b in blocks else set()) <= s for b, _p, s in full)
+    assert {b for b, _p, s in full if "example_ecp5" in s} == {"bn_infer"}
+
+
 def test_sweep_gives_eps_alpha_guard_to_the_units_only():
     plain = report.sweep()
     assert report.sweep(eps=None, alpha=None, guard=None) == plain
