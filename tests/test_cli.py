@@ -168,7 +168,7 @@ def test_report_and_experiment_refuse_bad_outputs(tmp_path, capsys):
     ("report", ["--guard", "99"], "bn_unit at width 8: guard must be an integer in [3, 32], "
                                   "got 99"),
     ("report", ["--eps", "1e9"], "eps must fit the statistics format"),
-    ("report", ["--guard", "31"], "bn_unit at width 32: width 32 with guard 31 and max_batch "
+    ("report", ["--full", "--guard", "31"], "bn_unit at width 32: width 32 with guard 31 and max_batch "
                                   "65536 is too large"),
     ("report", ["--eps", "nan"], "argument --eps: expected a finite number"),
     ("experiment train", ["--eps", "-1"], "eps must be a finite real number >= 0"),

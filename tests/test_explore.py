@@ -148,7 +148,7 @@ def test_small_sweep_writes_table_and_fronts_and_resumes(tmp_path):
     assert {"norm", "width", "adder", "booth", "area_um2", "error", "fmax_mhz",
             "energy_per_element_pj"} <= set(head)
     assert (out / "fronts.png").stat().st_size > 10000 and (out / "fronts.svg").is_file()
-    cache = sorted(p.name for p in out.glob(".cache/*/stages/asic-*"))
+    cache = sorted(p.name for p in out.glob(".cache/*/stages/asic-*.json"))
     assert len(cache) == 2 and all(n.endswith("-ripple-nobooth.json") for n in cache)
     assert all(r["cached"] == "" for r in rows)
     md = (out / "fronts.md").read_text()
