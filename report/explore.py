@@ -205,8 +205,8 @@ def _channel_error(cfg, block, x, g, b, dy):
     return worst, int((~inside).sum())
 
 
-def _channels(cfg, block, rng, real):
-    """``(set, x codes, gamma, beta, dy codes)`` of the accuracy set: :data:`ACCURACY_CHANNELS`
+def _channels(cfg, rng, real):
+    """``(kind, x codes, gamma, beta, dy codes)`` of the accuracy set: :data:`ACCURACY_CHANNELS`
     channels of every family the format can hold, then the ``real`` activations quantized
     (saturating) to the format; a family it cannot hold as ``(kind, None, ...)``."""
     from l1bn.golden import fixed
@@ -251,7 +251,7 @@ def accuracy(block, params, seed=1, real=None):
     rng = np.random.default_rng(seed)
     worst = {"all": None, "real": None}
     outside, values, skipped = 0, 0, set()
-    for kind, x, g, b, dy in _channels(cfg, block, rng, real):
+    for kind, x, g, b, dy in _channels(cfg, rng, real):
         if x is None:
             skipped.add(kind)
             continue
